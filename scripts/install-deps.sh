@@ -1,0 +1,25 @@
+#!/usr/bin/env bash
+# Installs the Debian 12 packages embedjobs needs to build, test and run.
+set -euo pipefail
+SUDO=""
+if [ "$(id -u)" != "0" ]; then SUDO="sudo"; fi
+PKGS=(
+  build-essential cmake pkg-config git clang-format
+  libcpp-httplib-dev nlohmann-json3-dev libsimdjson-dev
+  libsqlite3-dev libpq-dev postgresql
+  libavro-dev libssl-dev libcurl4-openssl-dev zlib1g-dev
+  libdnnl-dev libutf8proc-dev
+  libcli11-dev libspdlog-dev libfmt-dev
+  libgtest-dev libgmock-dev libbenchmark-dev
+  )
+# Node.js + npm for the SDK integration tests (keep an existing install: some ship npm inside nodejs)
+command -v node >/dev/null 2>&1 && command -v npm >/dev/null 2>&1 || PKGS+=(nodejs npm)
+missing=()
+for p in "${PKGS[@]}"; do
+  dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  export DEBIAN_FRONTEND=noninteractive
+  $SUDO apt-get update -q
+  $SUDO apt-get install -y -q --no-install-recommends "${missing[@]}"
+fi

@@ -1,0 +1,15 @@
+#include "common/error.h"
+#include "engine/embedder.h"
+#include "engine/lexical_embedder.h"
+#include "engine/neural_embedder.h"
+
+namespace ej::engine {
+
+std::shared_ptr<Embedder> open_embedder(const std::string& source, const EngineOptions& options) {
+  if (source == "lexical" || source == "builtin:lexical") {
+    return std::make_shared<LexicalEmbedder>();
+  }
+  return open_neural_embedder(source, options);
+}
+
+}  // namespace ej::engine
