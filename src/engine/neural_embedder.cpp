@@ -1,13 +1,170 @@
 #include "engine/neural_embedder.h"
 
+#include <algorithm>
+#include <cmath>
+#include <numeric>
+#include <thread>
+
 #include "common/error.h"
 
 namespace ej::engine {
 
+namespace {
+
+int resolve_threads(int requested) {
+  if (requested > 0) return requested;
+  unsigned hc = std::thread::hardware_concurrency();
+  return hc == 0 ? 1 : static_cast<int>(hc);
+}
+
+}  // namespace
+
+std::shared_ptr<NeuralEmbedder> NeuralEmbedder::open(const std::string& source,
+                                                     const EngineOptions& options) {
+  std::shared_ptr<NeuralEmbedder> e(new NeuralEmbedder());
+  e->model_ = EncoderModel::load(source);
+  e->threads_ = resolve_threads(options.threads);
+  const EncoderSpec& s = e->model_->spec();
+  e->info_.kind = s.family == ModelFamily::kXlmRoberta ? "xlm-roberta" : "bert";
+  e->info_.source = source;
+  e->info_.dims = s.embedding_dim;
+  e->info_.max_tokens = s.max_seq_length;
+  e->max_batch_tokens_ = std::max(kDefaultBatchTokens, s.max_seq_length);
+
+  // Cohere input_type -> sentence-transformers prompt name (config_sentence_transformers.json):
+  //   search_query    -> "query", else "search_query"
+  //   search_document -> "passage", else "document", else "search_document"
+  //   classification  -> "classification";  clustering -> "clustering";  image -> none
+  // When no name matches, the model's default_prompt_name (if any) applies, as in
+  // sentence-transformers' encode() without prompt_name.
+  auto pick = [&](std::initializer_list<const char*> names) -> std::string {
+    for (const char* n : names) {
+      if (auto it = s.prompts.find(n); it != s.prompts.end()) return it->second;
+    }
+    if (auto it = s.prompts.find(s.default_prompt_name); it != s.prompts.end()) return it->second;
+    return std::string();
+  };
+  e->prompts_[static_cast<int>(InputType::kSearchQuery)] = pick({"query", "search_query"});
+  e->prompts_[static_cast<int>(InputType::kSearchDocument)] =
+      pick({"passage", "document", "search_document"});
+  e->prompts_[static_cast<int>(InputType::kClassification)] = pick({"classification"});
+  e->prompts_[static_cast<int>(InputType::kClustering)] = pick({"clustering"});
+  e->prompts_[static_cast<int>(InputType::kImage)] = std::string();
+  e->calibrate();
+  return e;
+}
+
+const std::string& NeuralEmbedder::prompt_for(InputType input_type) const {
+  return prompts_[static_cast<int>(input_type)];
+}
+
+void NeuralEmbedder::set_max_batch_tokens(int tokens) {
+  max_batch_tokens_ = std::max(tokens, info_.max_tokens);
+}
+
+// int8 / uint8 calibration range, derived from the model itself: embed 16 deterministic
+// pseudo-random id sequences (lengths 8..128) and take the largest |component| seen, times 1.25
+// for headroom, as a symmetric range [-hi, hi]; never wider than [-1, 1] when the output is
+// L2-normalized (a unit vector's components lie in [-1, 1]). Models with a few large constant
+// dimensions (common in trained encoders) thus keep them unclipped, while small-spread models
+// use the 8 bits well.
+void NeuralEmbedder::calibrate() {
+  const EncoderSpec& s = model_->spec();
+  std::vector<std::vector<int32_t>> seqs;
+  uint64_t state = 0x9e3779b97f4a7c15ull;
+  for (int i = 0; i < 16; ++i) {
+    const int len = std::min(8 + i * 8, info_.max_tokens);
+    std::vector<int32_t> ids(static_cast<size_t>(len));
+    for (auto& id : ids) {
+      state = state * 6364136223846793005ull + 1442695040888963407ull;
+      id = static_cast<int32_t>((state >> 33) % static_cast<uint64_t>(s.vocab_size));
+      if (s.family == ModelFamily::kXlmRoberta && id == s.pad_token_id) id = 0;
+    }
+    seqs.push_back(std::move(ids));
+  }
+  std::vector<float> v;
+  embed_ids(seqs, &v);
+  float mx = 0.0f;
+  for (float x : v) mx = std::max(mx, std::fabs(x));
+  float hi = mx * 1.25f;
+  if (s.normalize || hi <= 0.0f) hi = std::min(hi > 0.0f ? hi : 1.0f, 1.0f);
+  info_.calib_lo = -hi;
+  info_.calib_hi = hi;
+}
+
+std::unique_ptr<EncoderWorkspace> NeuralEmbedder::acquire() {
+  std::lock_guard<std::mutex> lock(pool_mu_);
+  if (pool_.empty()) return std::make_unique<EncoderWorkspace>();
+  auto ws = std::move(pool_.back());
+  pool_.pop_back();
+  return ws;
+}
+
+void NeuralEmbedder::release(std::unique_ptr<EncoderWorkspace> ws) {
+  std::lock_guard<std::mutex> lock(pool_mu_);
+  pool_.push_back(std::move(ws));
+}
+
+void NeuralEmbedder::embed_ids(std::span<const std::vector<int32_t>> seqs,
+                               std::vector<float>* vectors, ForwardStats* stats) {
+  const size_t n = seqs.size();
+  const int dims = info_.dims;
+  vectors->assign(n * static_cast<size_t>(dims), 0.0f);
+  if (n == 0) return;
+  for (size_t i = 0; i < n; ++i) {
+    if (seqs[i].empty() || static_cast<int>(seqs[i].size()) > info_.max_tokens) {
+      throw Error(ErrorCode::kInvalidArgument,
+                  "input " + std::to_string(i) + " has " + std::to_string(seqs[i].size()) +
+                      " tokens; the model takes 1.." + std::to_string(info_.max_tokens));
+    }
+  }
+  // Longest first: similar lengths share a batch, so attention tasks are balanced.
+  std::vector<size_t> order(n);
+  std::iota(order.begin(), order.end(), size_t{0});
+  std::stable_sort(order.begin(), order.end(),
+                   [&](size_t a, size_t b) { return seqs[a].size() > seqs[b].size(); });
+
+  auto ws = acquire();
+  std::vector<int32_t> ids, offsets;
+  std::vector<float> emb;
+  size_t pos = 0;
+  try {
+    while (pos < n) {
+      ids.clear();
+      offsets.assign(1, 0);
+      size_t end = pos;
+      while (end < n && (end == pos || static_cast<int>(ids.size() + seqs[order[end]].size()) <=
+                                           max_batch_tokens_)) {
+        const auto& s = seqs[order[end]];
+        ids.insert(ids.end(), s.begin(), s.end());
+        offsets.push_back(static_cast<int32_t>(ids.size()));
+        ++end;
+      }
+      emb.resize((end - pos) * static_cast<size_t>(dims));
+      PackedBatch batch{ids, offsets, {}};
+      model_->forward(batch, threads_, ws.get(), emb.data(), nullptr, stats);
+      for (size_t k = pos; k < end; ++k) {
+        std::copy_n(emb.data() + (k - pos) * dims, dims, vectors->data() + order[k] * dims);
+      }
+      pos = end;
+    }
+  } catch (...) {
+    release(std::move(ws));
+    throw;
+  }
+  release(std::move(ws));
+}
+
+void NeuralEmbedder::embed(std::span<const std::string_view> /*texts*/, InputType /*input_type*/,
+                           Truncate /*truncate*/, EmbedOutput* /*out*/) {
+  throw Error(
+      ErrorCode::kNotImplemented,
+      "text input needs the tokenizer, which is not built yet (model '" + info_.source + "')");
+}
+
 std::shared_ptr<Embedder> open_neural_embedder(const std::string& source,
-                                               const EngineOptions& /*options*/) {
-  throw Error(ErrorCode::kNotImplemented,
-              "neural models are not built yet; cannot load '" + source + "'");
+                                               const EngineOptions& options) {
+  return NeuralEmbedder::open(source, options);
 }
 
 }  // namespace ej::engine

@@ -1,12 +1,63 @@
-// The neural encoder engine behind the Embedder interface (owned by the engine work, issue 3).
+// NeuralEmbedder: the neural encoder engine behind the Embedder interface (issue 3): a
+// BERT / XLM-RoBERTa sentence-embedding folder in Hugging Face layout, run on the CPU by
+// EncoderModel. Owns the model, the thread count and a pool of per-call workspaces.
+// Thread-safety: embed() / embed_ids() may be called from several threads at once; each call
+// takes its own workspace from the pool (scratch buffers are never shared between calls).
 #pragma once
 
 #include <memory>
+#include <mutex>
+#include <span>
 #include <string>
+#include <vector>
 
 #include "engine/embedder.h"
+#include "engine/encoder_model.h"
 
 namespace ej::engine {
+
+class NeuralEmbedder final : public Embedder {
+ public:
+  // Default token budget of one packed batch (GEMM M dimension); sequences are never split.
+  static constexpr int kDefaultBatchTokens = 4096;
+
+  // source: a model folder. Throws ej::Error (kNotFound / kInvalidArgument) with every problem.
+  static std::shared_ptr<NeuralEmbedder> open(const std::string& source,
+                                              const EngineOptions& options);
+
+  const ModelInfo& info() const override { return info_; }
+  void embed(std::span<const std::string_view> texts, InputType input_type, Truncate truncate,
+             EmbedOutput* out) override;
+
+  // Lower level: token ids with the special tokens, already truncated (each at most
+  // info().max_tokens long) -> embeddings (seqs.size() * dims, input order). Sequences are
+  // sorted by length and packed into batches of at most max_batch_tokens() tokens.
+  void embed_ids(std::span<const std::vector<int32_t>> seqs, std::vector<float>* vectors,
+                 ForwardStats* stats = nullptr);
+
+  // The prompt text prepended for an input type ("" when the model has none), see the mapping
+  // in neural_embedder.cpp.
+  const std::string& prompt_for(InputType input_type) const;
+
+  const EncoderModel& model() const { return *model_; }
+  int threads() const { return threads_; }
+  int max_batch_tokens() const { return max_batch_tokens_; }
+  void set_max_batch_tokens(int tokens);  // not thread-safe: call before serving
+
+ private:
+  NeuralEmbedder() = default;
+  std::unique_ptr<EncoderWorkspace> acquire();
+  void release(std::unique_ptr<EncoderWorkspace> ws);
+  void calibrate();
+
+  std::unique_ptr<EncoderModel> model_;
+  ModelInfo info_;
+  int threads_ = 1;
+  int max_batch_tokens_ = kDefaultBatchTokens;
+  std::string prompts_[5];  // by InputType
+  std::mutex pool_mu_;
+  std::vector<std::unique_ptr<EncoderWorkspace>> pool_;
+};
 
 // source: a model folder in Hugging Face layout (or, later, a Hub repo id).
 std::shared_ptr<Embedder> open_neural_embedder(const std::string& source,

@@ -1,0 +1,23 @@
+#!/usr/bin/env bash
+# Sets up and runs every test: unit tests (also under ASan + UBSan), the integration tests
+# that drive the real server with the cohere-ai SDK, and the restart test.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash scripts/setup.sh
+
+echo "== format check"
+files=$(git ls-files 'src/*.cpp' 'src/*.h' 'tests/*.cpp' 'bench/*.cpp' 2>/dev/null || true)
+if [ -n "$files" ]; then
+  clang-format --dry-run --Werror $files
+fi
+
+echo "== unit tests"
+(cd build && ctest --output-on-failure -j"$(nproc)" -L unit)
+
+echo "== unit tests under AddressSanitizer + UndefinedBehaviorSanitizer"
+BUILD_DIR=build-asan CMAKE_ARGS="-DEMBEDJOBS_SANITIZE=ON -DEMBEDJOBS_BUILD_BENCH=OFF" bash scripts/build.sh
+(cd build-asan && ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1 \
+  ctest --output-on-failure -j"$(nproc)" -L unit)
+
+echo "== integration tests (real server, cohere-ai SDK)"
+EMBEDJOBS_BIN="$PWD/build/embedjobs" bash tests/integration/run.sh

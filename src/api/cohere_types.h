@@ -1,0 +1,22 @@
+// Conversions between our rows and Cohere's wire objects (the only place Cohere's JSON names
+// live). Stateless; thread-safe.
+#pragma once
+
+#include <string>
+
+#include <nlohmann/json.hpp>
+
+#include "api/part_urls.h"
+#include "service/model_registry.h"
+#include "store/store.h"
+
+namespace ej::api {
+
+// base_url: scheme://host[:port][/prefix] used to make absolute part URLs.
+nlohmann::json dataset_json(const store::DatasetRow& row, const PartUrlSigner& signer,
+                            const std::string& base_url, int64_t now_s);
+nlohmann::json job_json(const store::JobRow& row);
+nlohmann::json model_json(const service::ServedModel& model);
+nlohmann::json api_meta(const std::string& version);
+
+}  // namespace ej::api

@@ -1,0 +1,50 @@
+#include "api/part_urls.h"
+
+#include <sys/stat.h>
+
+#include <fstream>
+
+#include "common/error.h"
+#include "common/ids.h"
+
+namespace ej::api {
+
+std::string PartUrlSigner::signature(const std::string& dataset_id, const std::string& part,
+                                     int64_t expires) const {
+  return hmac_sha256_hex(secret_, dataset_id + "\n" + part + "\n" + std::to_string(expires));
+}
+
+std::string PartUrlSigner::signed_path(const std::string& dataset_id, const std::string& part,
+                                       int64_t now_s) const {
+  int64_t expires = now_s + ttl_s_;
+  return "/v1/dataset-parts/" + dataset_id + "/" + part + "?expires=" + std::to_string(expires) +
+         "&sig=" + signature(dataset_id, part, expires);
+}
+
+bool PartUrlSigner::verify(const std::string& dataset_id, const std::string& part,
+                           int64_t expires, const std::string& sig, int64_t now_s) const {
+  if (expires < now_s) return false;
+  return constant_time_equal(signature(dataset_id, part, expires), sig);
+}
+
+std::string load_or_create_secret(const std::string& path) {
+  {
+    std::ifstream in(path);
+    std::string s;
+    if (in && std::getline(in, s) && s.size() >= 32) return s;
+  }
+  std::string secret = random_alnum(48);
+  std::string tmp = path + ".tmp";
+  {
+    std::ofstream out(tmp, std::ios::trunc);
+    out << secret << "\n";
+    if (!out) throw Error(ErrorCode::kInternal, "cannot write " + tmp);
+  }
+  chmod(tmp.c_str(), 0600);
+  if (std::rename(tmp.c_str(), path.c_str()) != 0) {
+    throw Error(ErrorCode::kInternal, "cannot create " + path);
+  }
+  return secret;
+}
+
+}  // namespace ej::api

@@ -1,0 +1,321 @@
+// /v1/datasets routes and the signed part downloads.
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <filesystem>
+#include <map>
+#include <memory>
+
+#include "api/cohere_types.h"
+#include "api/router.h"
+#include "common/clock.h"
+#include "common/error.h"
+#include "service/dataset_service.h"
+
+namespace ej::api {
+
+namespace {
+
+constexpr size_t kMaxFormField = 64 * 1024;
+
+const char* kFormFields[] = {"name",          "type",           "keep_original_file",
+                             "skip_malformed_input", "keep_fields", "optional_fields",
+                             "text_separator", "csv_delimiter", "dataset_type"};
+
+bool is_form_field(const std::string& name) {
+  for (const char* f : kFormFields) {
+    if (name == f) return true;
+  }
+  return false;
+}
+
+// A parameter from the query string, else from the form fields.
+std::optional<std::string> param(const httplib::Request& req,
+                                 const std::map<std::string, std::string>& form,
+                                 const std::string& key) {
+  if (req.has_param(key.c_str())) return req.get_param_value(key.c_str());
+  auto it = form.find(key);
+  if (it != form.end()) return it->second;
+  return std::nullopt;
+}
+
+bool parse_bool(const std::optional<std::string>& v, const char* name) {
+  if (!v) return false;
+  if (*v == "true" || *v == "True" || *v == "1") return true;
+  if (*v == "false" || *v == "False" || *v == "0" || v->empty()) return false;
+  throw_invalid(std::string(name) + " must be true or false, got '" + *v + "'");
+}
+
+// Repeated query keys, or one form field holding a JSON array or comma-separated names.
+std::vector<std::string> list_param(const httplib::Request& req,
+                                    const std::map<std::string, std::string>& form,
+                                    const std::string& key) {
+  std::vector<std::string> out;
+  size_t n = req.get_param_value_count(key.c_str());
+  for (size_t i = 0; i < n; ++i) out.push_back(req.get_param_value(key.c_str(), i));
+  if (n == 0) {
+    auto it = form.find(key);
+    if (it == form.end() || it->second.empty()) return out;
+    const std::string& v = it->second;
+    if (v.front() == '[') {
+      nlohmann::json arr = nlohmann::json::parse(v, nullptr, false);
+      if (arr.is_discarded() || !arr.is_array()) throw_invalid(key + " must be a JSON array of strings");
+      for (const auto& e : arr) {
+        if (!e.is_string()) throw_invalid(key + " must be a JSON array of strings");
+        out.push_back(e.get<std::string>());
+      }
+    } else {
+      size_t pos = 0;
+      while (pos <= v.size()) {
+        size_t end = v.find(',', pos);
+        if (end == std::string::npos) end = v.size();
+        if (end > pos) out.push_back(v.substr(pos, end - pos));
+        pos = end + 1;
+      }
+    }
+  }
+  // Allow "a,b" inside a single query value too.
+  std::vector<std::string> split;
+  for (const auto& s : out) {
+    size_t pos = 0;
+    while (pos <= s.size()) {
+      size_t end = s.find(',', pos);
+      if (end == std::string::npos) end = s.size();
+      if (end > pos) split.push_back(s.substr(pos, end - pos));
+      pos = end + 1;
+    }
+  }
+  return split;
+}
+
+void create_dataset(Ctx& ctx, const httplib::ContentReader& reader, Router& r) {
+  service::DatasetService& datasets = *r.services().datasets;
+  const int64_t max_bytes = r.services().config.max_upload_bytes;
+  if (!ctx.req.is_multipart_form_data()) {
+    throw_invalid("send the file as multipart/form-data, in a part named 'data'");
+  }
+  std::map<std::string, std::string> form;
+  std::string path = datasets.new_upload_path();
+  std::unique_ptr<FILE, int (*)(FILE*)> file(nullptr, &std::fclose);
+  std::string current;
+  std::string filename;
+  bool got_file = false;
+  int64_t bytes = 0;
+  std::optional<Error> failure;
+  struct Remove {
+    std::string p;
+    bool keep = false;
+    ~Remove() {
+      if (!keep) std::remove(p.c_str());
+    }
+  } remove_guard{path};
+
+  bool ok = reader(
+      [&](const httplib::MultipartFormData& part) {
+        current = part.name;
+        if (part.name == "data" || part.name == "file") {
+          if (got_file) {
+            failure = Error(ErrorCode::kInvalidArgument,
+                            "send one file only, in a part named 'data' (or 'file')");
+            return false;
+          }
+          got_file = true;
+          filename = part.filename;
+          file.reset(std::fopen(path.c_str(), "wb"));
+          if (!file) {
+            failure = Error(ErrorCode::kInternal, "cannot store the upload");
+            return false;
+          }
+        } else if (part.name == "eval_data") {
+          failure = Error(ErrorCode::kInvalidArgument,
+                          "eval_data is only for fine-tuning datasets; embed-input datasets take "
+                          "one file in the 'data' part");
+          return false;
+        } else if (is_form_field(part.name)) {
+          form[part.name].clear();
+        } else {
+          failure = Error(ErrorCode::kInvalidArgument,
+                          "unknown multipart part '" + part.name +
+                              "': use data (or file) for the file, or one of the dataset "
+                              "options");
+          return false;
+        }
+        return true;
+      },
+      [&](const char* data, size_t len) {
+        if (current == "data" || current == "file") {
+          bytes += static_cast<int64_t>(len);
+          if (bytes > max_bytes) {
+            failure = Error(ErrorCode::kPayloadTooLarge,
+                            "dataset too large: the limit is " + std::to_string(max_bytes) +
+                                " bytes");
+            return false;
+          }
+          if (std::fwrite(data, 1, len, file.get()) != len) {
+            failure = Error(ErrorCode::kInternal, "cannot store the upload (disk full?)");
+            return false;
+          }
+        } else {
+          std::string& v = form[current];
+          if (v.size() + len > kMaxFormField) {
+            failure = Error(ErrorCode::kInvalidArgument, "form field '" + current + "' too long");
+            return false;
+          }
+          v.append(data, len);
+        }
+        return true;
+      });
+  if (failure) throw *failure;
+  if (!ok) throw Error(ErrorCode::kClientClosed, "request cancelled: the upload did not finish");
+  if (!got_file) throw_invalid("no file: send the file in a multipart part named 'data'");
+  if (std::fflush(file.get()) != 0) throw Error(ErrorCode::kInternal, "cannot store the upload");
+  file.reset();
+
+  service::CreateDatasetRequest req;
+  req.name = param(ctx.req, form, "name").value_or("");
+  req.type = param(ctx.req, form, "type").value_or(param(ctx.req, form, "dataset_type").value_or(""));
+  req.filename = filename;
+  req.keep_fields = list_param(ctx.req, form, "keep_fields");
+  req.optional_fields = list_param(ctx.req, form, "optional_fields");
+  req.skip_malformed_input =
+      parse_bool(param(ctx.req, form, "skip_malformed_input"), "skip_malformed_input");
+  req.keep_original_file =
+      parse_bool(param(ctx.req, form, "keep_original_file"), "keep_original_file");
+  req.csv_delimiter = param(ctx.req, form, "csv_delimiter");
+  req.text_separator = param(ctx.req, form, "text_separator");
+  remove_guard.keep = true;  // create() owns the file from here on (and removes it on error)
+  store::DatasetRow row = datasets.create(ctx.owner, req, path);
+  send_json(ctx.res, 200, {{"id", row.id}});
+}
+
+std::optional<int64_t> time_param(const httplib::Request& req, const char* key) {
+  if (!req.has_param(key)) return std::nullopt;
+  std::string v = req.get_param_value(key);
+  if (v.empty()) return std::nullopt;
+  std::optional<int64_t> t = parse_rfc3339(v);
+  if (!t) throw_invalid(std::string(key) + " must be an RFC 3339 date-time, got '" + v + "'");
+  return t;
+}
+
+int64_t int_param(const httplib::Request& req, const char* key, int64_t def, int64_t lo,
+                  int64_t hi) {
+  if (!req.has_param(key)) return def;
+  std::string v = req.get_param_value(key);
+  char* end = nullptr;
+  double d = std::strtod(v.c_str(), &end);
+  if (v.empty() || *end != '\0' || d != static_cast<double>(static_cast<int64_t>(d)) || d < lo ||
+      d > hi) {
+    throw_invalid(std::string(key) + " must be an integer between " + std::to_string(lo) +
+                  " and " + std::to_string(hi) + ", got '" + v + "'");
+  }
+  return static_cast<int64_t>(d);
+}
+
+std::string first_param(const httplib::Request& req, const char* a, const char* b) {
+  if (req.has_param(a)) return req.get_param_value(a);
+  if (req.has_param(b)) return req.get_param_value(b);
+  return "";
+}
+
+void serve_file(httplib::Response& res, const std::string& path, const std::string& name,
+                const char* content_type) {
+  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) throw_not_found("dataset part not found");
+  struct stat st;
+  fstat(fd, &st);
+  auto shared_fd = std::shared_ptr<int>(new int(fd), [](int* p) {
+    ::close(*p);
+    delete p;
+  });
+  res.set_header("Content-Disposition", "attachment; filename=\"" + name + "\"");
+  res.set_content_provider(
+      static_cast<size_t>(st.st_size), content_type,
+      [shared_fd](size_t offset, size_t length, httplib::DataSink& sink) {
+        char buf[64 * 1024];
+        size_t n = std::min(length, sizeof(buf));
+        ssize_t got = ::pread(*shared_fd, buf, n, static_cast<off_t>(offset));
+        if (got <= 0) return false;
+        return sink.write(buf, static_cast<size_t>(got));
+      });
+}
+
+}  // namespace
+
+void register_dataset_routes(Router& r) {
+  r.post_stream("/v1/datasets", [&r](Ctx& ctx, const httplib::ContentReader& reader) {
+    create_dataset(ctx, reader, r);
+  });
+
+  r.get("/v1/datasets", [&r](Ctx& ctx) {
+    store::DatasetFilter f;
+    f.dataset_type = first_param(ctx.req, "datasetType", "dataset_type");
+    f.validation_status = first_param(ctx.req, "validationStatus", "validation_status");
+    f.before_us = time_param(ctx.req, "before");
+    f.after_us = time_param(ctx.req, "after");
+    f.limit = int_param(ctx.req, "limit", 100, 1, 1000);
+    f.offset = int_param(ctx.req, "offset", 0, 0, INT64_MAX / 2);
+    nlohmann::json list = nlohmann::json::array();
+    int64_t now_s = now_us() / 1000000;
+    for (const auto& row : r.services().datasets->list(ctx.owner, f)) {
+      list.push_back(dataset_json(row, r.signer(), ctx.base_url, now_s));
+    }
+    send_json(ctx.res, 200, {{"datasets", list}});
+  });
+
+  r.get("/v1/datasets/usage", [&r](Ctx& ctx) {
+    int64_t usage = r.services().datasets->usage(ctx.owner);
+    send_json(ctx.res, 200, {{"organization_usage", usage}, {"user_usage", usage}});
+  });
+
+  r.get("/v1/datasets/([^/]+)", [&r](Ctx& ctx) {
+    store::DatasetRow row = r.services().datasets->get(ctx.owner, ctx.req.matches[1]);
+    send_json(ctx.res, 200,
+              {{"dataset", dataset_json(row, r.signer(), ctx.base_url, now_us() / 1000000)}});
+  });
+
+  r.del("/v1/datasets/([^/]+)", [&r](Ctx& ctx) {
+    r.services().datasets->remove(ctx.owner, ctx.req.matches[1]);
+    send_json(ctx.res, 200, nlohmann::json::object());
+  });
+
+  // Signed, expiring part downloads: no API key; the signature is the capability.
+  r.get(
+      "/v1/dataset-parts/([^/]+)/([^/]+)",
+      [&r](Ctx& ctx) {
+        std::string id = ctx.req.matches[1];
+        std::string part = ctx.req.matches[2];
+        int64_t expires = std::atoll(ctx.req.get_param_value("expires").c_str());
+        std::string sig = ctx.req.get_param_value("sig");
+        int64_t now_s = now_us() / 1000000;
+        if (!r.signer().verify(id, part, expires, sig, now_s)) {
+          throw Error(ErrorCode::kPermissionDenied,
+                      expires < now_s && !sig.empty()
+                          ? "this download link has expired: get the dataset again for a fresh one"
+                          : "invalid download link signature");
+        }
+        std::optional<store::DatasetRow> row = r.services().store->get_dataset(id);
+        if (!row || row->validation_status != "validated") {
+          throw_not_found("dataset with id " + id + " not found");
+        }
+        const std::string& dir = r.services().config.data_dir;
+        if (part == "original") {
+          if (!row->info.contains("original_file")) throw_not_found("no original file kept");
+          serve_file(ctx.res, dir + "/" + row->info["original_file"].get<std::string>(),
+                     row->options.value("filename", std::string("original")),
+                     "application/octet-stream");
+          return;
+        }
+        for (const auto& p : row->info.value("parts", nlohmann::json::array())) {
+          if (std::to_string(p.value("index", -1)) == part) {
+            serve_file(ctx.res, dir + "/" + p.at("file").get<std::string>(),
+                       p.value("name", std::string("part.avro")), "application/octet-stream");
+            return;
+          }
+        }
+        throw_not_found("dataset " + id + " has no part " + part);
+      },
+      false);
+}
+
+}  // namespace ej::api

@@ -1,0 +1,207 @@
+// embedjobs command line: `serve` (the API server + background workers) and `keys create`.
+#include <signal.h>
+#include <unistd.h>
+
+#include <CLI/CLI.hpp>
+#include <atomic>
+#include <filesystem>
+#include <iostream>
+#include <thread>
+
+#include "api/http_server.h"
+#include "api/part_urls.h"
+#include "common/error.h"
+#include "common/ids.h"
+#include "common/log.h"
+#include "engine/embedder.h"
+#include "service/dataset_service.h"
+#include "service/job_service.h"
+#include "service/model_registry.h"
+#include "store/store.h"
+
+namespace fs = std::filesystem;
+
+namespace {
+
+struct ServeOptions {
+  std::string listen = "127.0.0.1:8911";
+  std::string data_dir = "./data";
+  std::vector<std::string> api_keys;
+  std::vector<std::string> models;
+  bool no_auth = false;
+  std::string public_url;
+  int64_t url_ttl_s = 24 * 3600;
+  int http_threads = 16;
+  int job_workers = 1;
+  int engine_threads = 0;
+  int64_t chunk_rows = 1000;
+  int64_t lease_ms = 30000;
+  int64_t max_upload_mb = 1536;
+};
+
+std::string key_owner(const std::string& key) { return "key-" + ej::sha256_hex(key).substr(0, 16); }
+
+int serve(const ServeOptions& o) {
+  fs::create_directories(o.data_dir);
+  size_t colon = o.listen.rfind(':');
+  if (colon == std::string::npos) {
+    std::cerr << "--listen must be HOST:PORT, got '" << o.listen << "'\n";
+    return 2;
+  }
+  ej::api::HttpConfig http;
+  http.host = o.listen.substr(0, colon);
+  http.port = std::stoi(o.listen.substr(colon + 1));
+  http.no_auth = o.no_auth;
+  http.public_url = o.public_url;
+  http.url_ttl_s = o.url_ttl_s;
+  http.threads = o.http_threads;
+
+  std::unique_ptr<ej::store::Store> store = ej::store::open_sqlite_store(o.data_dir + "/embedjobs.db");
+  for (const auto& key : o.api_keys) {
+    if (key.empty()) continue;
+    store->add_api_key(ej::sha256_hex(key), key_owner(key), "--api-key");
+  }
+  if (!o.no_auth && store->count_api_keys() == 0) {
+    std::cerr << "embedjobs: no API keys. Pass --api-key KEY, create one with `embedjobs keys "
+                 "create --data-dir "
+              << o.data_dir << "`, or run with --no-auth for local use.\n";
+    return 2;
+  }
+
+  ej::service::ModelRegistry models;
+  ej::engine::EngineOptions engine_options;
+  engine_options.threads = o.engine_threads;
+  if (o.models.empty()) {
+    models.add(ej::service::kLexicalModelName, ej::engine::open_embedder("lexical", engine_options));
+  }
+  std::map<std::string, std::shared_ptr<ej::engine::Embedder>> by_source;
+  for (const auto& spec : o.models) {
+    size_t eq = spec.find('=');
+    if (eq == std::string::npos || eq == 0 || eq + 1 == spec.size()) {
+      std::cerr << "--model must be NAME=SOURCE (SOURCE: lexical or a model folder), got '" << spec
+                << "'\n";
+      return 2;
+    }
+    std::string name = spec.substr(0, eq), source = spec.substr(eq + 1);
+    auto& shared = by_source[source];
+    if (!shared) shared = ej::engine::open_embedder(source, engine_options);
+    models.add(name, shared);
+    ej::log_info("model " + name + " = " + source + " (" + shared->info().kind + ", " +
+                 std::to_string(shared->info().dims) + " dims)");
+  }
+
+  ej::service::Services services;
+  services.config.data_dir = o.data_dir;
+  services.config.worker_id = std::to_string(getpid()) + "-" + ej::random_alnum(6);
+  services.config.chunk_rows = o.chunk_rows;
+  services.config.lease_ms = o.lease_ms;
+  services.config.job_workers = o.job_workers;
+  services.config.max_upload_bytes = o.max_upload_mb * 1024 * 1024;
+  services.store = store.get();
+  services.models = &models;
+  ej::service::DatasetService datasets(&services);
+  ej::service::JobService jobs(&services);
+  services.datasets = &datasets;
+  services.jobs = &jobs;
+
+  ej::api::HttpServer server(&services, http,
+                             ej::api::load_or_create_secret(o.data_dir + "/url_signing.key"));
+  int port = server.bind();
+
+  // Signals: block them here, and let one thread wait for them and stop the server.
+  sigset_t set;
+  sigemptyset(&set);
+  sigaddset(&set, SIGINT);
+  sigaddset(&set, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, &set, nullptr);
+  std::thread signal_thread([&] {
+    int sig = 0;
+    sigwait(&set, &sig);
+    ej::log_info("signal " + std::to_string(sig) + ": shutting down");
+    server.stop();
+  });
+
+  datasets.start_validator();
+  jobs.start_workers(o.job_workers);
+  ej::log_info("embedjobs listening on http://" + http.host + ":" + std::to_string(port) +
+               " (data dir " + o.data_dir + (o.no_auth ? ", NO AUTH" : "") + ")");
+  std::cout << "listening on " << http.host << ":" << port << std::endl;
+  server.serve();
+  jobs.stop_workers();
+  datasets.stop_validator();
+  if (signal_thread.joinable()) {
+    pthread_kill(signal_thread.native_handle(), SIGTERM);
+    signal_thread.join();
+  }
+  ej::log_info("stopped");
+  return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{"embedjobs: a self-hosted, Cohere-compatible batch embedding server"};
+  app.require_subcommand(1);
+  ServeOptions o;
+
+  CLI::App* serve_cmd = app.add_subcommand("serve", "Run the API server and its workers");
+  serve_cmd->add_option("--listen", o.listen, "HOST:PORT to listen on")
+      ->envname("EMBEDJOBS_LISTEN")
+      ->capture_default_str();
+  serve_cmd->add_option("--data-dir", o.data_dir, "Where the database and dataset files live")
+      ->envname("EMBEDJOBS_DATA_DIR")
+      ->capture_default_str();
+  serve_cmd->add_option("--api-key", o.api_keys, "An API key (repeatable); each is its own owner")
+      ->envname("EMBEDJOBS_API_KEY");
+  serve_cmd->add_option("--model", o.models,
+                        "NAME=SOURCE (repeatable): serve SOURCE (lexical, or a Hugging Face "
+                        "model folder) as NAME")
+      ->envname("EMBEDJOBS_MODEL");
+  serve_cmd->add_flag("--no-auth", o.no_auth, "Accept requests without an API key (local use)")
+      ->envname("EMBEDJOBS_NO_AUTH");
+  serve_cmd->add_option("--public-url", o.public_url,
+                        "Base URL clients reach this server at (for download links)")
+      ->envname("EMBEDJOBS_PUBLIC_URL");
+  serve_cmd->add_option("--url-ttl", o.url_ttl_s, "Seconds a download link stays valid")
+      ->capture_default_str();
+  serve_cmd->add_option("--http-threads", o.http_threads, "HTTP worker threads")->capture_default_str();
+  serve_cmd->add_option("--job-workers", o.job_workers, "Jobs run at once")->capture_default_str();
+  serve_cmd->add_option("--threads", o.engine_threads, "Engine threads (0 = all cores)")
+      ->envname("EMBEDJOBS_THREADS")
+      ->capture_default_str();
+  serve_cmd->add_option("--chunk-rows", o.chunk_rows, "Rows a job commits at a time")
+      ->check(CLI::Range(1, 1000000))
+      ->capture_default_str();
+  serve_cmd->add_option("--lease-ms", o.lease_ms, "Worker lease on a job (ms)")
+      ->check(CLI::Range(1000, 3600000))
+      ->capture_default_str();
+  serve_cmd->add_option("--max-upload-mb", o.max_upload_mb, "Largest dataset upload (MiB)")
+      ->capture_default_str();
+
+  CLI::App* keys_cmd = app.add_subcommand("keys", "Manage API keys");
+  keys_cmd->require_subcommand(1);
+  CLI::App* keys_create = keys_cmd->add_subcommand("create", "Create a new API key and print it");
+  std::string key_data_dir = "./data", key_owner_name, key_name;
+  keys_create->add_option("--data-dir", key_data_dir)->envname("EMBEDJOBS_DATA_DIR")->capture_default_str();
+  keys_create->add_option("--owner", key_owner_name, "Owner of the key (default: a new owner)");
+  keys_create->add_option("--name", key_name, "A label for the key");
+
+  CLI11_PARSE(app, argc, argv);
+  try {
+    if (serve_cmd->parsed()) return serve(o);
+    if (keys_create->parsed()) {
+      fs::create_directories(key_data_dir);
+      auto store = ej::store::open_sqlite_store(key_data_dir + "/embedjobs.db");
+      std::string key = "ej-" + ej::random_alnum(40);
+      std::string owner = key_owner_name.empty() ? key_owner(key) : key_owner_name;
+      store->add_api_key(ej::sha256_hex(key), owner, key_name);
+      std::cout << key << std::endl;
+      std::cerr << "owner: " << owner << " (the key is shown once; only its hash is stored)\n";
+      return 0;
+    }
+  } catch (const std::exception& e) {
+    std::cerr << "embedjobs: " << e.what() << "\n";
+    return 1;
+  }
+  return 0;
+}

@@ -1,0 +1,268 @@
+#include "engine/kernels.h"
+
+#include <algorithm>
+#include <cmath>
+#include <cstdint>
+
+#if defined(__AVX512F__)
+// GCC 12 reports its own _mm512_undefined_ps() temporaries inside the intrinsics headers as
+// "maybe uninitialized" (false positive); silence it for these headers only.
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#include <immintrin.h>
+#pragma GCC diagnostic pop
+#endif
+
+namespace ej::engine::kernels {
+
+namespace {
+
+constexpr float kSqrtHalf = 0.70710678118654752f;
+constexpr float kSqrt2OverPi = 0.79788456080286536f;
+
+// erf by Abramowitz & Stegun 7.1.26 (|error| < 1.5e-7): erf(x) = 1 - poly(t) e^{-x^2},
+// t = 1 / (1 + p x), x >= 0; odd symmetry for x < 0.
+constexpr float kErfP = 0.3275911f;
+constexpr float kErfA1 = 0.254829592f;
+constexpr float kErfA2 = -0.284496736f;
+constexpr float kErfA3 = 1.421413741f;
+constexpr float kErfA4 = -1.453152027f;
+constexpr float kErfA5 = 1.061405429f;
+
+float scalar_act(float x, Activation act) {
+  switch (act) {
+    case Activation::kGeluErf:
+      return 0.5f * x * (1.0f + std::erf(x * kSqrtHalf));
+    case Activation::kGeluTanh:
+      return 0.5f * x * (1.0f + std::tanh(kSqrt2OverPi * (x + 0.044715f * x * x * x)));
+    case Activation::kQuickGelu:
+      return x / (1.0f + std::exp(-1.702f * x));
+    case Activation::kRelu:
+      return x > 0.0f ? x : 0.0f;
+    case Activation::kSilu:
+      return x / (1.0f + std::exp(-x));
+    case Activation::kTanh:
+      return std::tanh(x);
+    case Activation::kSigmoid:
+      return 1.0f / (1.0f + std::exp(-x));
+    case Activation::kIdentity:
+      return x;
+  }
+  return x;
+}
+
+#if defined(__AVX512F__)
+
+inline __mmask16 tail_mask(size_t left) {
+  return left >= 16 ? static_cast<__mmask16>(0xffff) : static_cast<__mmask16>((1u << left) - 1u);
+}
+
+// e^x: x = n ln2 + r, |r| <= ln2/2, degree-7 Taylor for e^r (rel. error < 1e-8), scaled by 2^n.
+inline __m512 exp512(__m512 x) {
+  x = _mm512_min_ps(_mm512_max_ps(x, _mm512_set1_ps(-87.0f)), _mm512_set1_ps(88.0f));
+  __m512 n = _mm512_roundscale_ps(_mm512_mul_ps(x, _mm512_set1_ps(1.44269504088896341f)),
+                                  _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+  __m512 r = _mm512_fnmadd_ps(n, _mm512_set1_ps(0.693359375f), x);
+  r = _mm512_fnmadd_ps(n, _mm512_set1_ps(-2.12194440e-4f), r);
+  __m512 p = _mm512_set1_ps(1.0f / 5040.0f);
+  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f / 720.0f));
+  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f / 120.0f));
+  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f / 24.0f));
+  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f / 6.0f));
+  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(0.5f));
+  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f));
+  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f));
+  return _mm512_scalef_ps(p, n);
+}
+
+inline __m512 erf512(__m512 x) {
+  __m512 ax = _mm512_abs_ps(x);
+  __m512 t = _mm512_div_ps(_mm512_set1_ps(1.0f),
+                           _mm512_fmadd_ps(_mm512_set1_ps(kErfP), ax, _mm512_set1_ps(1.0f)));
+  __m512 p = _mm512_set1_ps(kErfA5);
+  p = _mm512_fmadd_ps(p, t, _mm512_set1_ps(kErfA4));
+  p = _mm512_fmadd_ps(p, t, _mm512_set1_ps(kErfA3));
+  p = _mm512_fmadd_ps(p, t, _mm512_set1_ps(kErfA2));
+  p = _mm512_fmadd_ps(p, t, _mm512_set1_ps(kErfA1));
+  p = _mm512_mul_ps(p, t);
+  __m512 e = exp512(_mm512_sub_ps(_mm512_setzero_ps(), _mm512_mul_ps(ax, ax)));
+  __m512 y = _mm512_fnmadd_ps(p, e, _mm512_set1_ps(1.0f));
+  // copy the sign of x
+  const __m512i sign = _mm512_set1_epi32(static_cast<int>(0x80000000u));
+  return _mm512_castsi512_ps(
+      _mm512_or_si512(_mm512_castps_si512(y), _mm512_and_si512(_mm512_castps_si512(x), sign)));
+}
+
+// x / (1 + e^{-k x}) style: x * sigmoid(z)
+inline __m512 mul_sigmoid512(__m512 x, __m512 z) {
+  __m512 e = exp512(_mm512_sub_ps(_mm512_setzero_ps(), z));
+  return _mm512_div_ps(x, _mm512_add_ps(_mm512_set1_ps(1.0f), e));
+}
+
+inline __m512 act512(__m512 x, Activation act) {
+  switch (act) {
+    case Activation::kGeluErf: {
+      __m512 e = erf512(_mm512_mul_ps(x, _mm512_set1_ps(kSqrtHalf)));
+      return _mm512_mul_ps(_mm512_mul_ps(_mm512_set1_ps(0.5f), x),
+                           _mm512_add_ps(_mm512_set1_ps(1.0f), e));
+    }
+    case Activation::kGeluTanh: {
+      // 0.5 x (1 + tanh(u)) == x * sigmoid(2u)
+      __m512 x3 = _mm512_mul_ps(_mm512_mul_ps(x, x), x);
+      __m512 u = _mm512_mul_ps(_mm512_set1_ps(kSqrt2OverPi),
+                               _mm512_fmadd_ps(_mm512_set1_ps(0.044715f), x3, x));
+      return mul_sigmoid512(x, _mm512_add_ps(u, u));
+    }
+    case Activation::kQuickGelu:
+      return mul_sigmoid512(x, _mm512_mul_ps(_mm512_set1_ps(1.702f), x));
+    case Activation::kRelu:
+      return _mm512_max_ps(x, _mm512_setzero_ps());
+    case Activation::kSilu:
+      return mul_sigmoid512(x, x);
+    case Activation::kSigmoid:
+      return mul_sigmoid512(_mm512_set1_ps(1.0f), x);
+    case Activation::kTanh: {
+      // tanh(x) = 2 sigmoid(2x) - 1
+      __m512 s = mul_sigmoid512(_mm512_set1_ps(2.0f), _mm512_add_ps(x, x));
+      return _mm512_sub_ps(s, _mm512_set1_ps(1.0f));
+    }
+    case Activation::kIdentity:
+      return x;
+  }
+  return x;
+}
+
+void bias_act_row(float* x, size_t cols, const float* bias, Activation act) {
+  for (size_t c = 0; c < cols; c += 16) {
+    __mmask16 m = tail_mask(cols - c);
+    __m512 v = _mm512_maskz_loadu_ps(m, x + c);
+    if (bias != nullptr) v = _mm512_add_ps(v, _mm512_maskz_loadu_ps(m, bias + c));
+    _mm512_mask_storeu_ps(x + c, m, act512(v, act));
+  }
+}
+
+// x = LN(v) where v = y + bias + x (y, bias may be null); gamma/beta affine.
+void ln_row(const float* y, const float* bias, float* x, const float* gamma, const float* beta,
+            float eps, size_t cols) {
+  __m512 sum = _mm512_setzero_ps();
+  for (size_t c = 0; c < cols; c += 16) {
+    __mmask16 m = tail_mask(cols - c);
+    __m512 v = _mm512_maskz_loadu_ps(m, x + c);
+    if (y != nullptr) v = _mm512_add_ps(v, _mm512_maskz_loadu_ps(m, y + c));
+    if (bias != nullptr) v = _mm512_add_ps(v, _mm512_maskz_loadu_ps(m, bias + c));
+    _mm512_mask_storeu_ps(x + c, m, v);
+    sum = _mm512_add_ps(sum, v);
+  }
+  const float mean = _mm512_reduce_add_ps(sum) / static_cast<float>(cols);
+  const __m512 vmean = _mm512_set1_ps(mean);
+  __m512 sq = _mm512_setzero_ps();
+  for (size_t c = 0; c < cols; c += 16) {
+    __mmask16 m = tail_mask(cols - c);
+    __m512 d = _mm512_maskz_sub_ps(m, _mm512_maskz_loadu_ps(m, x + c), vmean);
+    sq = _mm512_fmadd_ps(d, d, sq);
+  }
+  const float var = _mm512_reduce_add_ps(sq) / static_cast<float>(cols);
+  const __m512 rstd = _mm512_set1_ps(1.0f / std::sqrt(var + eps));
+  for (size_t c = 0; c < cols; c += 16) {
+    __mmask16 m = tail_mask(cols - c);
+    __m512 d = _mm512_mul_ps(_mm512_sub_ps(_mm512_maskz_loadu_ps(m, x + c), vmean), rstd);
+    __m512 o =
+        _mm512_fmadd_ps(d, _mm512_maskz_loadu_ps(m, gamma + c), _mm512_maskz_loadu_ps(m, beta + c));
+    _mm512_mask_storeu_ps(x + c, m, o);
+  }
+}
+
+#else  // scalar fallback
+
+void bias_act_row(float* x, size_t cols, const float* bias, Activation act) {
+  for (size_t c = 0; c < cols; ++c) {
+    float v = x[c] + (bias != nullptr ? bias[c] : 0.0f);
+    x[c] = scalar_act(v, act);
+  }
+}
+
+void ln_row(const float* y, const float* bias, float* x, const float* gamma, const float* beta,
+            float eps, size_t cols) {
+  float sum = 0.0f;
+  for (size_t c = 0; c < cols; ++c) {
+    float v = x[c];
+    if (y != nullptr) v += y[c];
+    if (bias != nullptr) v += bias[c];
+    x[c] = v;
+    sum += v;
+  }
+  const float mean = sum / static_cast<float>(cols);
+  float sq = 0.0f;
+  for (size_t c = 0; c < cols; ++c) sq += (x[c] - mean) * (x[c] - mean);
+  const float rstd = 1.0f / std::sqrt(sq / static_cast<float>(cols) + eps);
+  for (size_t c = 0; c < cols; ++c) x[c] = (x[c] - mean) * rstd * gamma[c] + beta[c];
+}
+
+#endif
+
+}  // namespace
+
+void bias_activation_rows(float* x, size_t rows, size_t cols, size_t ld, const float* bias,
+                          Activation act, int threads) {
+#pragma omp parallel for num_threads(threads) schedule(static) if (rows * cols > 32768)
+  for (size_t r = 0; r < rows; ++r) bias_act_row(x + r * ld, cols, bias, act);
+}
+
+void add_bias_rows(float* x, size_t rows, size_t cols, size_t ld, const float* bias, int threads) {
+  bias_activation_rows(x, rows, cols, ld, bias, Activation::kIdentity, threads);
+}
+
+void bias_residual_layernorm_rows(const float* y, const float* bias, float* x, const float* gamma,
+                                  const float* beta, float eps, size_t rows, size_t cols,
+                                  int threads) {
+#pragma omp parallel for num_threads(threads) schedule(static) if (rows * cols > 32768)
+  for (size_t r = 0; r < rows; ++r) {
+    ln_row(y != nullptr ? y + r * cols : nullptr, bias, x + r * cols, gamma, beta, eps, cols);
+  }
+}
+
+void layernorm_rows(float* x, const float* gamma, const float* beta, float eps, size_t rows,
+                    size_t cols, int threads) {
+  bias_residual_layernorm_rows(nullptr, nullptr, x, gamma, beta, eps, rows, cols, threads);
+}
+
+void softmax(float* x, size_t n) {
+#if defined(__AVX512F__)
+  __m512 vmax = _mm512_set1_ps(-INFINITY);
+  for (size_t i = 0; i < n; i += 16) {
+    __mmask16 m = tail_mask(n - i);
+    vmax = _mm512_mask_max_ps(vmax, m, vmax, _mm512_maskz_loadu_ps(m, x + i));
+  }
+  const __m512 mx = _mm512_set1_ps(_mm512_reduce_max_ps(vmax));
+  __m512 sum = _mm512_setzero_ps();
+  for (size_t i = 0; i < n; i += 16) {
+    __mmask16 m = tail_mask(n - i);
+    __m512 e = exp512(_mm512_sub_ps(_mm512_maskz_loadu_ps(m, x + i), mx));
+    e = _mm512_maskz_mov_ps(m, e);
+    sum = _mm512_add_ps(sum, e);
+    _mm512_mask_storeu_ps(x + i, m, e);
+  }
+  const __m512 inv = _mm512_set1_ps(1.0f / _mm512_reduce_add_ps(sum));
+  for (size_t i = 0; i < n; i += 16) {
+    __mmask16 m = tail_mask(n - i);
+    _mm512_mask_storeu_ps(x + i, m, _mm512_mul_ps(_mm512_maskz_loadu_ps(m, x + i), inv));
+  }
+#else
+  float mx = -INFINITY;
+  for (size_t i = 0; i < n; ++i) mx = std::max(mx, x[i]);
+  float sum = 0.0f;
+  for (size_t i = 0; i < n; ++i) {
+    x[i] = std::exp(x[i] - mx);
+    sum += x[i];
+  }
+  const float inv = 1.0f / sum;
+  for (size_t i = 0; i < n; ++i) x[i] *= inv;
+#endif
+}
+
+void activation(float* x, size_t n, Activation act) {
+  // Small vectors (Dense heads): the scalar libm forms, exact to the last bit or so.
+  for (size_t i = 0; i < n; ++i) x[i] = scalar_act(x[i], act);
+}
+
+}  // namespace ej::engine::kernels

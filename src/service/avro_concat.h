@@ -1,0 +1,18 @@
+// Concatenates Avro object container files that share one schema and codec into one file by
+// copying their data blocks verbatim (no decode / re-encode): the output takes the first input's
+// header and sync marker, and every block is re-framed with that marker. Used to assemble a
+// job's output parts from its committed chunk files. Stateless; thread-safe.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace ej::service {
+
+// Writes `out_path` (via out_path + ".tmp", fsync, rename). Returns the bytes written.
+// Throws ej::Error(kInternal) when an input is not an Avro container file or the inputs'
+// schemas / codecs differ.
+int64_t concat_avro_files(const std::vector<std::string>& inputs, const std::string& out_path);
+
+}  // namespace ej::service

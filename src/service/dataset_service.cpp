@@ -1,0 +1,239 @@
+#include "service/dataset_service.h"
+
+#include <filesystem>
+#include <fstream>
+
+#include "common/clock.h"
+#include "common/error.h"
+#include "common/failpoint.h"
+#include "common/ids.h"
+#include "common/log.h"
+#include "service/dataset_ingest.h"
+#include "service/paths.h"
+
+namespace ej::service {
+
+namespace fs = std::filesystem;
+
+namespace {
+
+IngestOptions ingest_options(const nlohmann::json& o, const ServiceConfig& cfg) {
+  IngestOptions opt;
+  opt.filename = o.value("filename", std::string());
+  opt.keep_fields = o.value("keep_fields", std::vector<std::string>());
+  opt.optional_fields = o.value("optional_fields", std::vector<std::string>());
+  opt.skip_malformed_input = o.value("skip_malformed_input", false);
+  if (o.contains("csv_delimiter")) opt.csv_delimiter = o["csv_delimiter"].get<std::string>();
+  if (o.contains("text_separator")) opt.text_separator = o["text_separator"].get<std::string>();
+  opt.max_rows_per_part = cfg.part_max_rows;
+  return opt;
+}
+
+std::string read_head(const std::string& path, size_t n) {
+  std::ifstream in(path, std::ios::binary);
+  std::string buf(n, '\0');
+  in.read(buf.data(), static_cast<std::streamsize>(n));
+  buf.resize(static_cast<size_t>(in.gcount()));
+  return buf;
+}
+
+}  // namespace
+
+DatasetService::DatasetService(Services* services) : services_(services) {
+  fs::create_directories(services_->config.data_dir + "/uploads");
+  fs::create_directories(services_->config.data_dir + "/datasets");
+}
+
+DatasetService::~DatasetService() {
+  stop_validator();
+}
+
+std::string DatasetService::new_upload_path() {
+  return services_->config.data_dir + "/uploads/incoming-" + random_alnum(16) + ".tmp";
+}
+
+store::DatasetRow DatasetService::create(const std::string& owner, const CreateDatasetRequest& r,
+                                         const std::string& upload_path) {
+  struct Cleanup {
+    std::string path;
+    ~Cleanup() {
+      if (!path.empty()) {
+        std::error_code ec;
+        fs::remove(path, ec);
+      }
+    }
+  } cleanup{upload_path};
+
+  if (r.name.empty()) throw_invalid("name must be set");
+  if (r.name.size() >= 50) throw_invalid("name must be less than 50 characters");
+  if (r.type.empty()) throw_invalid("type must be set");
+  if (r.type != "embed-input") {
+    throw_invalid("dataset type is invalid: '" + r.type +
+                  "' (this server accepts embed-input uploads)");
+  }
+  nlohmann::json o = {{"filename", r.filename},
+                      {"keep_fields", r.keep_fields},
+                      {"optional_fields", r.optional_fields},
+                      {"skip_malformed_input", r.skip_malformed_input},
+                      {"keep_original_file", r.keep_original_file}};
+  if (r.csv_delimiter) o["csv_delimiter"] = *r.csv_delimiter;
+  if (r.text_separator) o["text_separator"] = *r.text_separator;
+  IngestOptions opt = ingest_options(o, services_->config);
+  validate_ingest_options(opt);
+
+  std::error_code ec;
+  auto size = fs::file_size(upload_path, ec);
+  if (ec || size == 0)
+    throw_invalid("the uploaded file is empty: send the file in the 'data' part");
+  // Rejects what can never parse (e.g. the SDK's "[object Object]") before queueing.
+  detect_input_format(opt.filename, read_head(upload_path, 64 * 1024), opt.csv_delimiter[0]);
+  if (services_->store->usage_bytes(owner) + static_cast<int64_t>(size) >
+      services_->config.org_quota_bytes) {
+    throw_invalid("storage capacity exceeded: datasets may use at most " +
+                  std::to_string(services_->config.org_quota_bytes) + " bytes");
+  }
+
+  store::DatasetRow row;
+  row.id = make_dataset_id(r.name);
+  row.owner = owner;
+  row.name = r.name;
+  row.dataset_type = r.type;
+  row.validation_status = "queued";
+  row.created_us = now_us();
+  row.updated_us = row.created_us;
+  row.size_bytes = static_cast<int64_t>(size);
+  row.options = o;
+  row.info = {{"parts", nlohmann::json::array()}};
+  fs::rename(upload_path, upload_path_for(row.id));
+  cleanup.path.clear();
+  try {
+    services_->store->insert_dataset(row);
+  } catch (...) {
+    fs::remove(upload_path_for(row.id), ec);
+    throw;
+  }
+  wake_.notify_all();
+  return row;
+}
+
+store::DatasetRow DatasetService::get(const std::string& owner, const std::string& id) {
+  std::optional<store::DatasetRow> row = services_->store->get_dataset(id);
+  if (!row || row->owner != owner) throw_not_found("dataset with id " + id + " not found");
+  return *row;
+}
+
+std::vector<store::DatasetRow> DatasetService::list(const std::string& owner,
+                                                    const store::DatasetFilter& f) {
+  return services_->store->list_datasets(owner, f);
+}
+
+void DatasetService::remove(const std::string& owner, const std::string& id) {
+  get(owner, id);
+  services_->store->delete_dataset(id);
+  std::error_code ec;
+  fs::remove_all(dataset_dir(services_->config.data_dir, id), ec);
+  fs::remove(upload_path_for(id), ec);
+}
+
+int64_t DatasetService::usage(const std::string& owner) {
+  return services_->store->usage_bytes(owner);
+}
+
+std::string DatasetService::upload_path_for(const std::string& id) const {
+  return upload_path(services_->config.data_dir, id);
+}
+
+bool DatasetService::validate_one(const std::string& worker) {
+  const ServiceConfig& cfg = services_->config;
+  std::optional<store::DatasetRow> row =
+      services_->store->claim_dataset_validation(worker, cfg.lease_ms * 20);
+  if (!row) return false;
+  log_info("dataset " + row->id + ": validating (attempt " + std::to_string(row->attempts) + ")");
+  std::string dir = dataset_dir(cfg.data_dir, row->id);
+  std::string upload = upload_path_for(row->id);
+  try {
+    if (row->attempts > cfg.max_attempts) {
+      throw Error(ErrorCode::kInternal, "validation was started " +
+                                            std::to_string(row->attempts - 1) +
+                                            " times without finishing");
+    }
+    fs::create_directories(dir);
+    IngestResult res = ingest_embed_input(upload, dir, "part", ingest_options(row->options, cfg));
+    failpoint("dataset.after_ingest");
+    nlohmann::json parts = nlohmann::json::array();
+    for (const auto& p : res.parts) {
+      parts.push_back({{"index", p.index},
+                       {"name", p.name},
+                       {"file", "datasets/" + row->id + "/" + p.name},
+                       {"size_bytes", p.size_bytes},
+                       {"num_rows", p.num_rows},
+                       {"samples", p.samples}});
+    }
+    int64_t size = static_cast<int64_t>(res.total_bytes);
+    row->info = {{"schema", res.schema_json},
+                 {"parts", parts},
+                 {"warnings", res.warnings},
+                 {"required_fields", res.required_fields},
+                 {"preserve_fields", res.preserve_fields},
+                 {"format", std::string(to_string(res.format))},
+                 {"skipped_rows", res.skipped_rows}};
+    if (row->options.value("keep_original_file", false)) {
+      row->info["original_file"] = "uploads/" + row->id + ".upload";
+      size += static_cast<int64_t>(fs::file_size(upload));
+    } else {
+      fs::remove(upload);
+    }
+    row->validation_status = "validated";
+    row->validation_error.clear();
+    row->num_rows = res.num_rows;
+    row->size_bytes = size;
+  } catch (const std::exception& e) {
+    const auto* err = dynamic_cast<const Error*>(&e);
+    row->validation_status = "failed";
+    row->validation_error = err && err->code() == ErrorCode::kInvalidArgument
+                                ? e.what()
+                                : std::string("internal error: ") + e.what();
+    row->num_rows = 0;
+    std::error_code ec;
+    fs::remove_all(dir, ec);
+    fs::remove(upload, ec);
+    row->size_bytes = 0;
+    row->info = {{"parts", nlohmann::json::array()}};
+  }
+  if (!services_->store->finish_dataset_validation(*row, worker)) {
+    log_warn("dataset " + row->id + ": lost its validation lease");
+  } else {
+    log_info("dataset " + row->id + ": " + row->validation_status +
+             (row->validation_error.empty() ? "" : " (" + row->validation_error + ")"));
+  }
+  return true;
+}
+
+void DatasetService::start_validator() {
+  stopping_ = false;
+  validator_ = std::thread([this] { validator_loop(); });
+}
+
+void DatasetService::stop_validator() {
+  stopping_ = true;
+  wake_.notify_all();
+  if (validator_.joinable()) validator_.join();
+}
+
+void DatasetService::validator_loop() {
+  std::string worker = services_->config.worker_id + "/validator";
+  while (!stopping_) {
+    bool did = false;
+    try {
+      did = validate_one(worker);
+    } catch (const std::exception& e) {
+      log_error(std::string("validator: ") + e.what());
+    }
+    if (!did) {
+      std::unique_lock<std::mutex> lock(mu_);
+      wake_.wait_for(lock, std::chrono::milliseconds(250));
+    }
+  }
+}
+
+}  // namespace ej::service

@@ -1,0 +1,66 @@
+// DatasetService: datasets. Create stores the upload and queues it; a background validator
+// thread claims queued datasets (under a lease, so a crash mid-validation is retried), parses
+// and validates them into Avro parts and marks them validated or failed. Thread-safe.
+#pragma once
+
+#include <atomic>
+#include <condition_variable>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "service/services.h"
+#include "store/store.h"
+
+namespace ej::service {
+
+struct CreateDatasetRequest {
+  std::string name;
+  std::string type;
+  std::string filename;  // as the client sent it (may be empty)
+  std::vector<std::string> keep_fields;
+  std::vector<std::string> optional_fields;
+  bool skip_malformed_input = false;
+  bool keep_original_file = false;
+  std::optional<std::string> csv_delimiter;
+  std::optional<std::string> text_separator;
+};
+
+class DatasetService {
+ public:
+  explicit DatasetService(Services* services);
+  ~DatasetService();
+
+  // A fresh path under the data dir where the API layer streams an upload.
+  std::string new_upload_path();
+  // Validates the request synchronously (400s), then moves `upload_path` into place and
+  // queues the dataset. Removes `upload_path` on failure.
+  store::DatasetRow create(const std::string& owner, const CreateDatasetRequest& request,
+                           const std::string& upload_path);
+  // 404 unless the dataset exists and belongs to `owner`.
+  store::DatasetRow get(const std::string& owner, const std::string& id);
+  std::vector<store::DatasetRow> list(const std::string& owner, const store::DatasetFilter& f);
+  void remove(const std::string& owner, const std::string& id);
+  int64_t usage(const std::string& owner);
+
+  void start_validator();
+  void stop_validator();
+  // Claims and validates one queued dataset; false when none was waiting. (Used by tests.)
+  bool validate_one(const std::string& worker);
+
+ private:
+  void validator_loop();
+  std::string upload_path_for(const std::string& id) const;
+
+  Services* services_;
+  std::atomic<bool> stopping_{false};
+  std::mutex mu_;
+  std::condition_variable wake_;
+  std::thread validator_;
+};
+
+}  // namespace ej::service

@@ -1,0 +1,380 @@
+#include "service/job_service.h"
+
+#include <unistd.h>
+
+#include <chrono>
+#include <filesystem>
+#include <set>
+
+#include "common/clock.h"
+#include "common/error.h"
+#include "common/failpoint.h"
+#include "common/ids.h"
+#include "common/log.h"
+#include "engine/quantize.h"
+#include "service/avro_concat.h"
+#include "service/avro_parts.h"
+#include "service/embedding_types.h"
+#include "service/paths.h"
+
+namespace ej::service {
+
+namespace fs = std::filesystem;
+
+namespace {
+
+constexpr size_t kEmbedBatch = 64;  // texts per embed() call inside a chunk
+
+// Deterministic suffix so that re-assembling after a crash reuses the same dataset id.
+std::string output_dataset_id(const store::JobRow& job) {
+  std::string h = sha256_hex("output:" + job.id);
+  static const char* kAlphabet = "abcdefghijklmnopqrstuvwxyz0123456789";
+  std::string suffix;
+  for (size_t i = 0; i < 6; ++i) {
+    suffix.push_back(kAlphabet[std::stoi(h.substr(i * 2, 2), nullptr, 16) % 36]);
+  }
+  return slugify(job.name.empty() ? job.id : job.name) + "-output-" + suffix;
+}
+
+// Streams the rows of a dataset's parts in order.
+class RowStream {
+ public:
+  RowStream(std::string data_dir, const nlohmann::json& parts) : data_dir_(std::move(data_dir)) {
+    for (const auto& p : parts) files_.push_back(p.at("file").get<std::string>());
+  }
+  bool next(nlohmann::json* row) {
+    while (true) {
+      if (!reader_) {
+        if (next_file_ >= files_.size()) return false;
+        reader_ = std::make_unique<AvroPartReader>(data_dir_ + "/" + files_[next_file_++]);
+      }
+      if (reader_->next(row)) return true;
+      reader_.reset();
+    }
+  }
+
+ private:
+  std::string data_dir_;
+  std::vector<std::string> files_;
+  size_t next_file_ = 0;
+  std::unique_ptr<AvroPartReader> reader_;
+};
+
+}  // namespace
+
+JobService::JobService(Services* services) : services_(services) {}
+
+JobService::~JobService() {
+  stop_workers();
+}
+
+store::JobRow JobService::create(const std::string& owner, const CreateJobRequest& r) {
+  if (r.model.empty()) throw_invalid("model is required");
+  if (r.dataset_id.empty()) throw_invalid("dataset_id is required");
+  if (r.input_type.empty()) {
+    throw_invalid(
+        "input_type is required: one of search_document, search_query, "
+        "classification, clustering");
+  }
+  engine::InputType input_type = parse_input_type(r.input_type);
+  if (input_type == engine::InputType::kImage) {
+    throw_invalid("input_type image is not supported by embed jobs: datasets hold text");
+  }
+  engine::Truncate truncate = parse_truncate(r.truncate.empty() ? "END" : r.truncate, false);
+  EmbeddingTypes types = parse_embedding_types(r.embedding_types, false);
+  if (r.name.size() > 256) throw_invalid("name must be at most 256 characters");
+  services_->models->get(r.model);  // 404 with Cohere's message when not served
+
+  std::optional<store::DatasetRow> ds = services_->store->get_dataset(r.dataset_id);
+  if (!ds || ds->owner != owner) throw_not_found("dataset with id " + r.dataset_id + " not found");
+  if (ds->dataset_type != "embed-input") {
+    throw_invalid("dataset " + r.dataset_id + " has type " + ds->dataset_type +
+                  "; embed jobs need a dataset of type embed-input");
+  }
+  if (ds->validation_status != "validated") {
+    throw_invalid("dataset " + r.dataset_id +
+                  " is not validated (validation_status: " + ds->validation_status + ")");
+  }
+  store::JobRow job;
+  job.id = random_uuid();
+  job.owner = owner;
+  job.name = r.name;
+  job.status = "processing";
+  job.input_dataset_id = r.dataset_id;
+  job.model = r.model;
+  job.input_type = input_type_name(input_type);
+  job.truncate = truncate_name(truncate);
+  job.embedding_types = types.names();
+  job.created_us = now_us();
+  job.updated_us = job.created_us;
+  job.total_rows = ds->num_rows;
+  services_->store->insert_job(job);
+  wake_.notify_all();
+  return job;
+}
+
+store::JobRow JobService::get(const std::string& owner, const std::string& job_id) {
+  std::optional<store::JobRow> job = services_->store->get_job(job_id);
+  if (!job || job->owner != owner) throw_not_found("embed job with id " + job_id + " not found");
+  return *job;
+}
+
+std::vector<store::JobRow> JobService::list(const std::string& owner) {
+  return services_->store->list_jobs(owner);
+}
+
+void JobService::cancel(const std::string& owner, const std::string& job_id) {
+  get(owner, job_id);
+  services_->store->request_cancel(job_id);
+  wake_.notify_all();
+}
+
+void JobService::start_workers(int count) {
+  stopping_ = false;
+  for (int i = 0; i < count; ++i) workers_.emplace_back([this, i] { worker_loop(i); });
+}
+
+void JobService::stop_workers() {
+  stopping_ = true;
+  wake_.notify_all();
+  for (auto& t : workers_) t.join();
+  workers_.clear();
+}
+
+void JobService::worker_loop(int index) {
+  std::string worker = services_->config.worker_id + "/job-" + std::to_string(index);
+  while (!stopping_) {
+    std::optional<store::JobRow> job;
+    try {
+      job = services_->store->claim_job(worker, services_->config.lease_ms);
+    } catch (const std::exception& e) {
+      log_error(std::string("claim_job: ") + e.what());
+    }
+    if (!job) {
+      std::unique_lock<std::mutex> lock(mu_);
+      wake_.wait_for(lock, std::chrono::milliseconds(250));
+      continue;
+    }
+    log_info("job " + job->id + ": claimed by " + worker + " (attempt " +
+             std::to_string(job->attempts) + ")");
+    try {
+      run_job(*job, worker);
+    } catch (const std::exception& e) {
+      log_error("job " + job->id + " failed: " + e.what());
+      try {
+        services_->store->finish_job(job->id, worker, "failed", std::nullopt, e.what());
+      } catch (const std::exception& e2) {
+        log_error(std::string("finish_job: ") + e2.what());
+      }
+    }
+  }
+}
+
+void JobService::run_job(const store::JobRow& job, const std::string& worker) {
+  const ServiceConfig& cfg = services_->config;
+  if (job.attempts > cfg.max_attempts) {
+    throw Error(ErrorCode::kInternal, "job was started " + std::to_string(job.attempts - 1) +
+                                          " times without finishing; giving up");
+  }
+  std::optional<store::DatasetRow> input = services_->store->get_dataset(job.input_dataset_id);
+  if (!input) {
+    throw Error(ErrorCode::kNotFound,
+                "input dataset " + job.input_dataset_id + " was deleted while the job ran");
+  }
+  nlohmann::json kept = kept_field_entries(input->info.value("schema", std::string("{}")));
+  if (job.status == "cancelling") {
+    finish_with_output(job, worker, "cancelled", kept);
+    return;
+  }
+  const ServedModel& model = services_->models->get(job.model);
+  engine::Embedder& embedder = *model.embedder;
+  const engine::ModelInfo& info = embedder.info();
+  EmbeddingTypes types = parse_embedding_types(nlohmann::json(job.embedding_types), false);
+  engine::InputType input_type = parse_input_type(job.input_type);
+  engine::Truncate truncate = parse_truncate(job.truncate, false);
+
+  std::set<int64_t> done;
+  for (const auto& c : services_->store->list_chunks(job.id)) done.insert(c.chunk_index);
+  fs::create_directories(job_dir(cfg.data_dir, job.id));
+
+  RowStream rows(cfg.data_dir, input->info.value("parts", nlohmann::json::array()));
+  const int64_t chunk_rows = cfg.chunk_rows;
+  int64_t row_index = 0;
+  int64_t last_renew_ms = now_ms();
+  std::vector<nlohmann::json> chunk;
+  engine::EmbedOutput out;
+  bool cancelled = false;
+
+  for (int64_t k = 0; row_index < input->num_rows; ++k) {
+    // Gather this chunk's rows (skipped chunks are read and dropped: parts are sequential).
+    chunk.clear();
+    nlohmann::json row;
+    while (static_cast<int64_t>(chunk.size()) < chunk_rows && rows.next(&row)) {
+      chunk.push_back(std::move(row));
+    }
+    if (chunk.empty()) break;
+    int64_t first_row = row_index;
+    row_index += static_cast<int64_t>(chunk.size());
+    if (done.count(k)) continue;
+
+    std::string status;
+    if (!services_->store->renew_job_lease(job.id, worker, cfg.lease_ms, &status)) {
+      log_warn("job " + job.id + ": lease lost, leaving it to its new owner");
+      return;
+    }
+    last_renew_ms = now_ms();
+    if (status == "cancelling") {
+      cancelled = true;
+      break;
+    }
+    if (stopping_) {
+      services_->store->release_job(job.id, worker);
+      return;
+    }
+
+    std::string rel = "jobs/" + job.id + "/chunk-" + std::to_string(k) + ".avro";
+    EmbedResultWriter writer(cfg.data_dir + "/" + rel, kept);
+    int64_t tokens = 0;
+    std::vector<std::string_view> texts;
+    nlohmann::json kept_values;
+    for (size_t b = 0; b < chunk.size(); b += kEmbedBatch) {
+      size_t e = std::min(chunk.size(), b + kEmbedBatch);
+      texts.clear();
+      for (size_t i = b; i < e; ++i)
+        texts.push_back(chunk[i].at("text").get_ref<const std::string&>());
+      embedder.embed(texts, input_type, truncate, &out);
+      for (size_t i = b; i < e; ++i) {
+        const float* v = out.vectors.data() + (i - b) * static_cast<size_t>(info.dims);
+        std::span<const float> span(v, static_cast<size_t>(info.dims));
+        std::vector<int8_t> i8, bin;
+        std::vector<uint8_t> u8, ubin;
+        if (types.int8) i8 = engine::quantize_int8(span, info.calib_lo, info.calib_hi);
+        if (types.uint8) u8 = engine::quantize_uint8(span, info.calib_lo, info.calib_hi);
+        if (types.binary) bin = engine::pack_binary(span);
+        if (types.ubinary) ubin = engine::pack_ubinary(span);
+        kept_values = chunk[i];
+        kept_values.erase("text");
+        EmbedResultRow r;
+        r.text = texts[i - b];
+        r.dims = info.dims;
+        r.float_values = types.float_ ? v : nullptr;
+        r.int8_values = types.int8 ? i8.data() : nullptr;
+        r.uint8_values = types.uint8 ? u8.data() : nullptr;
+        r.packed_len = (info.dims + 7) / 8;
+        r.binary_values = types.binary ? bin.data() : nullptr;
+        r.ubinary_values = types.ubinary ? ubin.data() : nullptr;
+        r.kept_fields = &kept_values;
+        writer.append_result(r);
+        tokens += out.num_tokens[i - b];
+      }
+      if (now_ms() - last_renew_ms > cfg.lease_ms / 3) {
+        if (!services_->store->renew_job_lease(job.id, worker, cfg.lease_ms, nullptr)) {
+          log_warn("job " + job.id + ": lease lost mid-chunk");
+          return;
+        }
+        last_renew_ms = now_ms();
+      }
+    }
+    failpoint("job.before_chunk_close");
+    store::ChunkRow c;
+    c.chunk_index = k;
+    c.first_row = first_row;
+    c.num_rows = static_cast<int64_t>(chunk.size());
+    c.tokens = tokens;
+    c.size_bytes = static_cast<int64_t>(writer.close());
+    c.file = rel;
+    failpoint("job.before_commit");
+    if (!services_->store->commit_chunk(job.id, worker, c)) {
+      log_warn("job " + job.id + ": lease lost before commit");
+      return;
+    }
+    failpoint("job.after_commit");
+  }
+  finish_with_output(job, worker, cancelled ? "cancelled" : "complete", kept);
+}
+
+void JobService::finish_with_output(const store::JobRow& job, const std::string& worker,
+                                    const std::string& status, const nlohmann::json& kept) {
+  const ServiceConfig& cfg = services_->config;
+  std::vector<store::ChunkRow> chunks = services_->store->list_chunks(job.id);
+  // Chunks must be contiguous from row 0 for a complete job; a cancelled job keeps the prefix
+  // that is contiguous, so its output is still "the first N rows, in input order".
+  std::vector<store::ChunkRow> usable;
+  int64_t next_row = 0;
+  for (const auto& c : chunks) {
+    if (c.first_row != next_row) break;
+    usable.push_back(c);
+    next_row += c.num_rows;
+  }
+  if (status == "complete" && next_row != job.total_rows) {
+    throw Error(ErrorCode::kInternal, "job output has " + std::to_string(next_row) +
+                                          " rows, expected " + std::to_string(job.total_rows));
+  }
+  store::DatasetRow out;
+  out.id = output_dataset_id(job);
+  out.owner = job.owner;
+  out.name = (job.name.empty() ? job.id : job.name) + "-output";
+  out.dataset_type = "embed-result";
+  out.validation_status = "validated";
+  out.created_us = now_us();
+  out.updated_us = out.created_us;
+  out.num_rows = next_row;
+  std::string dir = dataset_dir(cfg.data_dir, out.id);
+  fs::create_directories(dir);
+  nlohmann::json parts = nlohmann::json::array();
+  std::vector<std::string> group;
+  int64_t group_rows = 0;
+  int64_t total_bytes = 0;
+  auto flush = [&]() {
+    if (group.empty()) return;
+    int64_t index = static_cast<int64_t>(parts.size());
+    std::string name = "part-" + std::to_string(index) + ".avro";
+    std::string rel = "datasets/" + out.id + "/" + name;
+    int64_t size = concat_avro_files(group, cfg.data_dir + "/" + rel);
+    total_bytes += size;
+    parts.push_back({{"index", index},
+                     {"name", name},
+                     {"file", rel},
+                     {"size_bytes", size},
+                     {"num_rows", group_rows},
+                     {"samples", nlohmann::json::array()}});
+    group.clear();
+    group_rows = 0;
+  };
+  for (const auto& c : usable) {
+    if (group_rows > 0 && group_rows + c.num_rows > cfg.part_max_rows) flush();
+    group.push_back(cfg.data_dir + "/" + c.file);
+    group_rows += c.num_rows;
+  }
+  flush();
+  if (parts.empty()) {
+    // No rows finished (cancelled at once): an empty, valid Avro part keeps readers simple.
+    std::string rel = "datasets/" + out.id + "/part-0.avro";
+    EmbedResultWriter empty(cfg.data_dir + "/" + rel, kept);
+    int64_t size = static_cast<int64_t>(empty.close());
+    total_bytes += size;
+    parts.push_back({{"index", 0},
+                     {"name", "part-0.avro"},
+                     {"file", rel},
+                     {"size_bytes", size},
+                     {"num_rows", 0},
+                     {"samples", nlohmann::json::array()}});
+  }
+  out.size_bytes = total_bytes;
+  nlohmann::json preserve = nlohmann::json::array();
+  for (const auto& e : kept) preserve.push_back(e.at("name"));
+  out.info = {{"schema", embed_result_schema_json(kept)},  {"parts", parts},
+              {"required_fields", {"text", "embeddings"}}, {"preserve_fields", preserve},
+              {"warnings", nlohmann::json::array()},       {"job_id", job.id}};
+  failpoint("job.before_finish");
+  if (!services_->store->finish_job(job.id, worker, status, out, "")) {
+    log_warn("job " + job.id + ": lease lost before finishing");
+    return;
+  }
+  std::error_code ec;
+  fs::remove_all(job_dir(cfg.data_dir, job.id), ec);
+  log_info("job " + job.id + ": " + status + ", " + std::to_string(next_row) + " rows -> " +
+           out.id);
+}
+
+}  // namespace ej::service

@@ -1,0 +1,66 @@
+// JobService: embed jobs. The request side (create / get / list / cancel) runs on HTTP threads;
+// the run side is `workers` background threads that claim jobs under a lease from the store and
+// run them chunk by chunk:
+//   read chunk rows -> embed -> write jobs/<id>/chunk-K.avro -> commit chunk (one transaction)
+// A committed chunk is never redone; a crash between writing and committing redoes only that
+// chunk (it overwrites its own file). At the end the chunk files are concatenated, in input
+// order, into the parts of an embed-result dataset, which is inserted together with the job's
+// final status in one transaction. Thread-safe.
+#pragma once
+
+#include <atomic>
+#include <condition_variable>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "service/services.h"
+#include "store/store.h"
+
+namespace ej::service {
+
+struct CreateJobRequest {
+  std::string model;
+  std::string dataset_id;
+  std::string input_type;
+  std::string name;
+  nlohmann::json embedding_types;  // null = float only
+  std::string truncate;            // empty = END
+};
+
+class JobService {
+ public:
+  explicit JobService(Services* services);
+  ~JobService();
+
+  // Validates the request (model served, dataset embed-input + validated + the caller's, ...)
+  // and inserts the job; a worker picks it up.
+  store::JobRow create(const std::string& owner, const CreateJobRequest& request);
+  // Throws 404 when the job does not exist or belongs to someone else.
+  store::JobRow get(const std::string& owner, const std::string& job_id);
+  std::vector<store::JobRow> list(const std::string& owner);
+  // processing -> cancelling; the runner then writes cancelled. Harmless on any other status.
+  void cancel(const std::string& owner, const std::string& job_id);
+
+  void start_workers(int count);
+  void stop_workers();  // finishes the current chunk, gives the lease back
+
+ private:
+  void worker_loop(int index);
+  void run_job(const store::JobRow& job, const std::string& worker);
+  // Builds the output dataset from the committed chunks and finishes the job.
+  void finish_with_output(const store::JobRow& job, const std::string& worker,
+                          const std::string& status, const nlohmann::json& kept_entries);
+
+  Services* services_;
+  std::atomic<bool> stopping_{false};
+  std::mutex mu_;
+  std::condition_variable wake_;
+  std::vector<std::thread> workers_;
+};
+
+}  // namespace ej::service

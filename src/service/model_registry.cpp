@@ -1,0 +1,32 @@
+#include "service/model_registry.h"
+
+#include "common/error.h"
+
+namespace ej::service {
+
+void ModelRegistry::add(const std::string& name, std::shared_ptr<engine::Embedder> embedder) {
+  models_[name] = ServedModel{name, std::move(embedder)};
+}
+
+const ServedModel* ModelRegistry::find(const std::string& name) const {
+  auto it = models_.find(name);
+  return it == models_.end() ? nullptr : &it->second;
+}
+
+const ServedModel& ModelRegistry::get(const std::string& name) const {
+  const ServedModel* m = find(name);
+  if (!m) {
+    throw_not_found("model '" + name +
+                    "' not found, make sure the correct model ID was used and that you have "
+                    "access to the model.");
+  }
+  return *m;
+}
+
+std::vector<const ServedModel*> ModelRegistry::list() const {
+  std::vector<const ServedModel*> out;
+  for (const auto& [name, m] : models_) out.push_back(&m);
+  return out;
+}
+
+}  // namespace ej::service

@@ -1,0 +1,24 @@
+// Services: the service layer's objects, created once by the CLI and shared by the API layer.
+// Thread-safe as their members are.
+#pragma once
+
+#include <memory>
+
+#include "service/config.h"
+#include "service/model_registry.h"
+#include "store/store.h"
+
+namespace ej::service {
+
+class DatasetService;
+class JobService;
+
+struct Services {
+  ServiceConfig config;
+  store::Store* store = nullptr;
+  ModelRegistry* models = nullptr;
+  DatasetService* datasets = nullptr;
+  JobService* jobs = nullptr;
+};
+
+}  // namespace ej::service

@@ -1,0 +1,519 @@
+// SQLite implementation of Store: one file, WAL journal, synchronous=FULL (a committed job
+// state survives power loss), one connection serialized by a mutex (SQLite serializes writers
+// anyway; reads are short).
+#include <sqlite3.h>
+
+#include <mutex>
+#include <stdexcept>
+
+#include "common/clock.h"
+#include "common/error.h"
+#include "store/store.h"
+
+namespace ej::store {
+
+namespace {
+
+const char* kSchema = R"SQL(
+CREATE TABLE IF NOT EXISTS api_keys (
+  key_hash TEXT PRIMARY KEY,
+  owner TEXT NOT NULL,
+  name TEXT NOT NULL DEFAULT '',
+  created_us INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS datasets (
+  id TEXT PRIMARY KEY,
+  owner TEXT NOT NULL,
+  name TEXT NOT NULL,
+  dataset_type TEXT NOT NULL,
+  validation_status TEXT NOT NULL,
+  validation_error TEXT NOT NULL DEFAULT '',
+  created_us INTEGER NOT NULL,
+  updated_us INTEGER NOT NULL,
+  size_bytes INTEGER NOT NULL DEFAULT 0,
+  num_rows INTEGER NOT NULL DEFAULT 0,
+  options TEXT NOT NULL DEFAULT '{}',
+  info TEXT NOT NULL DEFAULT '{}',
+  lease_owner TEXT NOT NULL DEFAULT '',
+  lease_until_ms INTEGER NOT NULL DEFAULT 0,
+  attempts INTEGER NOT NULL DEFAULT 0
+);
+CREATE INDEX IF NOT EXISTS datasets_by_owner ON datasets(owner, created_us);
+CREATE INDEX IF NOT EXISTS datasets_by_status ON datasets(validation_status, created_us);
+CREATE TABLE IF NOT EXISTS jobs (
+  id TEXT PRIMARY KEY,
+  owner TEXT NOT NULL,
+  name TEXT NOT NULL DEFAULT '',
+  status TEXT NOT NULL,
+  input_dataset_id TEXT NOT NULL,
+  output_dataset_id TEXT NOT NULL DEFAULT '',
+  model TEXT NOT NULL,
+  input_type TEXT NOT NULL,
+  truncate TEXT NOT NULL,
+  embedding_types TEXT NOT NULL DEFAULT '[]',
+  created_us INTEGER NOT NULL,
+  updated_us INTEGER NOT NULL,
+  total_rows INTEGER NOT NULL DEFAULT 0,
+  rows_done INTEGER NOT NULL DEFAULT 0,
+  input_tokens INTEGER NOT NULL DEFAULT 0,
+  error TEXT NOT NULL DEFAULT '',
+  lease_owner TEXT NOT NULL DEFAULT '',
+  lease_until_ms INTEGER NOT NULL DEFAULT 0,
+  attempts INTEGER NOT NULL DEFAULT 0
+);
+CREATE INDEX IF NOT EXISTS jobs_by_owner ON jobs(owner, created_us);
+CREATE INDEX IF NOT EXISTS jobs_by_status ON jobs(status, created_us);
+CREATE TABLE IF NOT EXISTS job_chunks (
+  job_id TEXT NOT NULL,
+  chunk_index INTEGER NOT NULL,
+  first_row INTEGER NOT NULL,
+  num_rows INTEGER NOT NULL,
+  tokens INTEGER NOT NULL,
+  size_bytes INTEGER NOT NULL,
+  file TEXT NOT NULL,
+  PRIMARY KEY (job_id, chunk_index)
+);
+)SQL";
+
+class Stmt {
+ public:
+  Stmt(sqlite3* db, const char* sql) : db_(db) {
+    if (sqlite3_prepare_v2(db, sql, -1, &stmt_, nullptr) != SQLITE_OK) {
+      throw Error(ErrorCode::kInternal, std::string("sqlite prepare: ") + sqlite3_errmsg(db));
+    }
+  }
+  ~Stmt() { sqlite3_finalize(stmt_); }
+  Stmt(const Stmt&) = delete;
+  Stmt& operator=(const Stmt&) = delete;
+
+  Stmt& bind(int i, const std::string& v) {
+    sqlite3_bind_text(stmt_, i, v.data(), static_cast<int>(v.size()), SQLITE_TRANSIENT);
+    return *this;
+  }
+  Stmt& bind(int i, int64_t v) {
+    sqlite3_bind_int64(stmt_, i, v);
+    return *this;
+  }
+  // true while there is a row
+  bool step() {
+    int rc = sqlite3_step(stmt_);
+    if (rc == SQLITE_ROW) return true;
+    if (rc == SQLITE_DONE) return false;
+    throw Error(ErrorCode::kInternal, std::string("sqlite step: ") + sqlite3_errmsg(db_));
+  }
+  std::string text(int col) const {
+    const unsigned char* p = sqlite3_column_text(stmt_, col);
+    return p ? std::string(reinterpret_cast<const char*>(p),
+                           static_cast<size_t>(sqlite3_column_bytes(stmt_, col)))
+             : std::string();
+  }
+  int64_t i64(int col) const { return sqlite3_column_int64(stmt_, col); }
+
+ private:
+  sqlite3* db_;
+  sqlite3_stmt* stmt_ = nullptr;
+};
+
+const char* kDatasetCols =
+    "id, owner, name, dataset_type, validation_status, validation_error, created_us, updated_us, "
+    "size_bytes, num_rows, options, info, attempts";
+
+DatasetRow read_dataset(const Stmt& s) {
+  DatasetRow r;
+  r.id = s.text(0);
+  r.owner = s.text(1);
+  r.name = s.text(2);
+  r.dataset_type = s.text(3);
+  r.validation_status = s.text(4);
+  r.validation_error = s.text(5);
+  r.created_us = s.i64(6);
+  r.updated_us = s.i64(7);
+  r.size_bytes = s.i64(8);
+  r.num_rows = s.i64(9);
+  r.options = nlohmann::json::parse(s.text(10), nullptr, false);
+  r.info = nlohmann::json::parse(s.text(11), nullptr, false);
+  r.attempts = static_cast<int>(s.i64(12));
+  return r;
+}
+
+const char* kJobCols =
+    "id, owner, name, status, input_dataset_id, output_dataset_id, model, input_type, truncate, "
+    "embedding_types, created_us, updated_us, total_rows, rows_done, input_tokens, error, attempts";
+
+JobRow read_job(const Stmt& s) {
+  JobRow r;
+  r.id = s.text(0);
+  r.owner = s.text(1);
+  r.name = s.text(2);
+  r.status = s.text(3);
+  r.input_dataset_id = s.text(4);
+  r.output_dataset_id = s.text(5);
+  r.model = s.text(6);
+  r.input_type = s.text(7);
+  r.truncate = s.text(8);
+  nlohmann::json types = nlohmann::json::parse(s.text(9), nullptr, false);
+  if (types.is_array()) {
+    for (const auto& t : types) r.embedding_types.push_back(t.get<std::string>());
+  }
+  r.created_us = s.i64(10);
+  r.updated_us = s.i64(11);
+  r.total_rows = s.i64(12);
+  r.rows_done = s.i64(13);
+  r.input_tokens = s.i64(14);
+  r.error = s.text(15);
+  r.attempts = static_cast<int>(s.i64(16));
+  return r;
+}
+
+class SqliteStore final : public Store {
+ public:
+  explicit SqliteStore(const std::string& path) {
+    if (sqlite3_open_v2(path.c_str(), &db_, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, nullptr) !=
+        SQLITE_OK) {
+      std::string msg = db_ ? sqlite3_errmsg(db_) : "out of memory";
+      sqlite3_close(db_);
+      throw Error(ErrorCode::kInternal, "cannot open database " + path + ": " + msg);
+    }
+    sqlite3_busy_timeout(db_, 10000);
+    exec("PRAGMA journal_mode=WAL");
+    exec("PRAGMA synchronous=FULL");
+    exec("PRAGMA foreign_keys=ON");
+    exec(kSchema);
+  }
+  ~SqliteStore() override { sqlite3_close(db_); }
+
+  void add_api_key(const std::string& key_hash, const std::string& owner,
+                   const std::string& name) override {
+    std::lock_guard<std::mutex> lock(mu_);
+    Stmt s(db_,
+           "INSERT INTO api_keys(key_hash, owner, name, created_us) VALUES(?,?,?,?) "
+           "ON CONFLICT(key_hash) DO UPDATE SET owner = excluded.owner, name = excluded.name");
+    s.bind(1, key_hash).bind(2, owner).bind(3, name).bind(4, now_us()).step();
+  }
+
+  std::optional<std::string> owner_for_key_hash(const std::string& key_hash) override {
+    std::lock_guard<std::mutex> lock(mu_);
+    Stmt s(db_, "SELECT owner FROM api_keys WHERE key_hash = ?");
+    s.bind(1, key_hash);
+    if (s.step()) return s.text(0);
+    return std::nullopt;
+  }
+
+  int64_t count_api_keys() override {
+    std::lock_guard<std::mutex> lock(mu_);
+    Stmt s(db_, "SELECT COUNT(*) FROM api_keys");
+    s.step();
+    return s.i64(0);
+  }
+
+  void insert_dataset(const DatasetRow& r) override {
+    std::lock_guard<std::mutex> lock(mu_);
+    insert_dataset_locked(r);
+  }
+
+  std::optional<DatasetRow> get_dataset(const std::string& id) override {
+    std::lock_guard<std::mutex> lock(mu_);
+    Stmt s(db_, (std::string("SELECT ") + kDatasetCols + " FROM datasets WHERE id = ?").c_str());
+    s.bind(1, id);
+    if (s.step()) return read_dataset(s);
+    return std::nullopt;
+  }
+
+  std::vector<DatasetRow> list_datasets(const std::string& owner,
+                                        const DatasetFilter& f) override {
+    std::lock_guard<std::mutex> lock(mu_);
+    std::string sql = std::string("SELECT ") + kDatasetCols +
+                      " FROM datasets WHERE owner = ?1 AND (?2 = '' OR dataset_type = ?2) AND "
+                      "(?3 = '' OR validation_status = ?3) AND created_us < ?4 AND created_us > "
+                      "?5 ORDER BY created_us DESC, id LIMIT ?6 OFFSET ?7";
+    Stmt s(db_, sql.c_str());
+    s.bind(1, owner)
+        .bind(2, f.dataset_type)
+        .bind(3, f.validation_status)
+        .bind(4, f.before_us.value_or(INT64_MAX))
+        .bind(5, f.after_us.value_or(INT64_MIN))
+        .bind(6, f.limit)
+        .bind(7, f.offset);
+    std::vector<DatasetRow> out;
+    while (s.step()) out.push_back(read_dataset(s));
+    return out;
+  }
+
+  bool delete_dataset(const std::string& id) override {
+    std::lock_guard<std::mutex> lock(mu_);
+    Stmt s(db_, "DELETE FROM datasets WHERE id = ?");
+    s.bind(1, id).step();
+    return sqlite3_changes(db_) > 0;
+  }
+
+  int64_t usage_bytes(const std::string& owner) override {
+    std::lock_guard<std::mutex> lock(mu_);
+    Stmt s(db_, "SELECT COALESCE(SUM(size_bytes), 0) FROM datasets WHERE owner = ?");
+    s.bind(1, owner).step();
+    return s.i64(0);
+  }
+
+  std::optional<DatasetRow> claim_dataset_validation(const std::string& worker,
+                                                     int64_t lease_ms) override {
+    std::lock_guard<std::mutex> lock(mu_);
+    Tx tx(this);
+    int64_t now = now_ms();
+    Stmt pick(db_,
+              "SELECT id FROM datasets WHERE validation_status = 'queued' OR "
+              "(validation_status = 'processing' AND lease_until_ms < ?) "
+              "ORDER BY created_us LIMIT 1");
+    pick.bind(1, now);
+    if (!pick.step()) return std::nullopt;
+    std::string id = pick.text(0);
+    Stmt upd(db_,
+             "UPDATE datasets SET validation_status = 'processing', lease_owner = ?, "
+             "lease_until_ms = ?, attempts = attempts + 1, updated_us = ? WHERE id = ?");
+    upd.bind(1, worker).bind(2, now + lease_ms).bind(3, now_us()).bind(4, id).step();
+    Stmt get(db_, (std::string("SELECT ") + kDatasetCols + " FROM datasets WHERE id = ?").c_str());
+    get.bind(1, id).step();
+    DatasetRow row = read_dataset(get);
+    tx.commit();
+    return row;
+  }
+
+  bool finish_dataset_validation(const DatasetRow& r, const std::string& worker) override {
+    std::lock_guard<std::mutex> lock(mu_);
+    Stmt s(db_,
+           "UPDATE datasets SET validation_status = ?, validation_error = ?, size_bytes = ?, "
+           "num_rows = ?, info = ?, updated_us = ?, lease_owner = '', lease_until_ms = 0 "
+           "WHERE id = ? AND lease_owner = ? AND validation_status = 'processing'");
+    s.bind(1, r.validation_status)
+        .bind(2, r.validation_error)
+        .bind(3, r.size_bytes)
+        .bind(4, r.num_rows)
+        .bind(5, r.info.dump())
+        .bind(6, now_us())
+        .bind(7, r.id)
+        .bind(8, worker)
+        .step();
+    return sqlite3_changes(db_) > 0;
+  }
+
+  void insert_job(const JobRow& r) override {
+    std::lock_guard<std::mutex> lock(mu_);
+    Stmt s(db_,
+           "INSERT INTO jobs(id, owner, name, status, input_dataset_id, output_dataset_id, model, "
+           "input_type, truncate, embedding_types, created_us, updated_us, total_rows) "
+           "VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?)");
+    s.bind(1, r.id)
+        .bind(2, r.owner)
+        .bind(3, r.name)
+        .bind(4, r.status)
+        .bind(5, r.input_dataset_id)
+        .bind(6, r.output_dataset_id)
+        .bind(7, r.model)
+        .bind(8, r.input_type)
+        .bind(9, r.truncate)
+        .bind(10, nlohmann::json(r.embedding_types).dump())
+        .bind(11, r.created_us)
+        .bind(12, r.updated_us)
+        .bind(13, r.total_rows)
+        .step();
+  }
+
+  std::optional<JobRow> get_job(const std::string& id) override {
+    std::lock_guard<std::mutex> lock(mu_);
+    Stmt s(db_, (std::string("SELECT ") + kJobCols + " FROM jobs WHERE id = ?").c_str());
+    s.bind(1, id);
+    if (s.step()) return read_job(s);
+    return std::nullopt;
+  }
+
+  std::vector<JobRow> list_jobs(const std::string& owner) override {
+    std::lock_guard<std::mutex> lock(mu_);
+    Stmt s(db_, (std::string("SELECT ") + kJobCols +
+                 " FROM jobs WHERE owner = ? ORDER BY created_us DESC, id")
+                    .c_str());
+    s.bind(1, owner);
+    std::vector<JobRow> out;
+    while (s.step()) out.push_back(read_job(s));
+    return out;
+  }
+
+  std::string request_cancel(const std::string& id) override {
+    std::lock_guard<std::mutex> lock(mu_);
+    Stmt upd(db_,
+             "UPDATE jobs SET status = 'cancelling', updated_us = ? WHERE id = ? AND status = "
+             "'processing'");
+    upd.bind(1, now_us()).bind(2, id).step();
+    Stmt s(db_, "SELECT status FROM jobs WHERE id = ?");
+    s.bind(1, id);
+    return s.step() ? s.text(0) : std::string();
+  }
+
+  std::optional<JobRow> claim_job(const std::string& worker, int64_t lease_ms) override {
+    std::lock_guard<std::mutex> lock(mu_);
+    Tx tx(this);
+    int64_t now = now_ms();
+    Stmt pick(db_,
+              "SELECT id FROM jobs WHERE status IN ('processing', 'cancelling') AND "
+              "lease_until_ms < ? ORDER BY created_us LIMIT 1");
+    pick.bind(1, now);
+    if (!pick.step()) return std::nullopt;
+    std::string id = pick.text(0);
+    Stmt upd(db_,
+             "UPDATE jobs SET lease_owner = ?, lease_until_ms = ?, attempts = attempts + 1 "
+             "WHERE id = ?");
+    upd.bind(1, worker).bind(2, now + lease_ms).bind(3, id).step();
+    Stmt get(db_, (std::string("SELECT ") + kJobCols + " FROM jobs WHERE id = ?").c_str());
+    get.bind(1, id).step();
+    JobRow row = read_job(get);
+    tx.commit();
+    return row;
+  }
+
+  bool renew_job_lease(const std::string& job_id, const std::string& worker, int64_t lease_ms,
+                       std::string* status) override {
+    std::lock_guard<std::mutex> lock(mu_);
+    Stmt upd(db_, "UPDATE jobs SET lease_until_ms = ? WHERE id = ? AND lease_owner = ?");
+    upd.bind(1, now_ms() + lease_ms).bind(2, job_id).bind(3, worker).step();
+    bool held = sqlite3_changes(db_) > 0;
+    if (status) {
+      Stmt s(db_, "SELECT status FROM jobs WHERE id = ?");
+      s.bind(1, job_id);
+      *status = s.step() ? s.text(0) : std::string();
+    }
+    return held;
+  }
+
+  bool commit_chunk(const std::string& job_id, const std::string& worker,
+                    const ChunkRow& c) override {
+    std::lock_guard<std::mutex> lock(mu_);
+    Tx tx(this);
+    if (!holds_lease_locked(job_id, worker)) return false;
+    Stmt ins(db_,
+             "INSERT OR IGNORE INTO job_chunks(job_id, chunk_index, first_row, num_rows, tokens, "
+             "size_bytes, file) VALUES(?,?,?,?,?,?,?)");
+    ins.bind(1, job_id)
+        .bind(2, c.chunk_index)
+        .bind(3, c.first_row)
+        .bind(4, c.num_rows)
+        .bind(5, c.tokens)
+        .bind(6, c.size_bytes)
+        .bind(7, c.file)
+        .step();
+    Stmt upd(db_,
+             "UPDATE jobs SET rows_done = (SELECT COALESCE(SUM(num_rows), 0) FROM job_chunks "
+             "WHERE job_id = ?1), input_tokens = (SELECT COALESCE(SUM(tokens), 0) FROM "
+             "job_chunks WHERE job_id = ?1), updated_us = ?2 WHERE id = ?1");
+    upd.bind(1, job_id).bind(2, now_us()).step();
+    tx.commit();
+    return true;
+  }
+
+  std::vector<ChunkRow> list_chunks(const std::string& job_id) override {
+    std::lock_guard<std::mutex> lock(mu_);
+    Stmt s(db_,
+           "SELECT chunk_index, first_row, num_rows, tokens, size_bytes, file FROM job_chunks "
+           "WHERE job_id = ? ORDER BY chunk_index");
+    s.bind(1, job_id);
+    std::vector<ChunkRow> out;
+    while (s.step()) {
+      ChunkRow c;
+      c.chunk_index = s.i64(0);
+      c.first_row = s.i64(1);
+      c.num_rows = s.i64(2);
+      c.tokens = s.i64(3);
+      c.size_bytes = s.i64(4);
+      c.file = s.text(5);
+      out.push_back(c);
+    }
+    return out;
+  }
+
+  bool finish_job(const std::string& job_id, const std::string& worker, const std::string& status,
+                  const std::optional<DatasetRow>& output, const std::string& error) override {
+    std::lock_guard<std::mutex> lock(mu_);
+    Tx tx(this);
+    if (!holds_lease_locked(job_id, worker)) return false;
+    if (output) insert_dataset_locked(*output);
+    Stmt upd(db_,
+             "UPDATE jobs SET status = ?, output_dataset_id = ?, error = ?, updated_us = ?, "
+             "lease_owner = '', lease_until_ms = 0 WHERE id = ?");
+    upd.bind(1, status)
+        .bind(2, output ? output->id : std::string())
+        .bind(3, error)
+        .bind(4, now_us())
+        .bind(5, job_id)
+        .step();
+    tx.commit();
+    return true;
+  }
+
+  void release_job(const std::string& job_id, const std::string& worker) override {
+    std::lock_guard<std::mutex> lock(mu_);
+    Stmt upd(db_,
+             "UPDATE jobs SET lease_owner = '', lease_until_ms = 0 WHERE id = ? AND "
+             "lease_owner = ?");
+    upd.bind(1, job_id).bind(2, worker).step();
+  }
+
+ private:
+  // BEGIN IMMEDIATE ... COMMIT; rolls back if not committed.
+  class Tx {
+   public:
+    explicit Tx(SqliteStore* s) : s_(s) { s_->exec("BEGIN IMMEDIATE"); }
+    ~Tx() {
+      if (!done_) sqlite3_exec(s_->db_, "ROLLBACK", nullptr, nullptr, nullptr);
+    }
+    void commit() {
+      s_->exec("COMMIT");
+      done_ = true;
+    }
+
+   private:
+    SqliteStore* s_;
+    bool done_ = false;
+  };
+
+  void exec(const char* sql) {
+    char* err = nullptr;
+    if (sqlite3_exec(db_, sql, nullptr, nullptr, &err) != SQLITE_OK) {
+      std::string msg = err ? err : "unknown";
+      sqlite3_free(err);
+      throw Error(ErrorCode::kInternal, "sqlite: " + msg);
+    }
+  }
+
+  bool holds_lease_locked(const std::string& job_id, const std::string& worker) {
+    Stmt s(db_, "SELECT 1 FROM jobs WHERE id = ? AND lease_owner = ? AND lease_owner != ''");
+    s.bind(1, job_id).bind(2, worker);
+    return s.step();
+  }
+
+  void insert_dataset_locked(const DatasetRow& r) {
+    Stmt s(db_,
+           "INSERT INTO datasets(id, owner, name, dataset_type, validation_status, "
+           "validation_error, created_us, updated_us, size_bytes, num_rows, options, info) "
+           "VALUES(?,?,?,?,?,?,?,?,?,?,?,?)");
+    s.bind(1, r.id)
+        .bind(2, r.owner)
+        .bind(3, r.name)
+        .bind(4, r.dataset_type)
+        .bind(5, r.validation_status)
+        .bind(6, r.validation_error)
+        .bind(7, r.created_us)
+        .bind(8, r.updated_us)
+        .bind(9, r.size_bytes)
+        .bind(10, r.num_rows)
+        .bind(11, r.options.dump())
+        .bind(12, r.info.dump())
+        .step();
+  }
+
+  std::mutex mu_;
+  sqlite3* db_ = nullptr;
+};
+
+}  // namespace
+
+std::unique_ptr<Store> open_sqlite_store(const std::string& path) {
+  return std::make_unique<SqliteStore>(path);
+}
+
+}  // namespace ej::store

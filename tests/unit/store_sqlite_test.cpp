@@ -1,0 +1,177 @@
+// The store contract, run against the SQLite store on a real database file.
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <filesystem>
+
+#include "common/clock.h"
+#include "store/store.h"
+
+namespace ej::store {
+namespace {
+
+class StoreTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir_ = std::filesystem::temp_directory_path() /
+           ("ej-store-" + std::to_string(getpid()) + "-" +
+            ::testing::UnitTest::GetInstance()->current_test_info()->name());
+    std::filesystem::remove_all(dir_);
+    std::filesystem::create_directories(dir_);
+    store_ = open_sqlite_store((dir_ / "t.db").string());
+  }
+  void TearDown() override {
+    store_.reset();
+    std::filesystem::remove_all(dir_);
+  }
+  DatasetRow dataset(const std::string& id, const std::string& owner, int64_t created) {
+    DatasetRow r;
+    r.id = id;
+    r.owner = owner;
+    r.name = id;
+    r.dataset_type = "embed-input";
+    r.validation_status = "queued";
+    r.created_us = created;
+    r.updated_us = created;
+    r.size_bytes = 100;
+    return r;
+  }
+  JobRow job(const std::string& id, const std::string& owner, int64_t created) {
+    JobRow j;
+    j.id = id;
+    j.owner = owner;
+    j.status = "processing";
+    j.input_dataset_id = "ds";
+    j.model = "m";
+    j.input_type = "search_document";
+    j.truncate = "END";
+    j.embedding_types = {"float", "int8"};
+    j.created_us = created;
+    j.updated_us = created;
+    j.total_rows = 30;
+    return j;
+  }
+  std::filesystem::path dir_;
+  std::unique_ptr<Store> store_;
+};
+
+TEST_F(StoreTest, ApiKeysMapHashesToOwners) {
+  EXPECT_EQ(store_->count_api_keys(), 0);
+  store_->add_api_key("h1", "alice", "k");
+  EXPECT_EQ(store_->owner_for_key_hash("h1"), "alice");
+  EXPECT_FALSE(store_->owner_for_key_hash("h2").has_value());
+  EXPECT_EQ(store_->count_api_keys(), 1);
+}
+
+TEST_F(StoreTest, DatasetsListFilterAndUsageAreScopedToTheOwner) {
+  store_->insert_dataset(dataset("a", "alice", 1000));
+  store_->insert_dataset(dataset("b", "alice", 2000));
+  store_->insert_dataset(dataset("c", "bob", 3000));
+  auto list = store_->list_datasets("alice", {});
+  ASSERT_EQ(list.size(), 2u);
+  EXPECT_EQ(list[0].id, "b");  // newest first
+  DatasetFilter f;
+  f.before_us = 1500;
+  EXPECT_EQ(store_->list_datasets("alice", f).size(), 1u);
+  f = {};
+  f.limit = 1;
+  f.offset = 1;
+  ASSERT_EQ(store_->list_datasets("alice", f).size(), 1u);
+  EXPECT_EQ(store_->list_datasets("alice", f)[0].id, "a");
+  f = {};
+  f.validation_status = "validated";
+  EXPECT_TRUE(store_->list_datasets("alice", f).empty());
+  EXPECT_EQ(store_->usage_bytes("alice"), 200);
+  EXPECT_TRUE(store_->delete_dataset("a"));
+  EXPECT_FALSE(store_->delete_dataset("a"));
+  EXPECT_EQ(store_->usage_bytes("alice"), 100);
+}
+
+TEST_F(StoreTest, ValidationClaimIsExclusiveUntilTheLeaseRunsOut) {
+  store_->insert_dataset(dataset("a", "alice", 1000));
+  auto claimed = store_->claim_dataset_validation("w1", 60000);
+  ASSERT_TRUE(claimed.has_value());
+  EXPECT_EQ(claimed->validation_status, "processing");
+  EXPECT_FALSE(store_->claim_dataset_validation("w2", 60000).has_value());
+  claimed->validation_status = "validated";
+  claimed->num_rows = 5;
+  claimed->info = {{"parts", nlohmann::json::array()}};
+  EXPECT_FALSE(store_->finish_dataset_validation(*claimed, "w2"));  // not the lease holder
+  EXPECT_TRUE(store_->finish_dataset_validation(*claimed, "w1"));
+  EXPECT_EQ(store_->get_dataset("a")->validation_status, "validated");
+  EXPECT_EQ(store_->get_dataset("a")->num_rows, 5);
+}
+
+TEST_F(StoreTest, ExpiredValidationLeaseIsReclaimed) {
+  store_->insert_dataset(dataset("a", "alice", 1000));
+  ASSERT_TRUE(store_->claim_dataset_validation("w1", -1).has_value());  // already expired
+  auto again = store_->claim_dataset_validation("w2", 60000);
+  ASSERT_TRUE(again.has_value());
+  EXPECT_EQ(again->attempts, 2);
+}
+
+TEST_F(StoreTest, JobsListNewestFirstAndCancelIsIdempotent) {
+  store_->insert_job(job("j1", "alice", 1000));
+  store_->insert_job(job("j2", "alice", 2000));
+  store_->insert_job(job("j3", "bob", 3000));
+  auto list = store_->list_jobs("alice");
+  ASSERT_EQ(list.size(), 2u);
+  EXPECT_EQ(list[0].id, "j2");
+  EXPECT_EQ(list[0].embedding_types, (std::vector<std::string>{"float", "int8"}));
+  EXPECT_EQ(store_->request_cancel("j1"), "cancelling");
+  EXPECT_EQ(store_->request_cancel("j1"), "cancelling");
+  EXPECT_EQ(store_->request_cancel("nope"), "");
+}
+
+TEST_F(StoreTest, ChunksCommitOnceUnderTheLeaseAndFinishIsAtomic) {
+  store_->insert_job(job("j1", "alice", 1000));
+  auto claimed = store_->claim_job("w1", 60000);
+  ASSERT_TRUE(claimed.has_value());
+  EXPECT_FALSE(store_->claim_job("w2", 60000).has_value());
+  ChunkRow c{0, 0, 10, 40, 123, "jobs/j1/chunk-0.avro"};
+  EXPECT_TRUE(store_->commit_chunk("j1", "w1", c));
+  EXPECT_TRUE(store_->commit_chunk("j1", "w1", c));  // replay: no double count
+  EXPECT_FALSE(store_->commit_chunk("j1", "w2", ChunkRow{1, 10, 10, 40, 1, "x"}));
+  auto j = store_->get_job("j1");
+  EXPECT_EQ(j->rows_done, 10);
+  EXPECT_EQ(j->input_tokens, 40);
+  EXPECT_EQ(store_->list_chunks("j1").size(), 1u);
+
+  std::string status;
+  EXPECT_TRUE(store_->renew_job_lease("j1", "w1", 60000, &status));
+  EXPECT_EQ(status, "processing");
+  EXPECT_FALSE(store_->renew_job_lease("j1", "w2", 60000, &status));
+
+  DatasetRow out = dataset("out", "alice", 5000);
+  out.validation_status = "validated";
+  out.dataset_type = "embed-result";
+  EXPECT_FALSE(store_->finish_job("j1", "w2", "complete", out, ""));
+  EXPECT_FALSE(store_->get_dataset("out").has_value());
+  EXPECT_TRUE(store_->finish_job("j1", "w1", "complete", out, ""));
+  EXPECT_EQ(store_->get_job("j1")->status, "complete");
+  EXPECT_EQ(store_->get_job("j1")->output_dataset_id, "out");
+  EXPECT_TRUE(store_->get_dataset("out").has_value());
+  EXPECT_FALSE(store_->claim_job("w2", 60000).has_value());  // finished jobs are not claimed
+}
+
+TEST_F(StoreTest, DeadWorkersJobIsResumedAfterItsLeaseExpires) {
+  store_->insert_job(job("j1", "alice", 1000));
+  ASSERT_TRUE(store_->claim_job("w1", -1).has_value());
+  auto again = store_->claim_job("w2", 60000);
+  ASSERT_TRUE(again.has_value());
+  EXPECT_EQ(again->attempts, 2);
+  EXPECT_FALSE(store_->commit_chunk("j1", "w1", ChunkRow{0, 0, 10, 1, 1, "x"}));
+}
+
+TEST_F(StoreTest, StateSurvivesReopen) {
+  store_->insert_job(job("j1", "alice", 1000));
+  ASSERT_TRUE(store_->claim_job("w1", 60000).has_value());
+  ASSERT_TRUE(store_->commit_chunk("j1", "w1", ChunkRow{0, 0, 10, 7, 1, "x"}));
+  store_.reset();
+  store_ = open_sqlite_store((dir_ / "t.db").string());
+  EXPECT_EQ(store_->get_job("j1")->rows_done, 10);
+  EXPECT_EQ(store_->list_chunks("j1")[0].tokens, 7);
+}
+
+}  // namespace
+}  // namespace ej::store
