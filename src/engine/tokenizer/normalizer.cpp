@@ -36,7 +36,8 @@ void lowercase_in_place(std::string* s) {
   *s = std::move(out);
 }
 
-void remove_marks(std::string* s) {
+template <typename Pred>
+void remove_chars(std::string* s, Pred&& pred) {
   if (is_ascii(*s)) return;
   std::string out;
   out.reserve(s->size());
@@ -44,7 +45,7 @@ void remove_marks(std::string* s) {
   while (i < s->size()) {
     size_t before = i;
     char32_t c = decode_utf8(*s, &i);
-    if (!is_strip_accents_mark(c)) out.append(*s, before, i - before);
+    if (!pred(c)) out.append(*s, before, i - before);
   }
   *s = std::move(out);
 }
@@ -73,8 +74,7 @@ class BertNormalizer final : public Normalizer {
         }
         char32_t c = decode_utf8(s, &i);
         if (clean_text_) {
-          if (c == 0 || c == 0xFFFD ||
-              (is_bert_other(c) && c != '\t' && c != '\n' && c != '\r')) {
+          if (c == 0 || c == 0xFFFD || (is_bert_other(c) && c != '\t' && c != '\n' && c != '\r')) {
             continue;
           }
           if (is_whitespace(c)) c = ' ';
@@ -91,7 +91,7 @@ class BertNormalizer final : public Normalizer {
     }
     if (strip_accents_ && !is_ascii(*text)) {
       *text = normalize_form(*text, NormForm::kNfd);
-      remove_marks(text);
+      remove_chars(text, is_bert_nonspacing_mark);
     }
     if (lowercase_) lowercase_in_place(text);
   }
@@ -152,7 +152,7 @@ class StripNormalizer final : public Normalizer {
 
 class StripAccentsNormalizer final : public Normalizer {
  public:
-  void normalize(std::string* text) const override { remove_marks(text); }
+  void normalize(std::string* text) const override { remove_chars(text, is_strip_accents_mark); }
 };
 
 class FormNormalizer final : public Normalizer {
@@ -289,7 +289,8 @@ PrecompiledCharsmap::PrecompiledCharsmap(std::string_view blob) {
   for (size_t u = 0; u < units_.size(); ++u) {
     uint32_t v = 0;
     for (int k = 0; k < 4; ++k) {
-      v |= static_cast<uint32_t>(static_cast<unsigned char>(blob[4 + u * 4 + static_cast<size_t>(k)]))
+      v |= static_cast<uint32_t>(
+               static_cast<unsigned char>(blob[4 + u * 4 + static_cast<size_t>(k)]))
            << (8 * k);
     }
     units_[u] = v;

@@ -1,8 +1,8 @@
 #include "engine/tokenizer/pre_tokenizer.h"
 
+#include <utf8proc.h>
 #include <nlohmann/json.hpp>
 #include <optional>
-#include <utf8proc.h>
 
 #include "common/error.h"
 #include "engine/tokenizer/simple_regex.h"
@@ -85,8 +85,8 @@ void emit_splits(const Piece& piece, std::vector<Span> spans, Behavior behavior,
   }
   for (const Span& s : result) {
     if (s.is_match || s.end <= s.begin) continue;
-    out->push_back(Piece{piece.text.substr(s.begin, s.end - s.begin),
-                         piece.at_start && s.begin == 0});
+    out->push_back(
+        Piece{piece.text.substr(s.begin, s.end - s.begin), piece.at_start && s.begin == 0});
   }
 }
 
@@ -184,7 +184,8 @@ class WhitespacePreTokenizer final : public PreTokenizer {
         }
         if (cls != run_class) {
           if (run_class != 0) {
-            out.push_back(Piece{s.substr(run_start, before - run_start), p.at_start && run_start == 0});
+            out.push_back(
+                Piece{s.substr(run_start, before - run_start), p.at_start && run_start == 0});
           }
           run_class = cls;
           run_start = before;
@@ -274,7 +275,8 @@ class MetaspacePreTokenizer final : public PreTokenizer {
  public:
   explicit MetaspacePreTokenizer(const nlohmann::json& j) {
     replacement_ = j.value("replacement", std::string("\xE2\x96\x81"));
-    if (replacement_.empty() || count_chars(replacement_) != 1) bad("Metaspace replacement must be one character");
+    if (replacement_.empty() || count_chars(replacement_) != 1)
+      bad("Metaspace replacement must be one character");
     split_ = j.value("split", true);
     auto scheme = j.find("prepend_scheme");
     auto legacy = j.find("add_prefix_space");
@@ -358,7 +360,8 @@ std::unique_ptr<PreTokenizer> make_pre_tokenizer(const nlohmann::json& j) {
     return std::make_unique<PunctuationPreTokenizer>(
         parse_behavior(j.value("behavior", std::string("Isolated"))));
   }
-  if (type == "Digits") return std::make_unique<DigitsPreTokenizer>(j.value("individual_digits", false));
+  if (type == "Digits")
+    return std::make_unique<DigitsPreTokenizer>(j.value("individual_digits", false));
   if (type == "Split") return std::make_unique<SplitPreTokenizer>(j);
   if (type == "Sequence") {
     std::vector<std::unique_ptr<PreTokenizer>> parts;

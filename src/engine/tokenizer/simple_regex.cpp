@@ -2,18 +2,17 @@
 
 #include <string>
 
+#include <utf8proc.h>
 #include "common/error.h"
 #include "engine/tokenizer/unicode_util.h"
-#include <utf8proc.h>
 
 namespace ej::engine::tok {
 
 namespace {
 
 [[noreturn]] void unsupported(std::string_view pattern, std::string_view why) {
-  throw Error(ErrorCode::kNotImplemented,
-              "tokenizer.json: regex pattern '" + std::string(pattern) + "' is not supported (" +
-                  std::string(why) + ")");
+  throw Error(ErrorCode::kNotImplemented, "tokenizer.json: regex pattern '" + std::string(pattern) +
+                                              "' is not supported (" + std::string(why) + ")");
 }
 
 }  // namespace

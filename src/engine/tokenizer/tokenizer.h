@@ -50,7 +50,9 @@ class Tokenizer {
   // The content ids of a text: no special tokens, no truncation.
   std::vector<int32_t> encode_ids_no_specials(std::string_view text) const;
   // How many special tokens the post-processor adds to one sequence (2 for BERT and XLM-R).
-  int num_special_tokens() const { return static_cast<int>(prefix_ids_.size() + suffix_ids_.size()); }
+  int num_special_tokens() const {
+    return static_cast<int>(prefix_ids_.size() + suffix_ids_.size());
+  }
   // Special ids placed before / after the content of a single sequence.
   const std::vector<int32_t>& prefix_ids() const { return prefix_ids_; }
   const std::vector<int32_t>& suffix_ids() const { return suffix_ids_; }

@@ -29,8 +29,10 @@ bool is_whitespace(char32_t c);
 bool is_bert_other(char32_t c);
 // BertPreTokenizer punctuation: ASCII punctuation or Unicode P* (Unicode 8.0 tables).
 bool is_bert_punctuation(char32_t c);
-// Marks removed by strip_accents after NFD (Mn | Mc | Me, Unicode 8.0 tables).
+// Marks the StripAccents normalizer removes (Rust is_combining_mark: Mn | Mc | Me).
 bool is_strip_accents_mark(char32_t c);
+// Marks BertNormalizer strip_accents removes after NFD (Mn, Unicode 8.0 tables).
+bool is_bert_nonspacing_mark(char32_t c);
 // The CJK ideograph ranges of BertNormalizer handle_chinese_chars.
 bool is_cjk_ideograph(char32_t c);
 // Oniguruma `\w` as the Whitespace pre-tokenizer's regex sees it.

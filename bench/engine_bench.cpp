@@ -1,0 +1,171 @@
+// engine_bench: throughput of the neural encoder engine on the peer kit's workloads, for the
+// comparison with ONNX Runtime in bench/run_engine_bench.sh.
+//
+//   engine_bench --model DIR [--corpus corpus_tokens.json] [--threads 2] [--reps 5] [--warmup 1]
+//                [--seq 128] [--batch 32] [--batch-tokens N] [--json out.json]
+//
+// Workloads: "b<batch> s<seq>" (batch sequences of seq random tokens, [CLS] .. [SEP]) and
+// "corpus" (every sequence of the corpus token ids; the engine sorts them by length and packs
+// them into token-budget batches). Timed: embed_ids() (forward, pooling, normalize); token ids
+// are given, as they are to the peers. Prints the median tokens/s, the share of time in the
+// projection/FFN GEMMs, in attention and in the rest, and the peak RSS (VmHWM).
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <cstring>
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <string>
+#include <vector>
+
+#include "engine/neural_embedder.h"
+
+namespace {
+
+using ej::engine::ForwardStats;
+using ej::engine::NeuralEmbedder;
+
+double peak_rss_mib() {
+  std::ifstream in("/proc/self/status");
+  std::string line;
+  while (std::getline(in, line)) {
+    if (line.rfind("VmHWM:", 0) == 0) return std::stod(line.substr(6)) / 1024.0;
+  }
+  return 0;
+}
+
+nlohmann::json run(NeuralEmbedder& e, const std::string& name,
+                   const std::vector<std::vector<int32_t>>& seqs, int warmup, int reps) {
+  size_t tokens = 0;
+  for (const auto& s : seqs) tokens += s.size();
+  std::vector<float> out;
+  for (int i = 0; i < warmup; ++i) e.embed_ids(seqs, &out);
+  std::vector<double> times;
+  ForwardStats st;
+  for (int i = 0; i < reps; ++i) {
+    auto t0 = std::chrono::steady_clock::now();
+    e.embed_ids(seqs, &out, &st);
+    times.push_back(std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
+  }
+  std::vector<double> sorted = times;
+  std::sort(sorted.begin(), sorted.end());
+  const double median = sorted[sorted.size() / 2];
+  double total = 0;
+  for (double t : times) total += t;
+  const double tok_s = static_cast<double>(tokens) / median;
+  std::printf(
+      "ours %s: %zu seqs, %zu tokens: median %.1f ms (min %.1f, max %.1f) -> %.0f tok/s; "
+      "GEMM %.1f%%, attention %.1f%%, rest %.1f%%\n",
+      name.c_str(), seqs.size(), tokens, median * 1e3, sorted.front() * 1e3, sorted.back() * 1e3,
+      tok_s, 100 * st.gemm_s / total, 100 * st.attention_s / total,
+      100 * (total - st.gemm_s - st.attention_s) / total);
+  std::fflush(stdout);
+  return {{"name", name},
+          {"sentences", seqs.size()},
+          {"tokens", tokens},
+          {"times_s", times},
+          {"median_s", median},
+          {"tok_per_s", tok_s},
+          {"gemm_s", st.gemm_s},
+          {"attention_s", st.attention_s},
+          {"total_s", total},
+          {"gemm_share", st.gemm_s / total},
+          {"attention_share", st.attention_s / total}};
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  std::string model, corpus, json_out;
+  int threads = 2, reps = 5, warmup = 1, seq = 128, batch = 32, batch_tokens = 0;
+  for (int i = 1; i < argc; ++i) {
+    std::string a = argv[i];
+    auto next = [&]() -> std::string {
+      if (i + 1 >= argc) {
+        std::fprintf(stderr, "missing value for %s\n", a.c_str());
+        std::exit(2);
+      }
+      return argv[++i];
+    };
+    if (a == "--model")
+      model = next();
+    else if (a == "--corpus")
+      corpus = next();
+    else if (a == "--json")
+      json_out = next();
+    else if (a == "--threads")
+      threads = std::stoi(next());
+    else if (a == "--reps")
+      reps = std::stoi(next());
+    else if (a == "--warmup")
+      warmup = std::stoi(next());
+    else if (a == "--seq")
+      seq = std::stoi(next());
+    else if (a == "--batch")
+      batch = std::stoi(next());
+    else if (a == "--batch-tokens")
+      batch_tokens = std::stoi(next());
+    else {
+      std::fprintf(stderr, "unknown argument %s\n", a.c_str());
+      return 2;
+    }
+  }
+  if (model.empty()) {
+    std::fprintf(stderr, "usage: engine_bench --model DIR [--corpus FILE] [--threads N] ...\n");
+    return 2;
+  }
+  try {
+    auto t0 = std::chrono::steady_clock::now();
+    auto e = NeuralEmbedder::open(model, ej::engine::EngineOptions{threads});
+    const double load_s =
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    if (batch_tokens > 0) e->set_max_batch_tokens(batch_tokens);
+    std::printf("ours: model %s (%s, dims %d), load %.2f s, threads %d, batch budget %d tokens\n",
+                model.c_str(), e->info().kind.c_str(), e->info().dims, load_s, e->threads(),
+                e->max_batch_tokens());
+    nlohmann::json results = nlohmann::json::array();
+
+    if (seq > 0 && batch > 0) {
+      const int vocab = e->model().spec().vocab_size;
+      uint64_t state = 1234;
+      std::vector<std::vector<int32_t>> fixed;
+      for (int b = 0; b < batch; ++b) {
+        std::vector<int32_t> x{101};
+        for (int j = 1; j < seq - 1; ++j) {
+          state = state * 6364136223846793005ull + 1442695040888963407ull;
+          x.push_back(1000 +
+                      static_cast<int32_t>((state >> 33) % static_cast<uint64_t>(vocab - 1000)));
+        }
+        x.push_back(102);
+        fixed.push_back(std::move(x));
+      }
+      results.push_back(
+          run(*e, "b" + std::to_string(batch) + " s" + std::to_string(seq), fixed, warmup, reps));
+    }
+    if (!corpus.empty()) {
+      std::ifstream in(corpus);
+      auto j = nlohmann::json::parse(in);
+      auto seqs = j.at("input_ids").get<std::vector<std::vector<int32_t>>>();
+      for (auto& s : seqs) {
+        if (static_cast<int>(s.size()) > e->info().max_tokens) s.resize(e->info().max_tokens);
+      }
+      results.push_back(run(*e, "corpus", seqs, warmup, reps));
+    }
+    const double rss = peak_rss_mib();
+    std::printf("ours: peak RSS %.0f MiB\n", rss);
+    if (!json_out.empty()) {
+      nlohmann::json r = {{"engine", "embedjobs"},
+                          {"model", model},
+                          {"threads", e->threads()},
+                          {"load_s", load_s},
+                          {"max_batch_tokens", e->max_batch_tokens()},
+                          {"peak_rss_mib", rss},
+                          {"results", results}};
+      std::ofstream(json_out) << r.dump(1);
+    }
+  } catch (const std::exception& ex) {
+    std::fprintf(stderr, "engine_bench: %s\n", ex.what());
+    return 1;
+  }
+  return 0;
+}

@@ -1,0 +1,153 @@
+// Token-for-token fidelity of the C++ tokenizers on the fixtures in tests/data (ids made by
+// Hugging Face tokenizers 0.23.2): every case of each expected.json, plus the two XLM-R
+// tokenizer.json variants.
+#include <gtest/gtest.h>
+
+#include <chrono>
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <string>
+
+#include "common/error.h"
+#include "engine/tokenizer/tokenizer.h"
+
+namespace ej::engine {
+namespace {
+
+const std::string kData = EJ_TEST_DATA_DIR;
+
+nlohmann::json read_json(const std::string& path) {
+  std::ifstream in(path);
+  if (!in) throw std::runtime_error("cannot open " + path);
+  return nlohmann::json::parse(in);
+}
+
+void check_fixture(const std::string& name) {
+  auto tokenizer = Tokenizer::from_file(kData + "/" + name + "/tokenizer.json");
+  nlohmann::json expected = read_json(kData + "/" + name + "/expected.json");
+  int checked = 0;
+  for (const auto& c : expected.at("cases")) {
+    std::string text = c.at("prompt").get<std::string>() + c.at("text").get<std::string>();
+    Truncate dir =
+        c.at("truncate").get<std::string>() == "START" ? Truncate::kStart : Truncate::kEnd;
+    Encoding e = tokenizer->encode(text, c.at("max_length").get<int>(), dir);
+    auto want = c.at("input_ids").get<std::vector<int32_t>>();
+    EXPECT_EQ(e.ids, want) << name << " case " << c.at("index") << " (" << c.at("name") << ")";
+    EXPECT_EQ(e.num_tokens_untruncated, c.at("num_tokens_untruncated").get<int>())
+        << name << " case " << c.at("index") << " (" << c.at("name") << ")";
+    ++checked;
+  }
+  EXPECT_EQ(checked, expected.at("num_cases").get<int>());
+}
+
+TEST(TokenizerFixtures, BertTiny) {
+  check_fixture("bert-tiny");
+}
+TEST(TokenizerFixtures, BertTinyClsF16) {
+  check_fixture("bert-tiny-cls-f16");
+}
+TEST(TokenizerFixtures, XlmrTiny) {
+  check_fixture("xlmr-tiny");
+}
+
+TEST(TokenizerFixtures, XlmrVariants) {
+  const std::string dir = kData + "/xlmr-tiny/tokenizer_variants";
+  nlohmann::json variants = read_json(dir + "/expected_ids.json").at("variants");
+  nlohmann::json cases = read_json(kData + "/xlmr-tiny/expected.json").at("cases");
+  ASSERT_EQ(variants.size(), 2u);
+  for (const auto& [name, v] : variants.items()) {
+    auto tokenizer = Tokenizer::from_file(dir + "/" + v.at("tokenizer").get<std::string>());
+    ASSERT_EQ(v.at("cases").size(), cases.size());
+    for (const auto& vc : v.at("cases")) {
+      const auto& c = cases.at(vc.at("index").get<size_t>());
+      std::string text = c.at("prompt").get<std::string>() + c.at("text").get<std::string>();
+      Truncate d =
+          c.at("truncate").get<std::string>() == "START" ? Truncate::kStart : Truncate::kEnd;
+      Encoding e = tokenizer->encode(text, c.at("max_length").get<int>(), d);
+      EXPECT_EQ(e.ids, vc.at("input_ids").get<std::vector<int32_t>>())
+          << name << " case " << vc.at("index") << " (" << c.at("name") << ")";
+      EXPECT_EQ(e.num_tokens_untruncated, vc.at("num_tokens_untruncated").get<int>())
+          << name << " case " << vc.at("index");
+    }
+  }
+}
+
+TEST(TokenizerApi, SpecialsPadAndNoSpecials) {
+  auto bert = Tokenizer::from_file(kData + "/bert-tiny/tokenizer.json");
+  EXPECT_EQ(bert->pad_id(), 0);
+  EXPECT_EQ(bert->num_special_tokens(), 2);
+  EXPECT_EQ(bert->prefix_ids(), std::vector<int32_t>{101});
+  EXPECT_EQ(bert->suffix_ids(), std::vector<int32_t>{102});
+  EXPECT_EQ(bert->token_to_id("[MASK]"), std::optional<int32_t>(103));
+  auto ids = bert->encode_ids_no_specials("hello [SEP] world");
+  Encoding full = bert->encode("hello [SEP] world", 0, Truncate::kNone);
+  ASSERT_EQ(full.ids.size(), ids.size() + 2);
+  EXPECT_TRUE(std::equal(ids.begin(), ids.end(), full.ids.begin() + 1));
+  EXPECT_NE(std::find(ids.begin(), ids.end(), 102), ids.end());
+
+  auto xlmr = Tokenizer::from_file(kData + "/xlmr-tiny/tokenizer.json");
+  EXPECT_EQ(xlmr->pad_id(), 1);
+  EXPECT_EQ(xlmr->prefix_ids(), std::vector<int32_t>{0});
+  EXPECT_EQ(xlmr->suffix_ids(), std::vector<int32_t>{2});
+  EXPECT_EQ(xlmr->vocab_size(), 4002u);
+}
+
+TEST(TokenizerApi, TruncationKeepsSpecials) {
+  auto bert = Tokenizer::from_file(kData + "/bert-tiny/tokenizer.json");
+  const std::string text = "one two three four five six seven eight nine ten";
+  Encoding all = bert->encode(text, 0, Truncate::kEnd);
+  ASSERT_GT(all.ids.size(), 6u);
+  Encoding end = bert->encode(text, 5, Truncate::kEnd);
+  Encoding start = bert->encode(text, 5, Truncate::kStart);
+  Encoding none = bert->encode(text, 5, Truncate::kNone);
+  EXPECT_EQ(end.ids, (std::vector<int32_t>{101, all.ids[1], all.ids[2], all.ids[3], 102}));
+  size_t n = all.ids.size();
+  EXPECT_EQ(start.ids,
+            (std::vector<int32_t>{101, all.ids[n - 4], all.ids[n - 3], all.ids[n - 2], 102}));
+  EXPECT_EQ(none.ids, all.ids);
+  EXPECT_EQ(end.num_tokens_untruncated, static_cast<int>(n));
+  Encoding tiny = bert->encode(text, 1, Truncate::kEnd);
+  EXPECT_EQ(tiny.ids, (std::vector<int32_t>{101, 102}));
+}
+
+TEST(TokenizerApi, Errors) {
+  EXPECT_THROW(Tokenizer::from_file(kData + "/no-such/tokenizer.json"), Error);
+  EXPECT_THROW(Tokenizer::from_json("{not json"), Error);
+  EXPECT_THROW(Tokenizer::from_json(R"({"model": {"type": "BPE", "vocab": {}, "merges": []}})"),
+               Error);
+}
+
+TEST(TokenizerApi, InvalidUtf8IsReplaced) {
+  auto bert = Tokenizer::from_file(kData + "/bert-tiny/tokenizer.json");
+  // U+FFFD is removed by clean_text, so the invalid byte vanishes.
+  EXPECT_EQ(bert->encode("ab\xff"
+                         "cd")
+                .ids,
+            bert->encode("abcd").ids);
+}
+
+TEST(TokenizerSpeed, TenThousandChars) {
+  std::string text;
+  const char* words[] = {"The ",     "quick ",  "brown ", "fox, ",   "jumps ", "über ",
+                         "den ",     "faulen ", "Hund. ", "Привет ", "мир! ",  "中文字符 ",
+                         "emoji 😀 ", "naïve ",  "café ",  "123.45 ", "don't ", "(x+y) "};
+  size_t k = 0;
+  while (text.size() < 10000) text += words[k++ % std::size(words)];
+  for (const char* name : {"bert-tiny", "xlmr-tiny"}) {
+    auto t = Tokenizer::from_file(kData + "/" + std::string(name) + "/tokenizer.json");
+    t->encode(text);  // warm-up
+    const int reps = 20;
+    auto t0 = std::chrono::steady_clock::now();
+    size_t tokens = 0;
+    for (int r = 0; r < reps; ++r) tokens += t->encode(text).ids.size();
+    double us =
+        std::chrono::duration<double, std::micro>(std::chrono::steady_clock::now() - t0).count() /
+        reps;
+    std::printf("%s: %zu bytes -> %zu tokens in %.0f us\n", name, text.size(), tokens / reps, us);
+    // Generous bound so that sanitizer / debug builds on a busy machine still pass.
+    EXPECT_LT(us, 50000.0);
+  }
+}
+
+}  // namespace
+}  // namespace ej::engine
