@@ -94,8 +94,7 @@ void Router::post(const std::string& path, Handler h, bool auth) {
 }
 
 void Router::post_stream(const std::string& path, StreamHandler h, bool auth) {
-  server_->Post(kPrefix + path, [this, h, auth](const httplib::Request& req,
-                                                httplib::Response& res,
+  server_->Post(kPrefix + path, [this, h, auth](const httplib::Request& req, httplib::Response& res,
                                                 const httplib::ContentReader& reader) {
     run(req, res, auth, [&](Ctx& ctx) { h(ctx, reader); });
   });
@@ -150,20 +149,20 @@ HttpServer::HttpServer(service::Services* services, HttpConfig config, std::stri
     return httplib::Server::HandlerResponse::Unhandled;
   });
   // Statuses httplib sets itself (404 unknown route, 413, 400 bad request line) get JSON too.
-  svr.set_error_handler(httplib::Server::HandlerWithResponse(
-      [](const httplib::Request& req, httplib::Response& res) {
-    if (!res.body.empty()) return httplib::Server::HandlerResponse::Unhandled;
-    std::string msg;
-    if (res.status == 404) {
-      msg = "unknown endpoint: " + req.method + " " + req.path;
-    } else if (res.status == 413) {
-      msg = "request body too large";
-    } else {
-      msg = "request failed with status " + std::to_string(res.status);
-    }
-    send_json(res, res.status, {{"message", msg}});
-    return httplib::Server::HandlerResponse::Handled;
-  }));
+  svr.set_error_handler(
+      httplib::Server::HandlerWithResponse([](const httplib::Request& req, httplib::Response& res) {
+        if (!res.body.empty()) return httplib::Server::HandlerResponse::Unhandled;
+        std::string msg;
+        if (res.status == 404) {
+          msg = "unknown endpoint: " + req.method + " " + req.path;
+        } else if (res.status == 413) {
+          msg = "request body too large";
+        } else {
+          msg = "request failed with status " + std::to_string(res.status);
+        }
+        send_json(res, res.status, {{"message", msg}});
+        return httplib::Server::HandlerResponse::Handled;
+      }));
   svr.set_exception_handler(
       [](const httplib::Request&, httplib::Response& res, std::exception_ptr) {
         send_json(res, 500, {{"message", "internal error"}});
@@ -188,15 +187,18 @@ int HttpServer::bind() {
     port = impl_->server.bind_to_any_port(cfg.host);
     if (port < 0) throw Error(ErrorCode::kInternal, "cannot bind " + cfg.host);
   } else if (!impl_->server.bind_to_port(cfg.host, port)) {
-    throw Error(ErrorCode::kInternal,
-                "cannot listen on " + cfg.host + ":" + std::to_string(port) +
-                    " (address in use or not available)");
+    throw Error(ErrorCode::kInternal, "cannot listen on " + cfg.host + ":" + std::to_string(port) +
+                                          " (address in use or not available)");
   }
   return port;
 }
 
-void HttpServer::serve() { impl_->server.listen_after_bind(); }
+void HttpServer::serve() {
+  impl_->server.listen_after_bind();
+}
 
-void HttpServer::stop() { impl_->server.stop(); }
+void HttpServer::stop() {
+  impl_->server.stop();
+}
 
 }  // namespace ej::api

@@ -21,8 +21,8 @@ std::string PartUrlSigner::signed_path(const std::string& dataset_id, const std:
          "&sig=" + signature(dataset_id, part, expires);
 }
 
-bool PartUrlSigner::verify(const std::string& dataset_id, const std::string& part,
-                           int64_t expires, const std::string& sig, int64_t now_s) const {
+bool PartUrlSigner::verify(const std::string& dataset_id, const std::string& part, int64_t expires,
+                           const std::string& sig, int64_t now_s) const {
   if (expires < now_s) return false;
   return constant_time_equal(signature(dataset_id, part, expires), sig);
 }

@@ -19,8 +19,8 @@ namespace ej::api {
 struct Ctx {
   const httplib::Request& req;
   httplib::Response& res;
-  std::string owner;      // empty for unauthenticated routes
-  std::string base_url;   // scheme://host[:port] for absolute links
+  std::string owner;     // empty for unauthenticated routes
+  std::string base_url;  // scheme://host[:port] for absolute links
 };
 
 class Router {

@@ -19,9 +19,15 @@ namespace {
 
 constexpr size_t kMaxFormField = 64 * 1024;
 
-const char* kFormFields[] = {"name",          "type",           "keep_original_file",
-                             "skip_malformed_input", "keep_fields", "optional_fields",
-                             "text_separator", "csv_delimiter", "dataset_type"};
+const char* kFormFields[] = {"name",
+                             "type",
+                             "keep_original_file",
+                             "skip_malformed_input",
+                             "keep_fields",
+                             "optional_fields",
+                             "text_separator",
+                             "csv_delimiter",
+                             "dataset_type"};
 
 bool is_form_field(const std::string& name) {
   for (const char* f : kFormFields) {
@@ -60,7 +66,8 @@ std::vector<std::string> list_param(const httplib::Request& req,
     const std::string& v = it->second;
     if (v.front() == '[') {
       nlohmann::json arr = nlohmann::json::parse(v, nullptr, false);
-      if (arr.is_discarded() || !arr.is_array()) throw_invalid(key + " must be a JSON array of strings");
+      if (arr.is_discarded() || !arr.is_array())
+        throw_invalid(key + " must be a JSON array of strings");
       for (const auto& e : arr) {
         if (!e.is_string()) throw_invalid(key + " must be a JSON array of strings");
         out.push_back(e.get<std::string>());
@@ -94,6 +101,13 @@ void create_dataset(Ctx& ctx, const httplib::ContentReader& reader, Router& r) {
   const int64_t max_bytes = r.services().config.max_upload_bytes;
   if (!ctx.req.is_multipart_form_data()) {
     throw_invalid("send the file as multipart/form-data, in a part named 'data'");
+  }
+  // httplib stops reading past max_upload_bytes + 1 MiB (set_payload_max_length) and the reader
+  // then just returns false, which would read as a client that went away (499): say 413 here.
+  if (ctx.req.has_header("Content-Length") &&
+      std::atoll(ctx.req.get_header_value("Content-Length").c_str()) > max_bytes + (1 << 20)) {
+    throw Error(ErrorCode::kPayloadTooLarge,
+                "dataset too large: the limit is " + std::to_string(max_bytes) + " bytes");
   }
   std::map<std::string, std::string> form;
   std::string path = datasets.new_upload_path();
@@ -147,9 +161,8 @@ void create_dataset(Ctx& ctx, const httplib::ContentReader& reader, Router& r) {
         if (current == "data" || current == "file") {
           bytes += static_cast<int64_t>(len);
           if (bytes > max_bytes) {
-            failure = Error(ErrorCode::kPayloadTooLarge,
-                            "dataset too large: the limit is " + std::to_string(max_bytes) +
-                                " bytes");
+            failure = Error(ErrorCode::kPayloadTooLarge, "dataset too large: the limit is " +
+                                                             std::to_string(max_bytes) + " bytes");
             return false;
           }
           if (std::fwrite(data, 1, len, file.get()) != len) {
@@ -174,7 +187,8 @@ void create_dataset(Ctx& ctx, const httplib::ContentReader& reader, Router& r) {
 
   service::CreateDatasetRequest req;
   req.name = param(ctx.req, form, "name").value_or("");
-  req.type = param(ctx.req, form, "type").value_or(param(ctx.req, form, "dataset_type").value_or(""));
+  req.type =
+      param(ctx.req, form, "type").value_or(param(ctx.req, form, "dataset_type").value_or(""));
   req.filename = filename;
   req.keep_fields = list_param(ctx.req, form, "keep_fields");
   req.optional_fields = list_param(ctx.req, form, "optional_fields");
@@ -206,8 +220,8 @@ int64_t int_param(const httplib::Request& req, const char* key, int64_t def, int
   double d = std::strtod(v.c_str(), &end);
   if (v.empty() || *end != '\0' || d != static_cast<double>(static_cast<int64_t>(d)) || d < lo ||
       d > hi) {
-    throw_invalid(std::string(key) + " must be an integer between " + std::to_string(lo) +
-                  " and " + std::to_string(hi) + ", got '" + v + "'");
+    throw_invalid(std::string(key) + " must be an integer between " + std::to_string(lo) + " and " +
+                  std::to_string(hi) + ", got '" + v + "'");
   }
   return static_cast<int64_t>(d);
 }
@@ -229,15 +243,14 @@ void serve_file(httplib::Response& res, const std::string& path, const std::stri
     delete p;
   });
   res.set_header("Content-Disposition", "attachment; filename=\"" + name + "\"");
-  res.set_content_provider(
-      static_cast<size_t>(st.st_size), content_type,
-      [shared_fd](size_t offset, size_t length, httplib::DataSink& sink) {
-        char buf[64 * 1024];
-        size_t n = std::min(length, sizeof(buf));
-        ssize_t got = ::pread(*shared_fd, buf, n, static_cast<off_t>(offset));
-        if (got <= 0) return false;
-        return sink.write(buf, static_cast<size_t>(got));
-      });
+  res.set_content_provider(static_cast<size_t>(st.st_size), content_type,
+                           [shared_fd](size_t offset, size_t length, httplib::DataSink& sink) {
+                             char buf[64 * 1024];
+                             size_t n = std::min(length, sizeof(buf));
+                             ssize_t got = ::pread(*shared_fd, buf, n, static_cast<off_t>(offset));
+                             if (got <= 0) return false;
+                             return sink.write(buf, static_cast<size_t>(got));
+                           });
 }
 
 }  // namespace

@@ -39,7 +39,9 @@ struct ServeOptions {
   int64_t max_upload_mb = 1536;
 };
 
-std::string key_owner(const std::string& key) { return "key-" + ej::sha256_hex(key).substr(0, 16); }
+std::string key_owner(const std::string& key) {
+  return "key-" + ej::sha256_hex(key).substr(0, 16);
+}
 
 int serve(const ServeOptions& o) {
   fs::create_directories(o.data_dir);
@@ -56,7 +58,8 @@ int serve(const ServeOptions& o) {
   http.url_ttl_s = o.url_ttl_s;
   http.threads = o.http_threads;
 
-  std::unique_ptr<ej::store::Store> store = ej::store::open_sqlite_store(o.data_dir + "/embedjobs.db");
+  std::unique_ptr<ej::store::Store> store =
+      ej::store::open_sqlite_store(o.data_dir + "/embedjobs.db");
   for (const auto& key : o.api_keys) {
     if (key.empty()) continue;
     store->add_api_key(ej::sha256_hex(key), key_owner(key), "--api-key");
@@ -72,7 +75,8 @@ int serve(const ServeOptions& o) {
   ej::engine::EngineOptions engine_options;
   engine_options.threads = o.engine_threads;
   if (o.models.empty()) {
-    models.add(ej::service::kLexicalModelName, ej::engine::open_embedder("lexical", engine_options));
+    models.add(ej::service::kLexicalModelName,
+               ej::engine::open_embedder("lexical", engine_options));
   }
   std::map<std::string, std::shared_ptr<ej::engine::Embedder>> by_source;
   for (const auto& spec : o.models) {
@@ -153,18 +157,21 @@ int main(int argc, char** argv) {
       ->capture_default_str();
   serve_cmd->add_option("--api-key", o.api_keys, "An API key (repeatable); each is its own owner")
       ->envname("EMBEDJOBS_API_KEY");
-  serve_cmd->add_option("--model", o.models,
-                        "NAME=SOURCE (repeatable): serve SOURCE (lexical, or a Hugging Face "
-                        "model folder) as NAME")
+  serve_cmd
+      ->add_option("--model", o.models,
+                   "NAME=SOURCE (repeatable): serve SOURCE (lexical, or a Hugging Face "
+                   "model folder) as NAME")
       ->envname("EMBEDJOBS_MODEL");
   serve_cmd->add_flag("--no-auth", o.no_auth, "Accept requests without an API key (local use)")
       ->envname("EMBEDJOBS_NO_AUTH");
-  serve_cmd->add_option("--public-url", o.public_url,
-                        "Base URL clients reach this server at (for download links)")
+  serve_cmd
+      ->add_option("--public-url", o.public_url,
+                   "Base URL clients reach this server at (for download links)")
       ->envname("EMBEDJOBS_PUBLIC_URL");
   serve_cmd->add_option("--url-ttl", o.url_ttl_s, "Seconds a download link stays valid")
       ->capture_default_str();
-  serve_cmd->add_option("--http-threads", o.http_threads, "HTTP worker threads")->capture_default_str();
+  serve_cmd->add_option("--http-threads", o.http_threads, "HTTP worker threads")
+      ->capture_default_str();
   serve_cmd->add_option("--job-workers", o.job_workers, "Jobs run at once")->capture_default_str();
   serve_cmd->add_option("--threads", o.engine_threads, "Engine threads (0 = all cores)")
       ->envname("EMBEDJOBS_THREADS")
@@ -182,7 +189,9 @@ int main(int argc, char** argv) {
   keys_cmd->require_subcommand(1);
   CLI::App* keys_create = keys_cmd->add_subcommand("create", "Create a new API key and print it");
   std::string key_data_dir = "./data", key_owner_name, key_name;
-  keys_create->add_option("--data-dir", key_data_dir)->envname("EMBEDJOBS_DATA_DIR")->capture_default_str();
+  keys_create->add_option("--data-dir", key_data_dir)
+      ->envname("EMBEDJOBS_DATA_DIR")
+      ->capture_default_str();
   keys_create->add_option("--owner", key_owner_name, "Owner of the key (default: a new owner)");
   keys_create->add_option("--name", key_name, "A label for the key");
 

@@ -12,7 +12,9 @@ int64_t now_us() {
       .count();
 }
 
-int64_t now_ms() { return now_us() / 1000; }
+int64_t now_ms() {
+  return now_us() / 1000;
+}
 
 std::string format_rfc3339(int64_t micros_utc) {
   int64_t secs = micros_utc / 1000000;

@@ -75,7 +75,9 @@ std::string slugify(std::string_view name) {
   return out;
 }
 
-std::string make_dataset_id(std::string_view name) { return slugify(name) + "-" + random_alnum(6); }
+std::string make_dataset_id(std::string_view name) {
+  return slugify(name) + "-" + random_alnum(6);
+}
 
 std::string sha256_hex(std::string_view data) {
   unsigned char md[SHA256_DIGEST_LENGTH];

@@ -1,5 +1,6 @@
 // Float embeddings -> the Cohere embedding types.
-//  int8/uint8: per-model calibration range [lo, hi]: uint8 = clamp(round((x - lo) / (hi - lo) * 255)),
+//  int8/uint8: per-model calibration range [lo, hi]: uint8 = clamp(round((x - lo) / (hi - lo) *
+//  255)),
 //              int8 = uint8 - 128 (documented in docs/decisions.md).
 //  binary/ubinary: 8 dims per byte, most significant bit first, bit set when x > 0;
 //              ubinary = that byte (0..255), binary = byte - 128. dims not a multiple of 8 are

@@ -219,8 +219,7 @@ class SqliteStore final : public Store {
     return std::nullopt;
   }
 
-  std::vector<DatasetRow> list_datasets(const std::string& owner,
-                                        const DatasetFilter& f) override {
+  std::vector<DatasetRow> list_datasets(const std::string& owner, const DatasetFilter& f) override {
     std::lock_guard<std::mutex> lock(mu_);
     std::string sql = std::string("SELECT ") + kDatasetCols +
                       " FROM datasets WHERE owner = ?1 AND (?2 = '' OR dataset_type = ?2) AND "

@@ -45,15 +45,15 @@ TEST(PartUrls, ExpiredLinkIsRefused) {
 TEST(PartUrls, TamperedLinksAreRefused) {
   PartUrlSigner s("secret-secret-secret-secret-secret", 60);
   Parsed p = parse(s.signed_path("ds", "0", 1000));
-  EXPECT_FALSE(s.verify("other", p.part, p.expires, p.sig, 1000));      // other dataset
-  EXPECT_FALSE(s.verify(p.id, "1", p.expires, p.sig, 1000));            // other part
-  EXPECT_FALSE(s.verify(p.id, p.part, p.expires + 100, p.sig, 1000));   // extended expiry
+  EXPECT_FALSE(s.verify("other", p.part, p.expires, p.sig, 1000));     // other dataset
+  EXPECT_FALSE(s.verify(p.id, "1", p.expires, p.sig, 1000));           // other part
+  EXPECT_FALSE(s.verify(p.id, p.part, p.expires + 100, p.sig, 1000));  // extended expiry
   std::string bad = p.sig;
   bad[0] = bad[0] == 'a' ? 'b' : 'a';
-  EXPECT_FALSE(s.verify(p.id, p.part, p.expires, bad, 1000));           // flipped signature
+  EXPECT_FALSE(s.verify(p.id, p.part, p.expires, bad, 1000));  // flipped signature
   EXPECT_FALSE(s.verify(p.id, p.part, p.expires, "", 1000));
   PartUrlSigner other("another-secret-another-secret-xx", 60);
-  EXPECT_FALSE(other.verify(p.id, p.part, p.expires, p.sig, 1000));     // other server key
+  EXPECT_FALSE(other.verify(p.id, p.part, p.expires, p.sig, 1000));  // other server key
 }
 
 TEST(PartUrls, SecretIsCreatedOnceAndReused) {

@@ -27,7 +27,8 @@ TEST(Ids, DatasetIdsAreSlugPlusSixAlnum) {
   std::string id = make_dataset_id("My Sample_File.csv");
   ASSERT_EQ(id.rfind("my-sample-file-csv-", 0), 0u) << id;
   std::string suffix = id.substr(id.size() - 6);
-  for (char c : suffix) EXPECT_TRUE(std::isalnum(static_cast<unsigned char>(c)) && !std::isupper(c));
+  for (char c : suffix)
+    EXPECT_TRUE(std::isalnum(static_cast<unsigned char>(c)) && !std::isupper(c));
   EXPECT_EQ(slugify("!!!"), "dataset");
   std::set<std::string> seen;
   for (int i = 0; i < 200; ++i) seen.insert(random_alnum(6));

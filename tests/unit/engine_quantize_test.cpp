@@ -10,8 +10,8 @@ namespace ej::engine {
 namespace {
 
 TEST(Quantize, BinaryPacksMsbFirstPositiveIsOne) {
-  std::vector<float> v = {0.5f, -1.0f, 0.0f, 2.0f, -0.1f, 0.1f, 0.0f, 1.0f,  // 1 0 0 1 0 1 0 1
-                          -1.0f, 3.0f};                                      // 0 1 (padded)
+  std::vector<float> v = {0.5f,  -1.0f, 0.0f, 2.0f, -0.1f, 0.1f, 0.0f, 1.0f,  // 1 0 0 1 0 1 0 1
+                          -1.0f, 3.0f};                                       // 0 1 (padded)
   std::vector<uint8_t> u = pack_ubinary(v);
   ASSERT_EQ(u.size(), 2u);
   EXPECT_EQ(u[0], 0b10010101);

@@ -143,7 +143,8 @@ class UnigramModel final : public Model {
       int32_t id = -1;
       int32_t starts_at = -1;  // -1: not reached
     };
-    std::vector<Node> best(n + 1);
+    thread_local std::vector<Node> best;
+    best.assign(n + 1, Node{});
     const double unk_score = min_score_ - 10.0;
     size_t pos = 0;
     while (pos < n) {
@@ -178,7 +179,8 @@ class UnigramModel final : public Model {
       int32_t id;
       bool unk;
     };
-    std::vector<Tok> toks;
+    thread_local std::vector<Tok> toks;
+    toks.clear();
     size_t end = n;
     while (end > 0) {
       const Node& node = best[end];
@@ -194,9 +196,8 @@ class UnigramModel final : public Model {
     for (auto it = toks.rbegin(); it != toks.rend(); ++it) {
       std::string_view piece = s.substr(it->begin, it->end - it->begin);
       if (!it->unk) {
-        // HF maps the piece string back through token_to_ids.
-        auto id = find_in(token_to_id_, piece);
-        ids->push_back(id ? *id : it->id);
+        // HF maps the piece string back through token_to_ids; the trie already holds that id.
+        ids->push_back(it->id);
         continue;
       }
       if (auto id = find_in(token_to_id_, piece)) {
