@@ -106,6 +106,7 @@ void create_dataset(Ctx& ctx, const httplib::ContentReader& reader, Router& r) {
   // then just returns false, which would read as a client that went away (499): say 413 here.
   if (ctx.req.has_header("Content-Length") &&
       std::atoll(ctx.req.get_header_value("Content-Length").c_str()) > max_bytes + (1 << 20)) {
+    ctx.res.set_header("Connection", "close");  // the unread body must not be parsed as a request
     throw Error(ErrorCode::kPayloadTooLarge,
                 "dataset too large: the limit is " + std::to_string(max_bytes) + " bytes");
   }

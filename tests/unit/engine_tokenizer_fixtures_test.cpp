@@ -7,6 +7,7 @@
 #include <fstream>
 #include <nlohmann/json.hpp>
 #include <string>
+#include <thread>
 
 #include "common/error.h"
 #include "engine/tokenizer/tokenizer.h"
@@ -124,6 +125,33 @@ TEST(TokenizerApi, InvalidUtf8IsReplaced) {
                          "cd")
                 .ids,
             bert->encode("abcd").ids);
+}
+
+TEST(TokenizerApi, ConcurrentEncodeMatchesSerial) {
+  for (const char* name : {"bert-tiny", "xlmr-tiny"}) {
+    auto t = Tokenizer::from_file(kData + "/" + std::string(name) + "/tokenizer.json");
+    nlohmann::json cases =
+        read_json(kData + "/" + std::string(name) + "/expected.json").at("cases");
+    std::vector<std::string> texts;
+    for (const auto& c : cases)
+      texts.push_back(c.at("prompt").get<std::string>() + c.at("text").get<std::string>());
+    std::vector<std::vector<int32_t>> serial;
+    for (const auto& text : texts) serial.push_back(t->encode(text).ids);
+    std::vector<int> failures(4, 0);
+    std::vector<std::thread> threads;
+    for (int k = 0; k < 4; ++k) {
+      threads.emplace_back([&, k] {
+        for (int rep = 0; rep < 5; ++rep) {
+          for (size_t i = 0; i < texts.size(); ++i) {
+            size_t j = (i * 7 + static_cast<size_t>(k)) % texts.size();
+            if (t->encode(texts[j]).ids != serial[j]) ++failures[static_cast<size_t>(k)];
+          }
+        }
+      });
+    }
+    for (auto& th : threads) th.join();
+    for (int f : failures) EXPECT_EQ(f, 0) << name;
+  }
 }
 
 TEST(TokenizerSpeed, TenThousandChars) {

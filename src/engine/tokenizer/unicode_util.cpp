@@ -364,15 +364,32 @@ void append_lowercase(std::string* out, char32_t c) {
   append_utf8(out, static_cast<char32_t>(utf8proc_tolower(static_cast<utf8proc_int32_t>(c))));
 }
 
-std::string normalize_form(std::string_view s, NormForm form) {
-  bool ascii = true;
-  for (char ch : s) {
-    if (static_cast<unsigned char>(ch) >= 0x80) {
-      ascii = false;
-      break;
+namespace {
+
+// One segment through utf8proc, keeping the characters HF does not decompose out of its hands:
+// the runs between them are normalized separately (they are starters, so nothing composes or
+// reorders across them).
+std::string normalize_segment(std::string_view s, int options) {
+  std::string out;
+  size_t seg = 0;
+  size_t i = 0;
+  while (i < s.size()) {
+    size_t before = i;
+    char32_t c = decode_utf8(s, &i);
+    if (c >= 0x32FF && in_ranges(kNoDecomposition, c)) {
+      out += utf8proc_normalize(s.substr(seg, before - seg), options);
+      out.append(s.substr(before, i - before));
+      seg = i;
     }
   }
-  if (ascii) return std::string(s);
+  if (seg == 0) return utf8proc_normalize(s, options);
+  out += utf8proc_normalize(s.substr(seg), options);
+  return out;
+}
+
+}  // namespace
+
+std::string normalize_form(std::string_view s, NormForm form) {
   int options = UTF8PROC_STABLE;
   switch (form) {
     case NormForm::kNfc:
@@ -388,22 +405,26 @@ std::string normalize_form(std::string_view s, NormForm form) {
       options |= UTF8PROC_DECOMPOSE | UTF8PROC_COMPAT;
       break;
   }
-  // Keep the characters HF does not decompose out of utf8proc's hands: normalize the runs
-  // between them separately (they are starters, so nothing composes or reorders across them).
+  // ASCII characters are starters without decompositions, and no composition pairs an ASCII
+  // character with a following one: only the non-ASCII runs (each with the ASCII character
+  // before it, which may compose with a following mark) go through utf8proc.
   std::string out;
-  size_t seg = 0;
+  out.reserve(s.size() + 16);
   size_t i = 0;
   while (i < s.size()) {
-    size_t before = i;
-    char32_t c = decode_utf8(s, &i);
-    if (c >= 0x32FF && in_ranges(kNoDecomposition, c)) {
-      out += utf8proc_normalize(s.substr(seg, before - seg), options);
-      out.append(s.substr(before, i - before));
-      seg = i;
+    size_t j = i;
+    while (j < s.size() && static_cast<unsigned char>(s[j]) < 0x80) ++j;
+    if (j == s.size()) {
+      out.append(s.substr(i));
+      break;
     }
+    size_t seg_start = j > i ? j - 1 : j;
+    out.append(s.substr(i, seg_start - i));
+    size_t k = j;
+    while (k < s.size() && static_cast<unsigned char>(s[k]) >= 0x80) ++k;
+    out += normalize_segment(s.substr(seg_start, k - seg_start), options);
+    i = k;
   }
-  if (seg == 0) return utf8proc_normalize(s, options);
-  out += utf8proc_normalize(s.substr(seg), options);
   return out;
 }
 
