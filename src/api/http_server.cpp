@@ -96,7 +96,31 @@ void Router::post(const std::string& path, Handler h, bool auth) {
 void Router::post_stream(const std::string& path, StreamHandler h, bool auth) {
   server_->Post(kPrefix + path, [this, h, auth](const httplib::Request& req, httplib::Response& res,
                                                 const httplib::ContentReader& reader) {
-    run(req, res, auth, [&](Ctx& ctx) { h(ctx, reader); });
+    // Track whether the handler read the body: one that failed before reading it (bad key,
+    // bad options) must still consume it, or the client, still sending, sees a reset
+    // connection (EPIPE) instead of the error, and the unread bytes would be parsed as the
+    // next request on a kept-alive connection.
+    bool used = false;
+    httplib::ContentReader tracked(
+        [&](httplib::ContentReceiver receiver) {
+          used = true;
+          return reader.reader_(std::move(receiver));
+        },
+        [&](httplib::MultipartContentHeader header, httplib::ContentReceiver receiver) {
+          used = true;
+          return reader.multipart_reader_(std::move(header), std::move(receiver));
+        });
+    run(req, res, auth, [&](Ctx& ctx) { h(ctx, tracked); });
+    if (res.status < 400) return;
+    constexpr int64_t kMaxDrainBytes = 64 << 20;
+    int64_t len = req.has_header("Content-Length")
+                      ? std::atoll(req.get_header_value("Content-Length").c_str())
+                      : -1;
+    if (!used && len >= 0 && len <= kMaxDrainBytes) {
+      reader.reader_([](const char*, size_t) { return true; });
+    } else {
+      res.set_header("Connection", "close");
+    }
   });
 }
 

@@ -5,7 +5,7 @@ const body = Array.from({length: 60000}, (_, i) => JSON.stringify({text: "row nu
 console.log("bytes", body.length);
 for (let k = 0; k < 3; k++) {
   try { await bad.datasets.create(Buffer.from(body), undefined, { name: "x", type: "embed-input" }); console.log("ok?!"); }
-  catch (e) { console.log(e.statusCode, e.constructor.name, JSON.stringify(e.body)?.slice(0,200)); }
+  catch (e) { console.log(e.message?.slice(0,300), e.statusCode, e.constructor.name, JSON.stringify(e.body)?.slice(0,200)); }
 }
 const fd = new FormData(); fd.append("data", new Blob([body]), "x.jsonl");
 const r = await fetch(s.url + "/v1/datasets?name=x&type=embed-input", { method: "POST", body: fd, headers: { Authorization: "Bearer wrong" } });

@@ -126,7 +126,8 @@ TEST_F(JobTest, OutputHasEveryRowOnceInInputOrderAcrossParts) {
     EXPECT_EQ(rows[static_cast<size_t>(i)]["embeddings"]["ubinary"].size(), 48u);
     EXPECT_TRUE(rows[static_cast<size_t>(i)]["embeddings"]["int8"].is_null());
   }
-  EXPECT_FALSE(fs::exists(dir_ / "jobs" / job.id));  // chunk files cleaned up
+  jobs_->stop_workers();                             // lets the run finish its clean-up
+  EXPECT_FALSE(fs::exists(dir_ / "jobs" / job.id));  // chunk files removed
 }
 
 TEST_F(JobTest, ResumesAfterADeadWorkerWithoutRedoingCommittedChunks) {

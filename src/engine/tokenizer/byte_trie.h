@@ -51,10 +51,20 @@ class ByteTrie {
     uint8_t label = 0;
   };
   uint32_t child(uint32_t node, uint8_t b) const {
-    const Node& n = nodes_[node];
     if (node == 0) return root_index_[b];
+    const Node& n = nodes_[node];
     uint32_t lo = n.first_child;
     uint32_t hi = lo + n.num_children;
+    while (hi - lo > 8) {  // children are sorted by label
+      uint32_t mid = lo + (hi - lo) / 2;
+      uint8_t l = nodes_[mid].label;
+      if (l == b) return mid;
+      if (l < b) {
+        lo = mid + 1;
+      } else {
+        hi = mid;
+      }
+    }
     for (uint32_t k = lo; k < hi; ++k) {
       uint8_t l = nodes_[k].label;
       if (l == b) return k;

@@ -101,7 +101,6 @@ class UnigramModel final : public Model {
  public:
   explicit UnigramModel(const nlohmann::json& j) {
     const auto& vocab = j.at("vocab");
-    pieces_.reserve(vocab.size());
     scores_.reserve(vocab.size());
     std::vector<std::pair<std::string, int32_t>> entries;
     entries.reserve(vocab.size());
@@ -109,10 +108,9 @@ class UnigramModel final : public Model {
     for (const auto& entry : vocab) {
       auto piece = entry.at(0).get<std::string>();
       double score = entry.at(1).get<double>();
-      auto id = static_cast<int32_t>(pieces_.size());
+      auto id = static_cast<int32_t>(scores_.size());
       token_to_id_[piece] = id;
       entries.emplace_back(piece, id);
-      pieces_.push_back(std::move(piece));
       scores_.push_back(score);
       min_score_ = std::min(min_score_, score);
     }
@@ -121,7 +119,7 @@ class UnigramModel final : public Model {
     auto unk = j.find("unk_id");
     if (unk != j.end() && !unk->is_null()) {
       unk_id_ = unk->get<int32_t>();
-      if (unk_id_ < 0 || static_cast<size_t>(unk_id_) >= pieces_.size())
+      if (unk_id_ < 0 || static_cast<size_t>(unk_id_) >= scores_.size())
         bad("Unigram unk_id out of range");
     }
     byte_fallback_ = j.value("byte_fallback", false);
@@ -218,10 +216,9 @@ class UnigramModel final : public Model {
   std::optional<int32_t> token_to_id(std::string_view token) const override {
     return find_in(token_to_id_, token);
   }
-  size_t vocab_size() const override { return pieces_.size(); }
+  size_t vocab_size() const override { return scores_.size(); }
 
  private:
-  std::vector<std::string> pieces_;
   std::vector<double> scores_;
   VocabMap token_to_id_;
   ByteTrie trie_;
