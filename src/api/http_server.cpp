@@ -116,11 +116,19 @@ void Router::post_stream(const std::string& path, StreamHandler h, bool auth) {
     int64_t len = req.has_header("Content-Length")
                       ? std::atoll(req.get_header_value("Content-Length").c_str())
                       : -1;
-    if (!used && len >= 0 && len <= kMaxDrainBytes) {
-      reader.reader_([](const char*, size_t) { return true; });
-    } else {
-      res.set_header("Connection", "close");
+    const int64_t max_drain = std::min<int64_t>(kMaxDrainBytes, services_->config.max_upload_bytes);
+    const int status = res.status;  // a failed read must not turn the answer into another
+    bool drained = false;
+    if (!used && len >= 0 && len <= max_drain) {
+      auto discard = [](const char*, size_t) { return true; };
+      // httplib parses a multipart body even when read as a whole: it needs both callbacks.
+      drained = req.is_multipart_form_data()
+                    ? reader.multipart_reader_(
+                          [](const httplib::MultipartFormData&) { return true; }, discard)
+                    : reader.reader_(discard);
     }
+    res.status = status;
+    if (!drained) res.set_header("Connection", "close");
   });
 }
 
@@ -200,6 +208,7 @@ HttpServer::HttpServer(service::Services* services, HttpConfig config, std::stri
   register_dataset_routes(impl_->router);
   register_job_routes(impl_->router);
   register_model_routes(impl_->router);
+  register_embed_routes(impl_->router);
 }
 
 HttpServer::~HttpServer() = default;

@@ -62,5 +62,6 @@ std::string string_field(const nlohmann::json& body, const char* name);
 void register_dataset_routes(Router& r);
 void register_job_routes(Router& r);
 void register_model_routes(Router& r);
+void register_embed_routes(Router& r);
 
 }  // namespace ej::api

@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <chrono>
 #include <cmath>
+#include <cstdlib>
 #include <cstring>
 #include <fstream>
 #include <nlohmann/json.hpp>
@@ -127,11 +128,6 @@ double seconds_since(std::chrono::steady_clock::time_point t0) {
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
 }
 
-// y[rows, out] = x[rows, in] * w[out, in]^T (row-major), on the calling thread's OpenMP team.
-void linear(const float* x, int64_t rows, int64_t in, const float* w, int64_t out, float* y) {
-  dnnl_sgemm('N', 'T', rows, out, in, 1.0f, x, in, w, in, 0.0f, y, out);
-}
-
 }  // namespace
 
 std::unique_ptr<EncoderModel> EncoderModel::load(const fs::path& dir) {
@@ -156,21 +152,54 @@ std::unique_ptr<EncoderModel> EncoderModel::load(const fs::path& dir) {
   r.read(e + "token_type_embeddings.weight", {s.type_vocab_size, h}, &m->type_);
   r.read(e + "LayerNorm.weight", {h}, &m->emb_ln_g_);
   r.read(e + "LayerNorm.bias", {h}, &m->emb_ln_b_);
-  m->layers_.resize(static_cast<size_t>(s.num_layers));
+  m->engine_ = dnnl::engine(dnnl::engine::kind::cpu, 0);
+  // EJ_ENGINE_UNFUSED_ACT=1 runs the FFN activation as our own kernel instead of a oneDNN
+  // post-op (for A/B checks of accuracy and speed).
+  const char* unfused = std::getenv("EJ_ENGINE_UNFUSED_ACT");
+  m->fused_act_ = Linear::fusable(s.hidden_act) && !(unfused != nullptr && unfused[0] == '1');
+  for (int i = 0; i < s.num_layers; ++i) m->layers_.push_back(std::make_unique<Layer>());
+  AlignedBuffer w, b;
   for (int i = 0; i < s.num_layers; ++i) {
-    Layer& L = m->layers_[static_cast<size_t>(i)];
+    Layer& L = *m->layers_[static_cast<size_t>(i)];
     const std::string p = prefix + "encoder.layer." + std::to_string(i) + ".";
     const std::string a = p + "attention.self.";
-    r.read_stacked({a + "query.weight", a + "key.weight", a + "value.weight"}, {h, h}, &L.wqkv);
-    r.read_stacked({a + "query.bias", a + "key.bias", a + "value.bias"}, {h}, &L.bqkv);
-    r.read(p + "attention.output.dense.weight", {h, h}, &L.wo);
-    r.read(p + "attention.output.dense.bias", {h}, &L.bo);
+    // Each raw weight is read into the reused w / b buffers, then packed by Linear::init.
+    auto linear = [&](Linear* lin, const std::string& wname, const std::string& bname, int64_t in,
+                      int64_t out, Linear::Epilogue ep, Activation act, AlignedBuffer* keep_bias) {
+      size_t before = r.problems().size();
+      r.read(wname, {out, in}, &w);
+      r.read(bname, {out}, &b);
+      if (r.problems().size() != before || !r.problems().empty()) return;
+      if (keep_bias != nullptr) {
+        keep_bias->reserve(static_cast<size_t>(out));
+        std::memcpy(keep_bias->data(), b.data(), static_cast<size_t>(out) * sizeof(float));
+        lin->init(m->engine_, w.data(), nullptr, in, out, ep, act);
+      } else {
+        lin->init(m->engine_, w.data(), b.data(), in, out, ep, act);
+      }
+    };
+    {
+      size_t before = r.problems().size();
+      r.read_stacked({a + "query.weight", a + "key.weight", a + "value.weight"}, {h, h}, &w);
+      AlignedBuffer bqkv;
+      r.read_stacked({a + "query.bias", a + "key.bias", a + "value.bias"}, {h}, &bqkv);
+      if (r.problems().size() == before && r.problems().empty()) {
+        L.qkv.init(m->engine_, w.data(), bqkv.data(), h, 3 * h, Linear::Epilogue::kNone);
+      }
+    }
+    linear(&L.o, p + "attention.output.dense.weight", p + "attention.output.dense.bias", h, h,
+           Linear::Epilogue::kAccumulate, Activation::kIdentity, nullptr);
     r.read(p + "attention.output.LayerNorm.weight", {h}, &L.ln1_g);
     r.read(p + "attention.output.LayerNorm.bias", {h}, &L.ln1_b);
-    r.read(p + "intermediate.dense.weight", {ff, h}, &L.wi);
-    r.read(p + "intermediate.dense.bias", {ff}, &L.bi);
-    r.read(p + "output.dense.weight", {h, ff}, &L.wo2);
-    r.read(p + "output.dense.bias", {h}, &L.bo2);
+    if (m->fused_act_) {
+      linear(&L.up, p + "intermediate.dense.weight", p + "intermediate.dense.bias", h, ff,
+             Linear::Epilogue::kActivation, s.hidden_act, nullptr);
+    } else {
+      linear(&L.up, p + "intermediate.dense.weight", p + "intermediate.dense.bias", h, ff,
+             Linear::Epilogue::kNone, Activation::kIdentity, &L.bi);
+    }
+    linear(&L.down, p + "output.dense.weight", p + "output.dense.bias", ff, h,
+           Linear::Epilogue::kAccumulate, Activation::kIdentity, nullptr);
     r.read(p + "output.LayerNorm.weight", {h}, &L.ln2_g);
     r.read(p + "output.LayerNorm.bias", {h}, &L.ln2_b);
   }
@@ -229,7 +258,6 @@ void EncoderModel::forward(const PackedBatch& batch, int threads, EncoderWorkspa
   ws->x.reserve(static_cast<size_t>(T * H));
   ws->big.reserve(static_cast<size_t>(T * std::max<int64_t>(3 * H, FF)));
   ws->ctx.reserve(static_cast<size_t>(T * H));
-  ws->tmp.reserve(static_cast<size_t>(T * H));
   if (ws->scores.size() < static_cast<size_t>(threads)) ws->scores.resize(threads);
   for (int i = 0; i < threads; ++i) ws->scores[i].reserve(static_cast<size_t>(max_len * max_len));
 
@@ -269,15 +297,11 @@ void EncoderModel::forward(const PackedBatch& batch, int threads, EncoderWorkspa
   const float scale = 1.0f / std::sqrt(static_cast<float>(dh));
   float* qkv = ws->big.data();
   float* ctx = ws->ctx.data();
-  float* tmp = ws->tmp.data();
-  for (const Layer& L : layers_) {
+  for (const auto& layer : layers_) {
+    const Layer& L = *layer;
     auto t1 = clock::now();
-    linear(x, T, H, L.wqkv.data(), 3 * H, qkv);
+    L.qkv.run(x, T, qkv, &ws->gemm_scratch);  // + bias
     st.gemm_s += seconds_since(t1);
-    t1 = clock::now();
-    kernels::add_bias_rows(qkv, static_cast<size_t>(T), static_cast<size_t>(3 * H),
-                           static_cast<size_t>(3 * H), L.bqkv.data(), threads);
-    st.other_s += seconds_since(t1);
 
     // Attention, one task per (sequence, head); oneDNN runs single-threaded inside the team.
     t1 = clock::now();
@@ -300,29 +324,29 @@ void EncoderModel::forward(const PackedBatch& batch, int threads, EncoderWorkspa
     st.attention_s += seconds_since(t1);
 
     t1 = clock::now();
-    linear(ctx, T, H, L.wo.data(), H, tmp);
+    L.o.run(ctx, T, x, &ws->gemm_scratch);  // x += ctx Wo^T + bo
     st.gemm_s += seconds_since(t1);
     t1 = clock::now();
-    kernels::bias_residual_layernorm_rows(tmp, L.bo.data(), x, L.ln1_g.data(), L.ln1_b.data(),
-                                          s.layer_norm_eps, static_cast<size_t>(T),
-                                          static_cast<size_t>(H), threads);
+    kernels::layernorm_rows(x, L.ln1_g.data(), L.ln1_b.data(), s.layer_norm_eps,
+                            static_cast<size_t>(T), static_cast<size_t>(H), threads);
     st.other_s += seconds_since(t1);
 
     float* inter = ws->big.data();  // QKV is dead now
     t1 = clock::now();
-    linear(x, T, H, L.wi.data(), FF, inter);
+    L.up.run(x, T, inter, &ws->gemm_scratch);  // + bias, activation when fused
+    st.gemm_s += seconds_since(t1);
+    if (!fused_act_) {
+      t1 = clock::now();
+      kernels::bias_activation_rows(inter, static_cast<size_t>(T), static_cast<size_t>(FF),
+                                    static_cast<size_t>(FF), L.bi.data(), s.hidden_act, threads);
+      st.other_s += seconds_since(t1);
+    }
+    t1 = clock::now();
+    L.down.run(inter, T, x, &ws->gemm_scratch);  // x += inter Wd^T + bd
     st.gemm_s += seconds_since(t1);
     t1 = clock::now();
-    kernels::bias_activation_rows(inter, static_cast<size_t>(T), static_cast<size_t>(FF),
-                                  static_cast<size_t>(FF), L.bi.data(), s.hidden_act, threads);
-    st.other_s += seconds_since(t1);
-    t1 = clock::now();
-    linear(inter, T, FF, L.wo2.data(), H, tmp);
-    st.gemm_s += seconds_since(t1);
-    t1 = clock::now();
-    kernels::bias_residual_layernorm_rows(tmp, L.bo2.data(), x, L.ln2_g.data(), L.ln2_b.data(),
-                                          s.layer_norm_eps, static_cast<size_t>(T),
-                                          static_cast<size_t>(H), threads);
+    kernels::layernorm_rows(x, L.ln2_g.data(), L.ln2_b.data(), s.layer_norm_eps,
+                            static_cast<size_t>(T), static_cast<size_t>(H), threads);
     st.other_s += seconds_since(t1);
   }
 

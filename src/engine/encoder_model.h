@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "engine/aligned_buffer.h"
+#include "engine/linear.h"
 #include "engine/model_spec.h"
 
 namespace ej::engine {
@@ -50,6 +51,7 @@ struct EncoderWorkspace {
   AlignedBuffer tmp;     // [T, hidden] projection outputs before the residual LayerNorm
   AlignedBuffer pooled;  // [n, max dims] pooled vectors and Dense outputs
   AlignedBuffer pooled2;
+  AlignedBuffer gemm_scratch;         // oneDNN scratchpad
   std::vector<AlignedBuffer> scores;  // per OpenMP thread: [len, len] attention probabilities
   std::vector<int32_t> positions;
 };
@@ -72,11 +74,12 @@ class EncoderModel {
 
  private:
   struct Layer {
-    AlignedBuffer wqkv, bqkv;  // [3h, h], [3h]  (query, key, value stacked)
-    AlignedBuffer wo, bo;      // [h, h], [h]
+    Linear qkv;  // [h] -> [3h] (query, key, value stacked), bias fused
+    Linear o;    // [h] -> [h], bias fused, added onto the residual
     AlignedBuffer ln1_g, ln1_b;
-    AlignedBuffer wi, bi;    // [ff, h], [ff]
-    AlignedBuffer wo2, bo2;  // [h, ff], [h]
+    Linear up;         // [h] -> [ff], bias (+ activation when fused) fused
+    Linear down;       // [ff] -> [h], bias fused, added onto the residual
+    AlignedBuffer bi;  // FFN-up bias, when the activation runs as a separate kernel
     AlignedBuffer ln2_g, ln2_b;
   };
   struct Dense {
@@ -86,8 +89,10 @@ class EncoderModel {
   void pool_and_post(const PackedBatch& batch, EncoderWorkspace* ws, float* embeddings) const;
 
   EncoderSpec spec_;
+  dnnl::engine engine_;
+  bool fused_act_ = true;  // activation as a oneDNN post-op of the FFN-up GEMM
   AlignedBuffer word_, pos_, type_, emb_ln_g_, emb_ln_b_;
-  std::vector<Layer> layers_;
+  std::vector<std::unique_ptr<Layer>> layers_;  // Linear is not movable
   std::vector<Dense> dense_;
 };
 

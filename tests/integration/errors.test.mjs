@@ -241,6 +241,57 @@ test("a job on a dataset that is not validated yet is a 400", async () => {
   }
 });
 
+test("a large upload with a wrong key gets a clean 401, not a reset connection", async () => {
+  // The server refuses before reading the body; it must still consume it so that the client,
+  // still sending, can read the answer (and the body is not parsed as the next request).
+  const body = makeTexts(40000, 43)
+    .map((t) => JSON.stringify({ text: t }))
+    .join("\n");
+  assert.ok(body.length > 1 << 20);
+  const wrong = client(server.url, "wrong-key");
+  for (let i = 0; i < 2; i++) {
+    await expectApiError(
+      wrong.datasets.create(Buffer.from(body), undefined, { name: "big", type: "embed-input" }),
+      UnauthorizedError,
+      401,
+    );
+  }
+  // Bad options are refused the same way.
+  await expectApiError(
+    co.datasets.create(Buffer.from(body), undefined, { name: "big", type: "bad-type" }),
+    BadRequestError,
+    400,
+  );
+  // The same connection pool still works for a good upload.
+  const { id } = await co.datasets.create(Buffer.from(body), undefined, { name: "big ok", type: "embed-input" });
+  const ds = await waitValidated(co, id);
+  assert.equal(ds.datasetParts.reduce((s, p) => s + p.numRows, 0), 40000);
+});
+
+test("an upload over --max-upload-mb is a 413 with a JSON message", async () => {
+  const small = await startServer({ args: ["--max-upload-mb", "1"] });
+  try {
+    const c = client(small.url);
+    for (const mb of [1.5, 3, 8]) {
+      const body = Buffer.alloc(Math.round(mb * (1 << 20)), "a");
+      let err;
+      try {
+        await c.datasets.create(body, undefined, { name: "too big", type: "embed-input" });
+      } catch (e) {
+        err = e;
+      }
+      assert.ok(err, `${mb} MiB upload accepted`);
+      assert.equal(err.statusCode, 413, `${mb} MiB: ${err.message}`);
+      assert.match(err.body?.message ?? "", /too large/);
+    }
+    assert.ok(small.alive());
+    const ok = await c.datasets.create(Buffer.from('{"text":"fits"}\n'), undefined, { name: "fits", type: "embed-input" });
+    await waitValidated(c, ok.id);
+  } finally {
+    await small.stop();
+  }
+});
+
 test("the server is still up and serving after all the errors", async () => {
   assert.ok(server.alive(), "server process died");
   const { jobId } = await co.embedJobs.create({ model: MODEL, datasetId: goodDataset, inputType: "classification" });

@@ -149,7 +149,14 @@ export async function poll(fn, pred, { timeoutMs = 60000, intervalMs = 100, what
 /** Waits until a dataset leaves queued/processing; returns the final dataset (SDK shape). */
 export async function waitDataset(co, id, timeoutMs = 60000) {
   const res = await poll(
-    () => co.datasets.get(id),
+    async () => {
+      const r = await co.datasets.get(id);
+      const st = r.dataset.validationStatus;
+      // Never unknown/skipped: python's co.wait treats both as failure.
+      assert.ok(["queued", "processing", "validated", "failed"].includes(st), `dataset ${id}: status ${st}`);
+      assert.ok(Array.isArray(r.dataset.datasetParts), `dataset ${id}: dataset_parts must always be sent`);
+      return r;
+    },
     (r) => !["queued", "processing", "unknown"].includes(r.dataset.validationStatus),
     { timeoutMs, what: `dataset ${id} to finish validation` },
   );
@@ -164,8 +171,23 @@ export async function waitValidated(co, id, timeoutMs = 60000) {
 
 export const TERMINAL_JOB = ["complete", "cancelled", "failed"];
 
+export const JOB_STATUSES = ["processing", "complete", "cancelling", "cancelled", "failed"];
+
+/** Polls a job until its status is in `statuses`; checks every status seen is in the
+ * five-value enum and that percent_complete stays in 0..100 and never goes down. */
 export async function waitJob(co, id, timeoutMs = 120000, statuses = TERMINAL_JOB) {
-  return poll(() => co.embedJobs.get(id), (j) => statuses.includes(j.status), {
+  let lastPercent = -1;
+  const get = async () => {
+    const j = await co.embedJobs.get(id);
+    assert.ok(JOB_STATUSES.includes(j.status), `job ${id}: status ${j.status} is not in the enum`);
+    const p = j.percent_complete;
+    assert.equal(typeof p, "number", `job ${id}: percent_complete missing`);
+    assert.ok(p >= 0 && p <= 100, `job ${id}: percent_complete ${p}`);
+    assert.ok(p >= lastPercent, `job ${id}: percent_complete went from ${lastPercent} to ${p}`);
+    lastPercent = p;
+    return j;
+  };
+  return poll(get, (j) => statuses.includes(j.status), {
     timeoutMs,
     intervalMs: 150,
     what: `embed job ${id} to reach ${statuses.join("|")}`,

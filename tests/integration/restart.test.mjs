@@ -145,3 +145,46 @@ for (const point of ["job.before_commit", "job.after_commit", "job.before_finish
     }
   });
 }
+
+test("SIGTERM while a job runs: clean exit, and the next process finishes the job", async () => {
+  const dir = makeDataDir();
+  try {
+    const n = 400;
+    const first = await startServer({ dataDir: dir, chunkRows: 20, failpoints: "job.after_commit=sleep:200" });
+    servers.push(first);
+    let co = client(first.url);
+    const texts = makeTexts(n, 53);
+    const { id } = await co.datasets.create(
+      Buffer.from(texts.map((t) => JSON.stringify({ text: t })).join("\n")),
+      undefined,
+      { name: "sigterm", type: "embed-input" },
+    );
+    await waitValidated(co, id);
+    const { jobId } = await co.embedJobs.create({ model: MODEL, datasetId: id, inputType: "search_document" });
+    await poll(
+      () => co.embedJobs.get(jobId),
+      (j) => j.percent_complete > 0,
+      { what: "progress", timeoutMs: 30000, intervalMs: 50 },
+    );
+    const t0 = Date.now();
+    first.proc.kill("SIGTERM");
+    const { code, signal } = await first.exited;
+    assert.equal(code, 0, `exit after SIGTERM: code ${code}, signal ${signal}\n${first.logs().slice(-2000)}`);
+    assert.ok(Date.now() - t0 < 10000, "shutdown took more than 10 s");
+
+    // The job was released, not left to a lease timeout: the next process takes it at once.
+    const second = await startServer({ dataDir: dir, chunkRows: 20 });
+    servers.push(second);
+    co = client(second.url);
+    const done = await waitJob(co, jobId, 30000);
+    assert.equal(done.status, "complete");
+    const recs = await downloadRecords((await co.datasets.get(done.outputDatasetId)).dataset);
+    assert.deepEqual(
+      recs.map((r) => r.text),
+      texts,
+    );
+    await second.stop();
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+});

@@ -10,6 +10,11 @@ if [[ ! -x "$EMBEDJOBS_BIN" ]]; then
   echo "run.sh: no embedjobs binary at $EMBEDJOBS_BIN (build it first, or set EMBEDJOBS_BIN)" >&2
   exit 1
 fi
+node_major="$(node -p 'process.versions.node.split(".")[0]' 2>/dev/null || echo 0)"
+if (( node_major < 20 )); then
+  echo "run.sh: Node.js 20 or newer is needed (found $(node --version 2>/dev/null || echo none))" >&2
+  exit 1
+fi
 cd "$here"
 if [[ ! -d node_modules/cohere-ai || ! -d node_modules/avsc ]]; then
   npm ci --no-audit --no-fund
