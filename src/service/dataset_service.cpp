@@ -42,6 +42,12 @@ std::string read_head(const std::string& path, size_t n) {
 DatasetService::DatasetService(Services* services) : services_(services) {
   fs::create_directories(services_->config.data_dir + "/uploads");
   fs::create_directories(services_->config.data_dir + "/datasets");
+  // Uploads that were streaming when the previous process died never reached the database.
+  std::error_code ec;
+  for (const auto& e : fs::directory_iterator(services_->config.data_dir + "/uploads", ec)) {
+    std::string name = e.path().filename().string();
+    if (name.rfind("incoming-", 0) == 0) fs::remove(e.path(), ec);
+  }
 }
 
 DatasetService::~DatasetService() {

@@ -93,9 +93,9 @@ TEST(Precompiled, XlmrCharsmapPerGrapheme) {
     return s;
   };
   EXPECT_EQ(norm("abc"), "abc");
-  EXPECT_EQ(norm("\xEF\xBC\xA1"), "A");                       // fullwidth A (NFKC)
-  EXPECT_EQ(norm("a\xCC\x88\xCC\x81"), "\xC3\xA4");          // a + diaeresis + acute -> ä
-  EXPECT_EQ(norm("\xEF\xAC\x81"), "fi");                      // ligature
+  EXPECT_EQ(norm("\xEF\xBC\xA1"), "A");              // fullwidth A (NFKC)
+  EXPECT_EQ(norm("a\xCC\x88\xCC\x81"), "\xC3\xA4");  // a + diaeresis + acute -> ä
+  EXPECT_EQ(norm("\xEF\xAC\x81"), "fi");             // ligature
 }
 
 TEST(Base64, Decode) {
