@@ -259,7 +259,10 @@ void EncoderModel::forward(const PackedBatch& batch, int threads, EncoderWorkspa
   ws->big.reserve(static_cast<size_t>(T * std::max<int64_t>(3 * H, FF)));
   ws->ctx.reserve(static_cast<size_t>(T * H));
   if (ws->scores.size() < static_cast<size_t>(threads)) ws->scores.resize(threads);
-  for (int i = 0; i < threads; ++i) ws->scores[i].reserve(static_cast<size_t>(max_len * max_len));
+  for (int i = 0; i < threads; ++i) {
+    ws->scores[i].reserve(
+        kernels::attention_scratch_floats(static_cast<size_t>(max_len), static_cast<size_t>(dh)));
+  }
 
   // Embeddings: word + position + token type (0), then LayerNorm.
   ws->positions.resize(static_cast<size_t>(T));
@@ -303,7 +306,7 @@ void EncoderModel::forward(const PackedBatch& batch, int threads, EncoderWorkspa
     L.qkv.run(x, T, qkv, &ws->gemm_scratch);  // + bias
     st.gemm_s += seconds_since(t1);
 
-    // Attention, one task per (sequence, head); oneDNN runs single-threaded inside the team.
+    // Attention, one task per (sequence, head).
     t1 = clock::now();
     const int64_t tasks = static_cast<int64_t>(n) * NH;
 #pragma omp parallel for num_threads(threads) schedule(dynamic, 1)
@@ -314,12 +317,9 @@ void EncoderModel::forward(const PackedBatch& batch, int threads, EncoderWorkspa
       const int64_t len = batch.offsets[i + 1] - batch.offsets[i];
       float* sc = ws->scores[static_cast<size_t>(omp_get_thread_num())].data();
       const float* q = qkv + off * 3 * H + head * dh;
-      const float* k = q + H;
-      const float* v = q + 2 * H;
-      dnnl_sgemm('N', 'T', len, len, dh, scale, q, 3 * H, k, 3 * H, 0.0f, sc, len);
-      for (int64_t r = 0; r < len; ++r) kernels::softmax(sc + r * len, static_cast<size_t>(len));
-      dnnl_sgemm('N', 'N', len, dh, len, 1.0f, sc, len, v, 3 * H, 0.0f, ctx + off * H + head * dh,
-                 H);
+      kernels::attention_head(q, q + H, q + 2 * H, static_cast<size_t>(3 * H),
+                              static_cast<size_t>(len), static_cast<size_t>(dh), scale,
+                              ctx + off * H + head * dh, static_cast<size_t>(H), sc);
     }
     st.attention_s += seconds_since(t1);
 

@@ -260,6 +260,123 @@ void softmax(float* x, size_t n) {
 #endif
 }
 
+size_t attention_scratch_floats(size_t len, size_t dh) {
+  const size_t lp = (len + 15) / 16 * 16;
+  return dh * lp + 4 * lp + 64;
+}
+
+namespace {
+
+// Reference path: any dh, no SIMD requirement.
+void attention_head_scalar(const float* q, const float* k, const float* v, size_t ld, size_t len,
+                           size_t dh, float scale, float* out, size_t ld_out, float* scratch) {
+  float* s = scratch;
+  for (size_t i = 0; i < len; ++i) {
+    for (size_t j = 0; j < len; ++j) {
+      float a = 0.0f;
+      for (size_t d = 0; d < dh; ++d) a += q[i * ld + d] * k[j * ld + d];
+      s[j] = a * scale;
+    }
+    softmax(s, len);
+    float* o = out + i * ld_out;
+    for (size_t d = 0; d < dh; ++d) o[d] = 0.0f;
+    for (size_t j = 0; j < len; ++j) {
+      for (size_t d = 0; d < dh; ++d) o[d] += s[j] * v[j * ld + d];
+    }
+  }
+}
+
+#if defined(__AVX512F__)
+
+// NV = dh / 16 vectors per row (1..8). Blocks of 4 query rows: scores for the 4 rows against
+// K^T (transposed once per head, zero-padded to a multiple of 16 keys), softmax of each row,
+// then P V with 4 x NV accumulators.
+template <int NV>
+void attention_head_avx512(const float* q, const float* k, const float* v, size_t ld, size_t len,
+                           float scale, float* out, size_t ld_out, float* scratch) {
+  constexpr size_t dh = 16 * NV;
+  const size_t lp = (len + 15) / 16 * 16;
+  float* kt = scratch;            // [dh, lp]
+  float* sc = scratch + dh * lp;  // [4, lp]
+  for (size_t j = 0; j < len; ++j) {
+    for (size_t d = 0; d < dh; ++d) kt[d * lp + j] = k[j * ld + d];
+  }
+  for (size_t j = len; j < lp; ++j) {
+    for (size_t d = 0; d < dh; ++d) kt[d * lp + j] = 0.0f;
+  }
+  const __m512 vscale = _mm512_set1_ps(scale);
+  for (size_t i0 = 0; i0 < len; i0 += 4) {
+    const size_t rows = std::min<size_t>(4, len - i0);
+    // S = scale * Q_block K^T, 4 rows x 64 keys at a time (16 accumulators).
+    for (size_t j0 = 0; j0 < lp; j0 += 64) {
+      const int nc = static_cast<int>(std::min<size_t>(4, (lp - j0) / 16));
+      __m512 acc[4][4];
+      for (int r = 0; r < 4; ++r) {
+        for (int c = 0; c < 4; ++c) acc[r][c] = _mm512_setzero_ps();
+      }
+      for (size_t d = 0; d < dh; ++d) {
+        __m512 kv[4];
+        for (int c = 0; c < nc; ++c) kv[c] = _mm512_loadu_ps(kt + d * lp + j0 + 16 * c);
+        for (size_t r = 0; r < rows; ++r) {
+          const __m512 qb = _mm512_set1_ps(q[(i0 + r) * ld + d]);
+          for (int c = 0; c < nc; ++c) acc[r][c] = _mm512_fmadd_ps(qb, kv[c], acc[r][c]);
+        }
+      }
+      for (size_t r = 0; r < rows; ++r) {
+        for (int c = 0; c < nc; ++c) {
+          _mm512_storeu_ps(sc + r * lp + j0 + 16 * c, _mm512_mul_ps(acc[r][c], vscale));
+        }
+      }
+    }
+    for (size_t r = 0; r < rows; ++r) softmax(sc + r * lp, len);
+    // O_block = P V
+    __m512 o[4][NV];
+    for (int r = 0; r < 4; ++r) {
+      for (int c = 0; c < NV; ++c) o[r][c] = _mm512_setzero_ps();
+    }
+    for (size_t j = 0; j < len; ++j) {
+      __m512 vv[NV];
+      for (int c = 0; c < NV; ++c) vv[c] = _mm512_loadu_ps(v + j * ld + 16 * c);
+      for (size_t r = 0; r < rows; ++r) {
+        const __m512 p = _mm512_set1_ps(sc[r * lp + j]);
+        for (int c = 0; c < NV; ++c) o[r][c] = _mm512_fmadd_ps(p, vv[c], o[r][c]);
+      }
+    }
+    for (size_t r = 0; r < rows; ++r) {
+      for (int c = 0; c < NV; ++c) _mm512_storeu_ps(out + (i0 + r) * ld_out + 16 * c, o[r][c]);
+    }
+  }
+}
+
+#endif
+
+}  // namespace
+
+void attention_head(const float* q, const float* k, const float* v, size_t ld, size_t len,
+                    size_t dh, float scale, float* out, size_t ld_out, float* scratch) {
+#if defined(__AVX512F__)
+  switch (dh) {
+    case 16:
+      return attention_head_avx512<1>(q, k, v, ld, len, scale, out, ld_out, scratch);
+    case 32:
+      return attention_head_avx512<2>(q, k, v, ld, len, scale, out, ld_out, scratch);
+    case 48:
+      return attention_head_avx512<3>(q, k, v, ld, len, scale, out, ld_out, scratch);
+    case 64:
+      return attention_head_avx512<4>(q, k, v, ld, len, scale, out, ld_out, scratch);
+    case 80:
+      return attention_head_avx512<5>(q, k, v, ld, len, scale, out, ld_out, scratch);
+    case 96:
+      return attention_head_avx512<6>(q, k, v, ld, len, scale, out, ld_out, scratch);
+    case 128:
+      return attention_head_avx512<8>(q, k, v, ld, len, scale, out, ld_out, scratch);
+    default:
+      break;
+  }
+#endif
+  attention_head_scalar(q, k, v, ld, len, dh, scale, out, ld_out, scratch);
+}
+
 void activation(float* x, size_t n, Activation act) {
   // Small vectors (Dense heads): the scalar libm forms, exact to the last bit or so.
   for (size_t i = 0; i < n; ++i) x[i] = scalar_act(x[i], act);

@@ -30,6 +30,14 @@ void layernorm_rows(float* x, const float* gamma, const float* beta, float eps, 
 // In-place softmax of one row of n values.
 void softmax(float* x, size_t n);
 
+// Attention of one head of one sequence: out[i, :] = softmax(scale * q_i K^T) V for i < len.
+// q, k, v: rows of dh floats, ld floats apart (the packed QKV matrix); out rows ld_out apart.
+// scratch: attention_scratch_floats(len, dh) floats (64-byte aligned). Any dh works; dh a
+// multiple of 16 up to 128 takes the AVX-512 path.
+size_t attention_scratch_floats(size_t len, size_t dh);
+void attention_head(const float* q, const float* k, const float* v, size_t ld, size_t len,
+                    size_t dh, float scale, float* out, size_t ld_out, float* scratch);
+
 // In-place activation of n values.
 void activation(float* x, size_t n, Activation act);
 

@@ -12,9 +12,9 @@
 //   3. otherwise downloaded from the Hub ($HF_ENDPOINT, default https://huggingface.co; token from
 //      $HF_TOKEN, else the file $HF_TOKEN_PATH or $HF_HOME/token) into that same cache: only the
 //      files an encoder needs (config, safetensors weights, tokenizer and sentence-transformers
-//      files), each into blobs/<etag> through blobs/<etag>.incomplete (resumed with a Range request,
-//      across retries and across runs), verified against the ETag's sha256 for LFS files, then
-//      linked from snapshots/<commit>/<path>; refs/<revision> is written last.
+//      files), each into blobs/<etag> through blobs/<etag>.incomplete (resumed with a Range
+//      request, across retries and across runs), verified against the ETag's sha256 for LFS files,
+//      then linked from snapshots/<commit>/<path>; refs/<revision> is written last.
 //      HF_HUB_OFFLINE=1 forbids downloads (cache only).
 //
 // Thread-safety: resolve_model_source() may be called from several threads and processes at once;
