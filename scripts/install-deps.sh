@@ -11,6 +11,7 @@ PKGS=(
   libdnnl-dev libutf8proc-dev
   libcli11-dev libspdlog-dev libfmt-dev
   libgtest-dev libgmock-dev libbenchmark-dev
+  python3 python3-avro
   )
 # Node.js + npm for the SDK integration tests (keep an existing install: some ship npm inside nodejs)
 command -v node >/dev/null 2>&1 && command -v npm >/dev/null 2>&1 || PKGS+=(nodejs npm)
