@@ -11,8 +11,8 @@ if [ -n "$files" ]; then
   clang-format --dry-run --Werror $files
 fi
 
-echo "== unit tests"
-(cd build && ctest --output-on-failure -j"$(nproc)" -L unit)
+echo "== unit tests + tokenizer cross-check against Hugging Face tokenizers (npm)"
+(cd build && ctest --output-on-failure -j"$(nproc)")
 
 echo "== unit tests under AddressSanitizer + UndefinedBehaviorSanitizer"
 BUILD_DIR=build-asan CMAKE_ARGS="-DEMBEDJOBS_SANITIZE=ON -DEMBEDJOBS_BUILD_BENCH=OFF" bash scripts/build.sh

@@ -340,5 +340,37 @@ TEST(EngineKernels, ActivationsAndSoftmaxMatchDoubleReference) {
   }
 }
 
+TEST(EngineKernels, AttentionHeadMatchesDoubleReference) {
+  std::mt19937 rng(7);
+  std::normal_distribution<float> nd(0.0f, 1.0f);
+  for (size_t dh : {16u, 24u, 32u, 64u, 128u}) {
+    for (size_t len : {1u, 3u, 17u, 64u, 130u}) {
+      const size_t ld = 3 * dh + 5, ld_out = dh + 3;
+      std::vector<float> qkv(len * ld), out(len * ld_out, -1.0f);
+      for (float& x : qkv) x = nd(rng);
+      AlignedBuffer scratch(kernels::attention_scratch_floats(len, dh));
+      const float scale = 1.0f / std::sqrt(static_cast<float>(dh));
+      kernels::attention_head(qkv.data(), qkv.data() + dh, qkv.data() + 2 * dh, ld, len, dh, scale,
+                              out.data(), ld_out, scratch.data());
+      for (size_t i = 0; i < len; ++i) {
+        std::vector<double> p(len);
+        double mx = -1e300, sum = 0;
+        for (size_t j = 0; j < len; ++j) {
+          double a = 0;
+          for (size_t d = 0; d < dh; ++d) a += double(qkv[i * ld + d]) * qkv[j * ld + dh + d];
+          p[j] = a * scale;
+          mx = std::max(mx, p[j]);
+        }
+        for (double& x : p) sum += (x = std::exp(x - mx));
+        for (size_t d = 0; d < dh; ++d) {
+          double o = 0;
+          for (size_t j = 0; j < len; ++j) o += p[j] / sum * qkv[j * ld + 2 * dh + d];
+          ASSERT_NEAR(out[i * ld_out + d], o, 2e-5) << "dh " << dh << " len " << len;
+        }
+      }
+    }
+  }
+}
+
 }  // namespace
 }  // namespace ej::engine
