@@ -261,7 +261,7 @@ void softmax(float* x, size_t n) {
 }
 
 size_t attention_scratch_floats(size_t len, size_t dh) {
-  const size_t lp = (len + 15) / 16 * 16;
+  const size_t lp = (len + 63) / 64 * 64;
   return dh * lp + 4 * lp + 64;
 }
 
@@ -295,40 +295,48 @@ template <int NV>
 void attention_head_avx512(const float* q, const float* k, const float* v, size_t ld, size_t len,
                            float scale, float* out, size_t ld_out, float* scratch) {
   constexpr size_t dh = 16 * NV;
-  const size_t lp = (len + 15) / 16 * 16;
-  float* kt = scratch;            // [dh, lp]
-  float* sc = scratch + dh * lp;  // [4, lp]
+  const size_t lp = (len + 63) / 64 * 64;  // keys padded to whole 64-key blocks
+  float* kt = scratch;                     // [dh, lp]
+  float* sc = scratch + dh * lp;           // [4, lp]
   for (size_t j = 0; j < len; ++j) {
-    for (size_t d = 0; d < dh; ++d) kt[d * lp + j] = k[j * ld + d];
+    const float* kr = k + j * ld;
+    for (size_t d = 0; d < dh; ++d) kt[d * lp + j] = kr[d];
   }
-  for (size_t j = len; j < lp; ++j) {
-    for (size_t d = 0; d < dh; ++d) kt[d * lp + j] = 0.0f;
+  for (size_t d = 0; d < dh; ++d) {
+    for (size_t j = len; j < lp; ++j) kt[d * lp + j] = 0.0f;
   }
   const __m512 vscale = _mm512_set1_ps(scale);
   for (size_t i0 = 0; i0 < len; i0 += 4) {
     const size_t rows = std::min<size_t>(4, len - i0);
-    // S = scale * Q_block K^T, 4 rows x 64 keys at a time (16 accumulators).
+    // Rows past the end repeat the last row (computed, never stored): fixed-size loops keep
+    // all accumulators in registers.
+    const float* qr[4];
+    for (size_t r = 0; r < 4; ++r) qr[r] = q + (i0 + std::min(r, rows - 1)) * ld;
+    // S = scale * Q_block K^T, 4 rows x 64 keys per step (16 accumulators).
     for (size_t j0 = 0; j0 < lp; j0 += 64) {
-      const int nc = static_cast<int>(std::min<size_t>(4, (lp - j0) / 16));
       __m512 acc[4][4];
       for (int r = 0; r < 4; ++r) {
         for (int c = 0; c < 4; ++c) acc[r][c] = _mm512_setzero_ps();
       }
+      const float* kb = kt + j0;
       for (size_t d = 0; d < dh; ++d) {
         __m512 kv[4];
-        for (int c = 0; c < nc; ++c) kv[c] = _mm512_loadu_ps(kt + d * lp + j0 + 16 * c);
-        for (size_t r = 0; r < rows; ++r) {
-          const __m512 qb = _mm512_set1_ps(q[(i0 + r) * ld + d]);
-          for (int c = 0; c < nc; ++c) acc[r][c] = _mm512_fmadd_ps(qb, kv[c], acc[r][c]);
+        for (int c = 0; c < 4; ++c) kv[c] = _mm512_loadu_ps(kb + d * lp + 16 * c);
+        for (int r = 0; r < 4; ++r) {
+          const __m512 qb = _mm512_set1_ps(qr[r][d]);
+          for (int c = 0; c < 4; ++c) acc[r][c] = _mm512_fmadd_ps(qb, kv[c], acc[r][c]);
         }
       }
-      for (size_t r = 0; r < rows; ++r) {
-        for (int c = 0; c < nc; ++c) {
+      for (int r = 0; r < 4; ++r) {
+        for (int c = 0; c < 4; ++c) {
           _mm512_storeu_ps(sc + r * lp + j0 + 16 * c, _mm512_mul_ps(acc[r][c], vscale));
         }
       }
     }
     for (size_t r = 0; r < rows; ++r) softmax(sc + r * lp, len);
+    for (size_t r = rows; r < 4; ++r) {
+      for (size_t j = 0; j < len; ++j) sc[r * lp + j] = 0.0f;
+    }
     // O_block = P V
     __m512 o[4][NV];
     for (int r = 0; r < 4; ++r) {
@@ -336,8 +344,9 @@ void attention_head_avx512(const float* q, const float* k, const float* v, size_
     }
     for (size_t j = 0; j < len; ++j) {
       __m512 vv[NV];
-      for (int c = 0; c < NV; ++c) vv[c] = _mm512_loadu_ps(v + j * ld + 16 * c);
-      for (size_t r = 0; r < rows; ++r) {
+      const float* vr = v + j * ld;
+      for (int c = 0; c < NV; ++c) vv[c] = _mm512_loadu_ps(vr + 16 * c);
+      for (int r = 0; r < 4; ++r) {
         const __m512 p = _mm512_set1_ps(sc[r * lp + j]);
         for (int c = 0; c < NV; ++c) o[r][c] = _mm512_fmadd_ps(p, vv[c], o[r][c]);
       }

@@ -269,6 +269,11 @@ void JobService::run_job(const store::JobRow& job, const std::string& worker) {
         writer.append_result(r);
         tokens += out.num_tokens[i - b];
       }
+      if (stopping_) {  // shutting down: drop the unfinished chunk, the next run redoes it
+        writer.abort();
+        services_->store->release_job(job.id, worker);
+        return;
+      }
       if (now_ms() - last_renew_ms > cfg.lease_ms / 3) {
         if (!services_->store->renew_job_lease(job.id, worker, cfg.lease_ms, nullptr)) {
           log_warn("job " + job.id + ": lease lost mid-chunk");
