@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
+#include <cstring>
 
 #if defined(__AVX512F__)
 // GCC 12 reports its own _mm512_undefined_ps() temporaries inside the intrinsics headers as
@@ -262,7 +263,7 @@ void softmax(float* x, size_t n) {
 
 size_t attention_scratch_floats(size_t len, size_t dh) {
   const size_t lp = (len + 63) / 64 * 64;
-  return dh * lp + 4 * lp + 64;
+  return 2 * dh * lp + 4 * lp + 64;
 }
 
 namespace {
@@ -296,11 +297,13 @@ void attention_head_avx512(const float* q, const float* k, const float* v, size_
                            float scale, float* out, size_t ld_out, float* scratch) {
   constexpr size_t dh = 16 * NV;
   const size_t lp = (len + 63) / 64 * 64;  // keys padded to whole 64-key blocks
-  float* kt = scratch;                     // [dh, lp]
-  float* sc = scratch + dh * lp;           // [4, lp]
+  float* kt = scratch;                     // [dh, lp]  K transposed
+  float* vc = scratch + dh * lp;           // [len, dh] V, contiguous (L1-resident for typical len)
+  float* sc = scratch + 2 * dh * lp;       // [4, lp]   scores of one row block
   for (size_t j = 0; j < len; ++j) {
     const float* kr = k + j * ld;
     for (size_t d = 0; d < dh; ++d) kt[d * lp + j] = kr[d];
+    std::memcpy(vc + j * dh, v + j * ld, dh * sizeof(float));
   }
   for (size_t d = 0; d < dh; ++d) {
     for (size_t j = len; j < lp; ++j) kt[d * lp + j] = 0.0f;
@@ -311,23 +314,31 @@ void attention_head_avx512(const float* q, const float* k, const float* v, size_
     // Rows past the end repeat the last row (computed, never stored): fixed-size loops keep
     // all accumulators in registers.
     const float* qr[4];
+#pragma GCC unroll 8
     for (size_t r = 0; r < 4; ++r) qr[r] = q + (i0 + std::min(r, rows - 1)) * ld;
     // S = scale * Q_block K^T, 4 rows x 64 keys per step (16 accumulators).
     for (size_t j0 = 0; j0 < lp; j0 += 64) {
       __m512 acc[4][4];
+#pragma GCC unroll 8
       for (int r = 0; r < 4; ++r) {
+#pragma GCC unroll 8
         for (int c = 0; c < 4; ++c) acc[r][c] = _mm512_setzero_ps();
       }
       const float* kb = kt + j0;
       for (size_t d = 0; d < dh; ++d) {
         __m512 kv[4];
+#pragma GCC unroll 8
         for (int c = 0; c < 4; ++c) kv[c] = _mm512_loadu_ps(kb + d * lp + 16 * c);
+#pragma GCC unroll 8
         for (int r = 0; r < 4; ++r) {
           const __m512 qb = _mm512_set1_ps(qr[r][d]);
+#pragma GCC unroll 8
           for (int c = 0; c < 4; ++c) acc[r][c] = _mm512_fmadd_ps(qb, kv[c], acc[r][c]);
         }
       }
+#pragma GCC unroll 8
       for (int r = 0; r < 4; ++r) {
+#pragma GCC unroll 8
         for (int c = 0; c < 4; ++c) {
           _mm512_storeu_ps(sc + r * lp + j0 + 16 * c, _mm512_mul_ps(acc[r][c], vscale));
         }
@@ -339,19 +350,25 @@ void attention_head_avx512(const float* q, const float* k, const float* v, size_
     }
     // O_block = P V
     __m512 o[4][NV];
+#pragma GCC unroll 8
     for (int r = 0; r < 4; ++r) {
+#pragma GCC unroll 8
       for (int c = 0; c < NV; ++c) o[r][c] = _mm512_setzero_ps();
     }
     for (size_t j = 0; j < len; ++j) {
       __m512 vv[NV];
-      const float* vr = v + j * ld;
+      const float* vr = vc + j * dh;
+#pragma GCC unroll 8
       for (int c = 0; c < NV; ++c) vv[c] = _mm512_loadu_ps(vr + 16 * c);
+#pragma GCC unroll 8
       for (int r = 0; r < 4; ++r) {
         const __m512 p = _mm512_set1_ps(sc[r * lp + j]);
+#pragma GCC unroll 8
         for (int c = 0; c < NV; ++c) o[r][c] = _mm512_fmadd_ps(p, vv[c], o[r][c]);
       }
     }
     for (size_t r = 0; r < rows; ++r) {
+#pragma GCC unroll 8
       for (int c = 0; c < NV; ++c) _mm512_storeu_ps(out + (i0 + r) * ld_out + 16 * c, o[r][c]);
     }
   }

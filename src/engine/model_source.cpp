@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cctype>
 #include <chrono>
 #include <cstdio>
@@ -142,11 +143,17 @@ std::string read_file(const fs::path& p) {
   return ss.str();
 }
 
+// A file name suffix no other thread or process uses at the same time.
+std::string unique_suffix() {
+  static std::atomic<uint64_t> counter{0};
+  return ".tmp" + std::to_string(::getpid()) + "-" + std::to_string(++counter);
+}
+
 // Writes `data` to `p` through a temporary file and a rename, so readers never see half a file.
 void write_file_atomic(const fs::path& p, const std::string& data) {
   fs::create_directories(p.parent_path());
   fs::path tmp = p;
-  tmp += ".tmp" + std::to_string(::getpid());
+  tmp += unique_suffix();
   {
     std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
     out << data;
@@ -548,6 +555,7 @@ class HubDownload {
       throw Error(ErrorCode::kInternal, "download of '" + ref_.repo + "' left " + snap.string() +
                                             " without " + missing.front());
     }
+    log_info("model " + what() + ": commit " + commit_ + " in " + snap.string());
     return snap;
   }
 
@@ -586,7 +594,8 @@ class HubDownload {
                       "a token of that account");
     }
     if (r.status == 404) {
-      if (code_name == "RevisionNotFound") {
+      if (code_name == "RevisionNotFound" ||
+          (file.empty() && code_name.empty() && lower(says).find("rev") != std::string::npos)) {
         throw Error(ErrorCode::kNotFound, "Hugging Face Hub: revision '" + ref_.revision +
                                               "' not found in '" + ref_.repo + "' (" + st + says +
                                               ")");
@@ -768,21 +777,25 @@ class HubDownload {
     }
     fs::create_directories(link.parent_path());
     std::error_code ec;
-    if (fs::is_symlink(link, ec)) fs::remove(link, ec);  // dangling: its blob was deleted
+    if (fs::exists(link, ec)) return;  // linked by another caller meanwhile
     fs::path target;
-    for (auto it = fs::path(file).parent_path().begin(); it != fs::path(file).parent_path().end();
-         ++it) {
-      target /= "..";
-    }
+    const fs::path sub = fs::path(file).parent_path();
+    for (auto it = sub.begin(); it != sub.end(); ++it) target /= "..";
     target = target / ".." / ".." / "blobs" / etag;
-    fs::create_symlink(target, link, ec);
-    if (ec && !fs::exists(link)) {
-      // No symlinks on this filesystem: a copy works too.
-      fs::copy_file(blob, link, fs::copy_options::overwrite_existing, ec);
-      if (ec) {
-        throw Error(ErrorCode::kInternal,
-                    "cannot place " + link.string() + " in the cache: " + ec.message());
-      }
+    // Made under a temporary name and renamed over `link` (replacing a dangling link whose blob
+    // was deleted), so concurrent callers never see the link missing.
+    fs::path tmp = link;
+    tmp += unique_suffix();
+    fs::create_symlink(target, tmp, ec);
+    if (ec) {  // no symlinks on this filesystem: a copy works too
+      fs::copy_file(blob, tmp, fs::copy_options::overwrite_existing, ec);
+    }
+    if (!ec) fs::rename(tmp, link, ec);
+    if (ec) {
+      std::error_code ignored;
+      fs::remove(tmp, ignored);
+      throw Error(ErrorCode::kInternal,
+                  "cannot place " + link.string() + " in the cache: " + ec.message());
     }
   }
 
@@ -801,7 +814,7 @@ class HubDownload {
         fs::remove(part, ec);
         have = 0;
       }
-      if (attempt == 0) {
+      if (attempt == 0 && (!size || *size >= (1u << 20) || have > 0)) {
         log_info("model download: " + ref_.repo + "/" + file +
                  (size ? " (" + human_size(*size) + ")" : std::string()) +
                  (have > 0 ? ", resuming at " + human_size(have) : std::string()));
@@ -868,7 +881,7 @@ class HubDownload {
       }
     }
     fs::rename(part, blob);
-    log_info("model download: " + ref_.repo + "/" + file + " done (" + human_size(got) + ")");
+    log_info("model download: " + ref_.repo + "/" + file + " (" + human_size(got) + ") done");
   }
 
   RepoRef ref_;
@@ -924,7 +937,17 @@ std::string resolve_model_source(const std::string& source) {
                     " and HF_HUB_OFFLINE is set, so it is not downloaded; unset HF_HUB_OFFLINE, "
                     "set HF_HUB_CACHE / HF_HOME to the cache that has it, or pass a folder");
   }
-  return HubDownload(*ref, cache).run().string();
+  try {
+    return HubDownload(*ref, cache).run().string();
+  } catch (const Error& e) {
+    if (e.code() != ErrorCode::kNotFound && e.code() != ErrorCode::kUnauthenticated) throw;
+    throw Error(e.code(),
+                std::string(e.what()) + " (and there is no local folder '" + source + "' either)");
+  } catch (const fs::filesystem_error& e) {
+    throw Error(ErrorCode::kInternal, "model '" + source +
+                                          "': cannot write the Hugging Face cache " +
+                                          cache.string() + ": " + e.what());
+  }
 }
 
 }  // namespace ej::engine

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <filesystem>
 #include <numeric>
 #include <thread>
 
@@ -23,6 +24,12 @@ std::shared_ptr<NeuralEmbedder> NeuralEmbedder::open(const std::string& source,
                                                      const EngineOptions& options) {
   std::shared_ptr<NeuralEmbedder> e(new NeuralEmbedder());
   e->model_ = EncoderModel::load(source);
+  const std::string tok_path = source + "/tokenizer.json";
+  if (!std::filesystem::exists(tok_path)) {
+    throw Error(ErrorCode::kInvalidArgument,
+                "cannot load model '" + source + "': no tokenizer.json in the folder");
+  }
+  e->tokenizer_ = Tokenizer::from_file(tok_path);
   e->threads_ = resolve_threads(options.threads);
   const EncoderSpec& s = e->model_->spec();
   e->info_.kind = s.family == ModelFamily::kXlmRoberta ? "xlm-roberta" : "bert";
@@ -106,7 +113,8 @@ void NeuralEmbedder::release(std::unique_ptr<EncoderWorkspace> ws) {
 }
 
 void NeuralEmbedder::embed_ids(std::span<const std::vector<int32_t>> seqs,
-                               std::vector<float>* vectors, ForwardStats* stats) {
+                               std::vector<float>* vectors, ForwardStats* stats,
+                               std::span<const int32_t> prompt_tokens) {
   const size_t n = seqs.size();
   const int dims = info_.dims;
   vectors->assign(n * static_cast<size_t>(dims), 0.0f);
@@ -125,12 +133,13 @@ void NeuralEmbedder::embed_ids(std::span<const std::vector<int32_t>> seqs,
                    [&](size_t a, size_t b) { return seqs[a].size() > seqs[b].size(); });
 
   auto ws = acquire();
-  std::vector<int32_t> ids, offsets;
+  std::vector<int32_t> ids, offsets, prompts;
   std::vector<float> emb;
   size_t pos = 0;
   try {
     while (pos < n) {
       ids.clear();
+      prompts.clear();
       offsets.assign(1, 0);
       size_t end = pos;
       while (end < n && (end == pos || static_cast<int>(ids.size() + seqs[order[end]].size()) <=
@@ -138,10 +147,11 @@ void NeuralEmbedder::embed_ids(std::span<const std::vector<int32_t>> seqs,
         const auto& s = seqs[order[end]];
         ids.insert(ids.end(), s.begin(), s.end());
         offsets.push_back(static_cast<int32_t>(ids.size()));
+        if (!prompt_tokens.empty()) prompts.push_back(prompt_tokens[order[end]]);
         ++end;
       }
       emb.resize((end - pos) * static_cast<size_t>(dims));
-      PackedBatch batch{ids, offsets, {}};
+      PackedBatch batch{ids, offsets, prompts};
       model_->forward(batch, threads_, ws.get(), emb.data(), nullptr, stats);
       for (size_t k = pos; k < end; ++k) {
         std::copy_n(emb.data() + (k - pos) * dims, dims, vectors->data() + order[k] * dims);
@@ -155,11 +165,57 @@ void NeuralEmbedder::embed_ids(std::span<const std::vector<int32_t>> seqs,
   release(std::move(ws));
 }
 
-void NeuralEmbedder::embed(std::span<const std::string_view> /*texts*/, InputType /*input_type*/,
-                           Truncate /*truncate*/, EmbedOutput* /*out*/) {
-  throw Error(
-      ErrorCode::kNotImplemented,
-      "text input needs the tokenizer, which is not built yet (model '" + info_.source + "')");
+std::vector<int32_t> NeuralEmbedder::tokenize(std::string_view text, const std::string& prompt,
+                                              Truncate truncate, size_t index,
+                                              int32_t* prompt_tokens) const {
+  const int max = info_.max_tokens;
+  std::string full;
+  if (!prompt.empty()) {
+    full.reserve(prompt.size() + text.size());
+    full.append(prompt).append(text);
+    text = full;
+  }
+  const int32_t n_prompt =
+      prompt.empty() ? 0 : static_cast<int32_t>(tokenizer_->encode_ids_no_specials(prompt).size());
+  *prompt_tokens = static_cast<int32_t>(tokenizer_->prefix_ids().size()) + n_prompt;
+  if (truncate != Truncate::kStart || prompt.empty()) {
+    Encoding enc = tokenizer_->encode(text, max, truncate == Truncate::kStart ? Truncate::kStart
+                                                                              : Truncate::kEnd);
+    if (truncate == Truncate::kNone && enc.num_tokens_untruncated > max) {
+      throw Error(ErrorCode::kInvalidArgument,
+                  "input " + std::to_string(index) + " is " +
+                      std::to_string(enc.num_tokens_untruncated) +
+                      " tokens long; the model takes at most " + std::to_string(max) +
+                      " (set truncate to START or END)");
+    }
+    return std::move(enc.ids);
+  }
+  // START with a prompt: drop the start of the TEXT, keep the prompt (the instruction must
+  // survive truncation): specials + prompt tokens + the last tokens of the text.
+  Encoding enc = tokenizer_->encode(text, 0, Truncate::kNone);
+  if (static_cast<int>(enc.ids.size()) <= max) return std::move(enc.ids);
+  const size_t pre = tokenizer_->prefix_ids().size(), suf = tokenizer_->suffix_ids().size();
+  const size_t keep_prompt = std::min<size_t>(static_cast<size_t>(n_prompt),
+                                              static_cast<size_t>(max) - pre - suf);
+  const size_t keep_tail = static_cast<size_t>(max) - pre - suf - keep_prompt;
+  std::vector<int32_t> ids(enc.ids.begin(), enc.ids.begin() + static_cast<ptrdiff_t>(pre + keep_prompt));
+  const size_t content_end = enc.ids.size() - suf;
+  ids.insert(ids.end(), enc.ids.begin() + static_cast<ptrdiff_t>(content_end - keep_tail),
+             enc.ids.end());
+  return ids;
+}
+
+void NeuralEmbedder::embed(std::span<const std::string_view> texts, InputType input_type,
+                           Truncate truncate, EmbedOutput* out) {
+  const std::string& prompt = prompt_for(input_type);
+  std::vector<std::vector<int32_t>> seqs(texts.size());
+  std::vector<int32_t> prompt_tokens(texts.size());
+  out->num_tokens.resize(texts.size());
+  for (size_t i = 0; i < texts.size(); ++i) {
+    seqs[i] = tokenize(texts[i], prompt, truncate, i, &prompt_tokens[i]);
+    out->num_tokens[i] = static_cast<int>(seqs[i].size());
+  }
+  embed_ids(seqs, &out->vectors, nullptr, prompt_tokens);
 }
 
 std::shared_ptr<Embedder> open_neural_embedder(const std::string& source,

@@ -13,6 +13,7 @@
 
 #include "engine/embedder.h"
 #include "engine/encoder_model.h"
+#include "engine/tokenizer/tokenizer.h"
 
 namespace ej::engine {
 
@@ -32,8 +33,17 @@ class NeuralEmbedder final : public Embedder {
   // Lower level: token ids with the special tokens, already truncated (each at most
   // info().max_tokens long) -> embeddings (seqs.size() * dims, input order). Sequences are
   // sorted by length and packed into batches of at most max_batch_tokens() tokens.
+  // prompt_tokens (optional, per sequence): leading tokens that pooling skips when the model's
+  // Pooling has include_prompt = false.
   void embed_ids(std::span<const std::vector<int32_t>> seqs, std::vector<float>* vectors,
-                 ForwardStats* stats = nullptr);
+                 ForwardStats* stats = nullptr, std::span<const int32_t> prompt_tokens = {});
+
+  // Text -> token ids as embed() does it: prompt prepended, truncated per `truncate` to
+  // info().max_tokens (kNone with an over-long text throws ej::Error(kInvalidArgument) naming
+  // `index`). *prompt_tokens gets the count of leading special + prompt tokens.
+  std::vector<int32_t> tokenize(std::string_view text, const std::string& prompt,
+                                Truncate truncate, size_t index, int32_t* prompt_tokens) const;
+  const Tokenizer& tokenizer() const { return *tokenizer_; }
 
   // The prompt text prepended for an input type ("" when the model has none), see the mapping
   // in neural_embedder.cpp.
@@ -51,6 +61,7 @@ class NeuralEmbedder final : public Embedder {
   void calibrate();
 
   std::unique_ptr<EncoderModel> model_;
+  std::unique_ptr<Tokenizer> tokenizer_;
   ModelInfo info_;
   int threads_ = 1;
   int max_batch_tokens_ = kDefaultBatchTokens;
