@@ -23,7 +23,7 @@ namespace fs = std::filesystem;
 
 namespace {
 
-constexpr size_t kEmbedBatch = 64;  // texts per embed() call inside a chunk
+constexpr size_t kEmbedBatch = 256;  // texts per embed() call inside a chunk
 
 // Deterministic suffix so that re-assembling after a crash reuses the same dataset id.
 std::string output_dataset_id(const store::JobRow& job) {
