@@ -1,15 +1,18 @@
 #!/usr/bin/env bash
 # Engine benchmark vs the ONNX Runtime peer (issue 3, "What must be shown").
 #
-#   bench/run_engine_bench.sh [--setup-only] [--models minilm,base] [--reps 5] [--threads 2]
+#   bench/run_engine_bench.sh [--setup-only] [--models minilm,base] [--reps 3] [--rounds 2]
+#                             [--threads 2]
 #
 # (a) installs what the peer kit needs (python3-numpy python3-torch python3-onnx
 #     libopenblas0-openmp; `npm ci` with ONNXRUNTIME_NODE_INSTALL=skip),
 # (b) copies ../shared/peers to a scratch dir and makes the models (random weights, MiniLM and
 #     BERT-base geometry), the corpus, the ONNX exports and the corpus token ids,
 # (c) runs our engine (build/<dir>/bench/engine_bench) and the ORT peer (node/bench_ort.js) back
-#     to back on the same token ids, model and thread count,
-# (d) prints tokens/s for both, the ratio, our peak RSS and our GEMM share.
+#     to back on the same token ids, model and thread count, alternating for --rounds rounds
+#     (the machine is shared: alternation spreads the other load over both),
+# (d) prints tokens/s for both (median of all timed repetitions, and best repetition), the
+#     ratios, our peak RSS and our share of time in GEMM / attention / the rest.
 # Env: EJ_BUILD_DIR (default build-eng), EJ_BENCH_WORK (default /tmp/ej_engine_bench),
 #      EJ_PEERS (default <repo>/../shared/peers).
 set -euo pipefail
@@ -19,13 +22,15 @@ BUILD=${EJ_BUILD_DIR:-$ROOT/build-eng}
 WORK=${EJ_BENCH_WORK:-/tmp/ej_engine_bench}
 PEERS_SRC=${EJ_PEERS:-$ROOT/../shared/peers}
 MODELS=minilm,base
-REPS=5
+REPS=3
+ROUNDS=2
 THREADS=2
 SETUP_ONLY=0
 while [[ $# -gt 0 ]]; do
   case "$1" in
     --models) MODELS=$2; shift 2 ;;
     --reps) REPS=$2; shift 2 ;;
+    --rounds) ROUNDS=$2; shift 2 ;;
     --threads) THREADS=$2; shift 2 ;;
     --setup-only) SETUP_ONLY=1; shift ;;
     *) echo "unknown argument $1" >&2; exit 2 ;;
@@ -82,32 +87,51 @@ if [[ ! -x $BIN ]]; then
 fi
 RES=$WORK/results
 mkdir -p "$RES"
+rm -f "$RES"/*.json
 for m in "${model_list[@]}"; do
-  echo "== $m: ours (threads $THREADS)"
-  "$BIN" --model "$GEN/$m" --corpus "$GEN/$m/corpus_tokens.json" --threads "$THREADS" \
-    --reps "$REPS" --seq 128 --batch 32 --json "$RES/${m}_ours.json"
-  echo "== $m: onnxruntime-node (threads $THREADS)"
-  (cd "$KIT" && node node/bench_ort.js --model "generated/$m" --seqs 128 --batch 32 \
-    --threads "$THREADS" --corpus "generated/$m/corpus_tokens.json" --reps "$REPS" \
-    --json "$RES/${m}_ort.json")
+  for r in $(seq 1 "$ROUNDS"); do
+    echo "== $m round $r: ours (threads $THREADS)"
+    "$BIN" --model "$GEN/$m" --corpus "$GEN/$m/corpus_tokens.json" --threads "$THREADS" \
+      --reps "$REPS" --seq 128 --batch 32 --json "$RES/${m}_ours_r$r.json"
+    echo "== $m round $r: onnxruntime-node (threads $THREADS)"
+    (cd "$KIT" && node node/bench_ort.js --model "generated/$m" --seqs 128 --batch 32 \
+      --threads "$THREADS" --corpus "generated/$m/corpus_tokens.json" --reps "$REPS" \
+      --json "$RES/${m}_ort_r$r.json")
+  done
 done
 
 # (d) summary
-$PY - "$RES" "${model_list[@]}" <<'PYEOF'
-import json, sys
-res, models = sys.argv[1], sys.argv[2:]
+$PY - "$RES" "$ROUNDS" "${model_list[@]}" <<'PYEOF'
+import json, statistics, sys
+res, rounds, models = sys.argv[1], int(sys.argv[2]), sys.argv[3:]
+def key(name):
+    return "corpus" if name.startswith("corpus") else name
 print()
-print(f"{'model':8} {'workload':12} {'ours tok/s':>11} {'ORT tok/s':>10} {'ratio':>6} "
-      f"{'GEMM share':>10} {'peak RSS MiB':>12}")
+print("tokens/s: median of all timed repetitions (best repetition); ratio = ours / ORT")
+print(f"{'model':7} {'workload':9} {'ours tok/s':>17} {'ORT tok/s':>17} {'ratio med':>9} "
+      f"{'ratio best':>10} {'GEMM':>6} {'attn':>6} {'rest':>6} {'peak RSS':>9}")
 for m in models:
-    ours = json.load(open(f"{res}/{m}_ours.json"))
-    ort = json.load(open(f"{res}/{m}_ort.json"))
-    ort_by = {}
-    for r in ort["results"]:
-        ort_by["corpus" if r["name"].startswith("corpus") else r["name"]] = r["tok_per_s"]
-    for r in ours["results"]:
-        o = ort_by.get(r["name"])
-        ratio = f"{r['tok_per_s'] / o:6.2f}" if o else "   n/a"
-        print(f"{m:8} {r['name']:12} {r['tok_per_s']:11.0f} {o or 0:10.0f} {ratio} "
-              f"{100 * r['gemm_share']:9.1f}% {ours['peak_rss_mib']:12.0f}")
+    ours, ort, rss = {}, {}, 0
+    for r in range(1, rounds + 1):
+        o = json.load(open(f"{res}/{m}_ours_r{r}.json"))
+        rss = max(rss, o["peak_rss_mib"])
+        for x in o["results"]:
+            d = ours.setdefault(key(x["name"]), {"tokens": x["tokens"], "times": [], "g": 0, "a": 0, "t": 0})
+            d["times"] += x["times_s"]; d["g"] += x["gemm_s"]; d["a"] += x["attention_s"]; d["t"] += x["total_s"]
+        p = json.load(open(f"{res}/{m}_ort_r{r}.json"))
+        for x in p["results"]:
+            d = ort.setdefault(key(x["name"]), {"tokens": x["tokens"], "times": []})
+            d["times"] += x["times_s"]
+    for w, d in ours.items():
+        med = d["tokens"] / statistics.median(d["times"]); best = d["tokens"] / min(d["times"])
+        if w in ort:
+            p = ort[w]
+            pmed = p["tokens"] / statistics.median(p["times"]); pbest = p["tokens"] / min(p["times"])
+            rm, rb = f"{med / pmed:9.2f}", f"{best / pbest:10.2f}"
+            ptxt = f"{pmed:7.0f} ({pbest:6.0f})"
+        else:
+            rm, rb, ptxt = f"{'n/a':>9}", f"{'n/a':>10}", f"{'n/a':>17}"
+        print(f"{m:7} {w:9} {med:7.0f} ({best:6.0f}) {ptxt:>17} {rm} {rb} "
+              f"{100 * d['g'] / d['t']:5.1f}% {100 * d['a'] / d['t']:5.1f}% "
+              f"{100 * (d['t'] - d['g'] - d['a']) / d['t']:5.1f}% {rss:6.0f} MiB")
 PYEOF
