@@ -3,17 +3,28 @@
 //
 //   engine_bench --model DIR [--corpus corpus_tokens.json] [--threads 2] [--reps 5] [--warmup 1]
 //                [--seq 128] [--batch 32] [--batch-tokens N] [--json out.json]
+//                [--peer-kit DIR [--rounds N]]
+//
+// With --peer-kit (a copy of ../shared/peers with node_modules installed and the model's ONNX
+// export, see bench/run_engine_bench.sh), the same run also starts the ONNX Runtime peer
+// (node node/bench_ort.js) on the same model, token ids, batch and threads, alternating
+// ours / peer for --rounds rounds, and prints both tokens/s and the ratio (median over all
+// timed repetitions, and best repetition: the machine is shared, so both are noisy).
 //
 // Workloads: "b<batch> s<seq>" (batch sequences of seq random tokens, [CLS] .. [SEP]) and
 // "corpus" (every sequence of the corpus token ids; the engine sorts them by length and packs
 // them into token-budget batches). Timed: embed_ids() (forward, pooling, normalize); token ids
 // are given, as they are to the peers. Prints the median tokens/s, the share of time in the
 // projection/FFN GEMMs, in attention and in the rest, and the peak RSS (VmHWM).
+#include <unistd.h>
+
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <cstring>
+#include <filesystem>
 #include <fstream>
+#include <map>
 #include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
@@ -76,8 +87,8 @@ nlohmann::json run(NeuralEmbedder& e, const std::string& name,
 }  // namespace
 
 int main(int argc, char** argv) {
-  std::string model, corpus, json_out;
-  int threads = 2, reps = 5, warmup = 1, seq = 128, batch = 32, batch_tokens = 0;
+  std::string model, corpus, json_out, peer_kit;
+  int threads = 2, reps = 5, warmup = 1, seq = 128, batch = 32, batch_tokens = 0, rounds = 1;
   for (int i = 1; i < argc; ++i) {
     std::string a = argv[i];
     auto next = [&]() -> std::string {
@@ -87,25 +98,29 @@ int main(int argc, char** argv) {
       }
       return argv[++i];
     };
-    if (a == "--model")
+    if (a == "--model") {
       model = next();
-    else if (a == "--corpus")
+    } else if (a == "--corpus") {
       corpus = next();
-    else if (a == "--json")
+    } else if (a == "--json") {
       json_out = next();
-    else if (a == "--threads")
+    } else if (a == "--threads") {
       threads = std::stoi(next());
-    else if (a == "--reps")
+    } else if (a == "--reps") {
       reps = std::stoi(next());
-    else if (a == "--warmup")
+    } else if (a == "--warmup") {
       warmup = std::stoi(next());
-    else if (a == "--seq")
+    } else if (a == "--seq") {
       seq = std::stoi(next());
-    else if (a == "--batch")
+    } else if (a == "--batch") {
       batch = std::stoi(next());
-    else if (a == "--batch-tokens")
+    } else if (a == "--batch-tokens") {
       batch_tokens = std::stoi(next());
-    else {
+    } else if (a == "--peer-kit") {
+      peer_kit = next();
+    } else if (a == "--rounds") {
+      rounds = std::stoi(next());
+    } else {
       std::fprintf(stderr, "unknown argument %s\n", a.c_str());
       return 2;
     }
@@ -123,8 +138,8 @@ int main(int argc, char** argv) {
     std::printf("ours: model %s (%s, dims %d), load %.2f s, threads %d, batch budget %d tokens\n",
                 model.c_str(), e->info().kind.c_str(), e->info().dims, load_s, e->threads(),
                 e->max_batch_tokens());
-    nlohmann::json results = nlohmann::json::array();
-
+    // Workloads, built once.
+    std::vector<std::pair<std::string, std::vector<std::vector<int32_t>>>> workloads;
     if (seq > 0 && batch > 0) {
       const int vocab = e->model().spec().vocab_size;
       uint64_t state = 1234;
@@ -139,8 +154,8 @@ int main(int argc, char** argv) {
         x.push_back(102);
         fixed.push_back(std::move(x));
       }
-      results.push_back(
-          run(*e, "b" + std::to_string(batch) + " s" + std::to_string(seq), fixed, warmup, reps));
+      workloads.emplace_back("b" + std::to_string(batch) + " s" + std::to_string(seq),
+                             std::move(fixed));
     }
     if (!corpus.empty()) {
       std::ifstream in(corpus);
@@ -149,7 +164,93 @@ int main(int argc, char** argv) {
       for (auto& s : seqs) {
         if (static_cast<int>(s.size()) > e->info().max_tokens) s.resize(e->info().max_tokens);
       }
-      results.push_back(run(*e, "corpus", seqs, warmup, reps));
+      workloads.emplace_back("corpus", std::move(seqs));
+    }
+
+    struct Acc {
+      size_t tokens = 0;
+      std::vector<double> ours, peer;
+      double gemm = 0, attn = 0, total = 0;
+    };
+    std::map<std::string, Acc> acc;
+    std::vector<std::string> order;
+    for (const auto& [name, seqs] : workloads) order.push_back(name);
+    nlohmann::json results = nlohmann::json::array();
+    nlohmann::json peer_results = nlohmann::json::array();
+    for (int round = 1; round <= std::max(1, rounds); ++round) {
+      for (const auto& [name, seqs] : workloads) {
+        nlohmann::json r = run(*e, name, seqs, warmup, reps);
+        Acc& a = acc[name];
+        a.tokens = r["tokens"].get<size_t>();
+        for (double t : r["times_s"]) a.ours.push_back(t);
+        a.gemm += r["gemm_s"].get<double>();
+        a.attn += r["attention_s"].get<double>();
+        a.total += r["total_s"].get<double>();
+        r["round"] = round;
+        results.push_back(r);
+      }
+      if (peer_kit.empty()) continue;
+      // The ORT peer, same model / ids / batch / threads / repetitions.
+      const std::string out = (std::filesystem::temp_directory_path() /
+                               ("ej_engine_bench_ort_" + std::to_string(::getpid()) + ".json"))
+                                  .string();
+      std::string cmd = "cd '" + peer_kit + "' && node node/bench_ort.js --model '" +
+                        std::filesystem::absolute(model).string() + "' --threads " +
+                        std::to_string(threads) + " --batch " + std::to_string(batch) + " --reps " +
+                        std::to_string(reps) + " --warmup " + std::to_string(warmup) + " --seqs '" +
+                        (seq > 0 ? std::to_string(seq) : std::string()) + "'";
+      if (!corpus.empty()) {
+        cmd += " --corpus '" + std::filesystem::absolute(corpus).string() + "'";
+      }
+      cmd += " --json '" + out + "'";
+      std::fflush(stdout);
+      if (std::system(cmd.c_str()) != 0) {
+        std::fprintf(stderr, "engine_bench: the ORT peer failed: %s\n", cmd.c_str());
+        return 1;
+      }
+      std::ifstream pin(out);
+      auto pj = nlohmann::json::parse(pin);
+      std::filesystem::remove(out);
+      for (auto& r : pj["results"]) {
+        std::string name = r["name"].get<std::string>();
+        if (name.rfind("corpus", 0) == 0) name = "corpus";
+        for (double t : r["times_s"]) acc[name].peer.push_back(t);
+        r["round"] = round;
+        peer_results.push_back(r);
+      }
+    }
+    auto median = [](std::vector<double> v) {
+      std::sort(v.begin(), v.end());
+      return v.empty() ? 0.0 : v[v.size() / 2];
+    };
+    auto best = [](const std::vector<double>& v) {
+      return v.empty() ? 0.0 : *std::min_element(v.begin(), v.end());
+    };
+    std::printf("\nsummary (%s, %d threads; tok/s = median over all timed reps, best rep in ()):\n",
+                std::filesystem::path(model).filename().c_str(), e->threads());
+    nlohmann::json summary = nlohmann::json::array();
+    for (const auto& name : order) {
+      const Acc& a = acc[name];
+      const double om = a.tokens / median(a.ours), ob = a.tokens / best(a.ours);
+      nlohmann::json srow = {{"name", name},
+                             {"tokens", a.tokens},
+                             {"ours_tok_per_s", om},
+                             {"ours_best_tok_per_s", ob},
+                             {"gemm_share", a.gemm / a.total},
+                             {"attention_share", a.attn / a.total}};
+      std::printf("  %-10s ours %7.0f (%7.0f) tok/s", name.c_str(), om, ob);
+      if (!a.peer.empty()) {
+        const double pm = a.tokens / median(a.peer), pb = a.tokens / best(a.peer);
+        std::printf(" | ORT %7.0f (%7.0f) tok/s | ratio %.2f (best %.2f)", pm, pb, om / pm,
+                    ob / pb);
+        srow["ort_tok_per_s"] = pm;
+        srow["ort_best_tok_per_s"] = pb;
+        srow["ratio"] = om / pm;
+        srow["ratio_best"] = ob / pb;
+      }
+      std::printf(" | GEMM %.1f%%, attention %.1f%%, rest %.1f%%\n", 100 * a.gemm / a.total,
+                  100 * a.attn / a.total, 100 * (a.total - a.gemm - a.attn) / a.total);
+      summary.push_back(srow);
     }
     const double rss = peak_rss_mib();
     std::printf("ours: peak RSS %.0f MiB\n", rss);
@@ -160,7 +261,9 @@ int main(int argc, char** argv) {
                           {"load_s", load_s},
                           {"max_batch_tokens", e->max_batch_tokens()},
                           {"peak_rss_mib", rss},
-                          {"results", results}};
+                          {"results", results},
+                          {"peer_results", peer_results},
+                          {"summary", summary}};
       std::ofstream(json_out) << r.dump(1);
     }
   } catch (const std::exception& ex) {

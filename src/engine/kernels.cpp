@@ -263,7 +263,7 @@ void softmax(float* x, size_t n) {
 
 size_t attention_scratch_floats(size_t len, size_t dh) {
   const size_t lp = (len + 63) / 64 * 64;
-  return 2 * dh * lp + 4 * lp + 64;
+  return 2 * dh * lp + 8 * lp + 64;
 }
 
 namespace {
@@ -292,14 +292,21 @@ void attention_head_scalar(const float* q, const float* k, const float* v, size_
 // NV = dh / 16 vectors per row (1..8). Blocks of 4 query rows: scores for the 4 rows against
 // K^T (transposed once per head, zero-padded to a multiple of 16 keys), softmax of each row,
 // then P V with 4 x NV accumulators.
-template <int NV>
+// Attention of one head, dh = 16 * NV. K is transposed once per head into kt [dh, lp] (lp = len
+// rounded up to 64, zero keys past len) and V copied into vc [len, dh], both L1/L2-resident.
+// Query rows go in blocks of RB: scores 4 rows x 64 keys at a time (16 accumulators) with the
+// row max tracked on the fly (masked to real keys), exp + sum in place, then P V with RB x NV
+// accumulators, scaled by 1 / sum at the end. Rows past len repeat the last row (computed,
+// never stored) so every loop has a fixed trip count and the accumulators stay in registers.
+template <int NV, int RB>
 void attention_head_avx512(const float* q, const float* k, const float* v, size_t ld, size_t len,
                            float scale, float* out, size_t ld_out, float* scratch) {
+  static_assert(RB % 4 == 0 || RB < 4, "RB is 1, 2 or a multiple of 4");
   constexpr size_t dh = 16 * NV;
-  const size_t lp = (len + 63) / 64 * 64;  // keys padded to whole 64-key blocks
-  float* kt = scratch;                     // [dh, lp]  K transposed
-  float* vc = scratch + dh * lp;           // [len, dh] V, contiguous (L1-resident for typical len)
-  float* sc = scratch + 2 * dh * lp;       // [4, lp]   scores of one row block
+  const size_t lp = (len + 63) / 64 * 64;
+  float* kt = scratch;
+  float* vc = scratch + dh * lp;
+  float* sc = scratch + 2 * dh * lp;  // [RB, lp]
   for (size_t j = 0; j < len; ++j) {
     const float* kr = k + j * ld;
     for (size_t d = 0; d < dh; ++d) kt[d * lp + j] = kr[d];
@@ -309,49 +316,70 @@ void attention_head_avx512(const float* q, const float* k, const float* v, size_
     for (size_t j = len; j < lp; ++j) kt[d * lp + j] = 0.0f;
   }
   const __m512 vscale = _mm512_set1_ps(scale);
-  for (size_t i0 = 0; i0 < len; i0 += 4) {
-    const size_t rows = std::min<size_t>(4, len - i0);
-    // Rows past the end repeat the last row (computed, never stored): fixed-size loops keep
-    // all accumulators in registers.
-    const float* qr[4];
+  constexpr int QR = RB < 4 ? RB : 4;  // rows per score step
+  for (size_t i0 = 0; i0 < len; i0 += RB) {
+    const size_t rows = std::min<size_t>(RB, len - i0);
+    float row_max[RB];
+    float row_inv[RB];
+    for (int g = 0; g < RB; g += QR) {
+      const float* qr[QR];
 #pragma GCC unroll 8
-    for (size_t r = 0; r < 4; ++r) qr[r] = q + (i0 + std::min(r, rows - 1)) * ld;
-    // S = scale * Q_block K^T, 4 rows x 64 keys per step (16 accumulators).
-    for (size_t j0 = 0; j0 < lp; j0 += 64) {
-      __m512 acc[4][4];
-#pragma GCC unroll 8
-      for (int r = 0; r < 4; ++r) {
-#pragma GCC unroll 8
-        for (int c = 0; c < 4; ++c) acc[r][c] = _mm512_setzero_ps();
+      for (int r = 0; r < QR; ++r) {
+        qr[r] = q + (i0 + std::min<size_t>(static_cast<size_t>(g + r), rows - 1)) * ld;
       }
-      const float* kb = kt + j0;
-      for (size_t d = 0; d < dh; ++d) {
-        __m512 kv[4];
+      __m512 vmax[QR];
 #pragma GCC unroll 8
-        for (int c = 0; c < 4; ++c) kv[c] = _mm512_loadu_ps(kb + d * lp + 16 * c);
+      for (int r = 0; r < QR; ++r) vmax[r] = _mm512_set1_ps(-INFINITY);
+      for (size_t j0 = 0; j0 < lp; j0 += 64) {
+        __m512 acc[QR][4];
 #pragma GCC unroll 8
-        for (int r = 0; r < 4; ++r) {
-          const __m512 qb = _mm512_set1_ps(qr[r][d]);
+        for (int r = 0; r < QR; ++r) {
 #pragma GCC unroll 8
-          for (int c = 0; c < 4; ++c) acc[r][c] = _mm512_fmadd_ps(qb, kv[c], acc[r][c]);
+          for (int c = 0; c < 4; ++c) acc[r][c] = _mm512_setzero_ps();
         }
-      }
+        const float* kb = kt + j0;
+        for (size_t d = 0; d < dh; ++d) {
+          __m512 kv[4];
 #pragma GCC unroll 8
-      for (int r = 0; r < 4; ++r) {
+          for (int c = 0; c < 4; ++c) kv[c] = _mm512_loadu_ps(kb + d * lp + 16 * c);
+#pragma GCC unroll 8
+          for (int r = 0; r < QR; ++r) {
+            const __m512 qb = _mm512_set1_ps(qr[r][d]);
+#pragma GCC unroll 8
+            for (int c = 0; c < 4; ++c) acc[r][c] = _mm512_fmadd_ps(qb, kv[c], acc[r][c]);
+          }
+        }
 #pragma GCC unroll 8
         for (int c = 0; c < 4; ++c) {
-          _mm512_storeu_ps(sc + r * lp + j0 + 16 * c, _mm512_mul_ps(acc[r][c], vscale));
+          const __mmask16 m = j0 + 16 * c >= len ? 0 : tail_mask(len - j0 - 16 * c);
+#pragma GCC unroll 8
+          for (int r = 0; r < QR; ++r) {
+            const __m512 x = _mm512_mul_ps(acc[r][c], vscale);
+            vmax[r] = _mm512_mask_max_ps(vmax[r], m, vmax[r], x);
+            _mm512_storeu_ps(sc + (g + r) * lp + j0 + 16 * c, x);
+          }
         }
       }
-    }
-    for (size_t r = 0; r < rows; ++r) softmax(sc + r * lp, len);
-    for (size_t r = rows; r < 4; ++r) {
-      for (size_t j = 0; j < len; ++j) sc[r * lp + j] = 0.0f;
-    }
-    // O_block = P V
-    __m512 o[4][NV];
 #pragma GCC unroll 8
-    for (int r = 0; r < 4; ++r) {
+      for (int r = 0; r < QR; ++r) row_max[g + r] = _mm512_reduce_max_ps(vmax[r]);
+    }
+    // exp in place over the real keys; zero the rest so P V can run over whole rows.
+    for (int r = 0; r < RB; ++r) {
+      float* row = sc + r * lp;
+      const __m512 mx = _mm512_set1_ps(row_max[r]);
+      __m512 sum = _mm512_setzero_ps();
+      for (size_t j = 0; j < len; j += 16) {
+        const __mmask16 m = tail_mask(len - j);
+        __m512 e = _mm512_maskz_mov_ps(m, exp512(_mm512_sub_ps(_mm512_loadu_ps(row + j), mx)));
+        sum = _mm512_add_ps(sum, e);
+        _mm512_storeu_ps(row + j, e);
+      }
+      row_inv[r] = 1.0f / _mm512_reduce_add_ps(sum);
+    }
+    // O_block = P V (unnormalized), then scaled per row.
+    __m512 o[RB][NV];
+#pragma GCC unroll 8
+    for (int r = 0; r < RB; ++r) {
 #pragma GCC unroll 8
       for (int c = 0; c < NV; ++c) o[r][c] = _mm512_setzero_ps();
     }
@@ -361,15 +389,18 @@ void attention_head_avx512(const float* q, const float* k, const float* v, size_
 #pragma GCC unroll 8
       for (int c = 0; c < NV; ++c) vv[c] = _mm512_loadu_ps(vr + 16 * c);
 #pragma GCC unroll 8
-      for (int r = 0; r < 4; ++r) {
+      for (int r = 0; r < RB; ++r) {
         const __m512 p = _mm512_set1_ps(sc[r * lp + j]);
 #pragma GCC unroll 8
         for (int c = 0; c < NV; ++c) o[r][c] = _mm512_fmadd_ps(p, vv[c], o[r][c]);
       }
     }
     for (size_t r = 0; r < rows; ++r) {
+      const __m512 inv = _mm512_set1_ps(row_inv[r]);
 #pragma GCC unroll 8
-      for (int c = 0; c < NV; ++c) _mm512_storeu_ps(out + (i0 + r) * ld_out + 16 * c, o[r][c]);
+      for (int c = 0; c < NV; ++c) {
+        _mm512_storeu_ps(out + (i0 + r) * ld_out + 16 * c, _mm512_mul_ps(o[r][c], inv));
+      }
     }
   }
 }
@@ -383,19 +414,19 @@ void attention_head(const float* q, const float* k, const float* v, size_t ld, s
 #if defined(__AVX512F__)
   switch (dh) {
     case 16:
-      return attention_head_avx512<1>(q, k, v, ld, len, scale, out, ld_out, scratch);
+      return attention_head_avx512<1, 8>(q, k, v, ld, len, scale, out, ld_out, scratch);
     case 32:
-      return attention_head_avx512<2>(q, k, v, ld, len, scale, out, ld_out, scratch);
+      return attention_head_avx512<2, 8>(q, k, v, ld, len, scale, out, ld_out, scratch);
     case 48:
-      return attention_head_avx512<3>(q, k, v, ld, len, scale, out, ld_out, scratch);
+      return attention_head_avx512<3, 4>(q, k, v, ld, len, scale, out, ld_out, scratch);
     case 64:
-      return attention_head_avx512<4>(q, k, v, ld, len, scale, out, ld_out, scratch);
+      return attention_head_avx512<4, 4>(q, k, v, ld, len, scale, out, ld_out, scratch);
     case 80:
-      return attention_head_avx512<5>(q, k, v, ld, len, scale, out, ld_out, scratch);
+      return attention_head_avx512<5, 2>(q, k, v, ld, len, scale, out, ld_out, scratch);
     case 96:
-      return attention_head_avx512<6>(q, k, v, ld, len, scale, out, ld_out, scratch);
+      return attention_head_avx512<6, 2>(q, k, v, ld, len, scale, out, ld_out, scratch);
     case 128:
-      return attention_head_avx512<8>(q, k, v, ld, len, scale, out, ld_out, scratch);
+      return attention_head_avx512<8, 2>(q, k, v, ld, len, scale, out, ld_out, scratch);
     default:
       break;
   }

@@ -179,14 +179,14 @@ std::vector<int32_t> NeuralEmbedder::tokenize(std::string_view text, const std::
       prompt.empty() ? 0 : static_cast<int32_t>(tokenizer_->encode_ids_no_specials(prompt).size());
   *prompt_tokens = static_cast<int32_t>(tokenizer_->prefix_ids().size()) + n_prompt;
   if (truncate != Truncate::kStart || prompt.empty()) {
-    Encoding enc = tokenizer_->encode(text, max, truncate == Truncate::kStart ? Truncate::kStart
-                                                                              : Truncate::kEnd);
+    Encoding enc = tokenizer_->encode(
+        text, max, truncate == Truncate::kStart ? Truncate::kStart : Truncate::kEnd);
     if (truncate == Truncate::kNone && enc.num_tokens_untruncated > max) {
-      throw Error(ErrorCode::kInvalidArgument,
-                  "input " + std::to_string(index) + " is " +
-                      std::to_string(enc.num_tokens_untruncated) +
-                      " tokens long; the model takes at most " + std::to_string(max) +
-                      " (set truncate to START or END)");
+      throw Error(ErrorCode::kInvalidArgument, "input " + std::to_string(index) + " is " +
+                                                   std::to_string(enc.num_tokens_untruncated) +
+                                                   " tokens long; the model takes at most " +
+                                                   std::to_string(max) +
+                                                   " (set truncate to START or END)");
     }
     return std::move(enc.ids);
   }
@@ -195,10 +195,11 @@ std::vector<int32_t> NeuralEmbedder::tokenize(std::string_view text, const std::
   Encoding enc = tokenizer_->encode(text, 0, Truncate::kNone);
   if (static_cast<int>(enc.ids.size()) <= max) return std::move(enc.ids);
   const size_t pre = tokenizer_->prefix_ids().size(), suf = tokenizer_->suffix_ids().size();
-  const size_t keep_prompt = std::min<size_t>(static_cast<size_t>(n_prompt),
-                                              static_cast<size_t>(max) - pre - suf);
+  const size_t keep_prompt =
+      std::min<size_t>(static_cast<size_t>(n_prompt), static_cast<size_t>(max) - pre - suf);
   const size_t keep_tail = static_cast<size_t>(max) - pre - suf - keep_prompt;
-  std::vector<int32_t> ids(enc.ids.begin(), enc.ids.begin() + static_cast<ptrdiff_t>(pre + keep_prompt));
+  std::vector<int32_t> ids(enc.ids.begin(),
+                           enc.ids.begin() + static_cast<ptrdiff_t>(pre + keep_prompt));
   const size_t content_end = enc.ids.size() - suf;
   ids.insert(ids.end(), enc.ids.begin() + static_cast<ptrdiff_t>(content_end - keep_tail),
              enc.ids.end());

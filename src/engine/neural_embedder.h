@@ -41,8 +41,8 @@ class NeuralEmbedder final : public Embedder {
   // Text -> token ids as embed() does it: prompt prepended, truncated per `truncate` to
   // info().max_tokens (kNone with an over-long text throws ej::Error(kInvalidArgument) naming
   // `index`). *prompt_tokens gets the count of leading special + prompt tokens.
-  std::vector<int32_t> tokenize(std::string_view text, const std::string& prompt,
-                                Truncate truncate, size_t index, int32_t* prompt_tokens) const;
+  std::vector<int32_t> tokenize(std::string_view text, const std::string& prompt, Truncate truncate,
+                                size_t index, int32_t* prompt_tokens) const;
   const Tokenizer& tokenizer() const { return *tokenizer_; }
 
   // The prompt text prepended for an input type ("" when the model has none), see the mapping

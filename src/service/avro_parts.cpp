@@ -706,6 +706,12 @@ AvroPartReader::AvroPartReader(const std::string& path)
     : path_(path), impl_(std::make_unique<Impl>()) {
   impl_->fp = std::fopen(path.c_str(), "rbe");
   if (!impl_->fp) fail_internal("cannot open " + path + ": " + std::strerror(errno));
+  // libavro leaks its header buffer when it rejects a file, so refuse non-Avro files first.
+  char magic[4] = {0, 0, 0, 0};
+  if (std::fread(magic, 1, 4, impl_->fp) != 4 || std::memcmp(magic, "Obj\x01", 4) != 0) {
+    fail_internal("cannot read avro file " + path + ": not an Avro object container file");
+  }
+  std::rewind(impl_->fp);
   if (avro_file_reader_fp(impl_->fp, path.c_str(), 0, &impl_->reader)) {
     impl_->reader = nullptr;
     fail_internal("cannot read avro file " + path + ": " + avro_error());

@@ -14,7 +14,9 @@
 namespace ej::engine {
 namespace {
 
-std::string data_dir(const std::string& name) { return std::string(EJ_TEST_DATA_DIR) + "/" + name; }
+std::string data_dir(const std::string& name) {
+  return std::string(EJ_TEST_DATA_DIR) + "/" + name;
+}
 
 class EndToEndTest : public ::testing::TestWithParam<std::string> {};
 
@@ -51,7 +53,8 @@ TEST_P(EndToEndTest, TextsEmbedLikeTheReference) {
       EXPECT_EQ(out.num_tokens[k], c["num_tokens"].get<int>()) << GetParam() << " " << name;
       auto expected = c["embedding"].get<std::vector<float>>();
       float d = 0;
-      for (int x = 0; x < dims; ++x) d = std::max(d, std::fabs(out.vectors[k * dims + x] - expected[x]));
+      for (int x = 0; x < dims; ++x)
+        d = std::max(d, std::fabs(out.vectors[k * dims + x] - expected[x]));
       EXPECT_LE(d, 1e-4f) << GetParam() << " case " << idx[k] << " " << name;
       worst = std::max(worst, d);
       ++checked;
