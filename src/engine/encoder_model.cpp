@@ -1,6 +1,5 @@
 #include "engine/encoder_model.h"
 
-#include <dnnl.h>
 #include <omp.h>
 
 #include <algorithm>
@@ -43,6 +42,16 @@ class WeightReader {
     }
     return nullptr;
   }
+  // The F32 data of `name` in place (no copy), or null if absent / not F32 / misaligned.
+  const float* in_place_f32(const std::string& name, const std::vector<int64_t>& shape) const {
+    const SafetensorsFile* f = nullptr;
+    const TensorInfo* t = find(name, &f);
+    if (t == nullptr || t->shape != shape || t->dtype != TensorDType::kF32) return nullptr;
+    const uint8_t* p = f->bytes(*t);
+    if (reinterpret_cast<uintptr_t>(p) % alignof(float) != 0) return nullptr;
+    return reinterpret_cast<const float*>(p);
+  }
+  std::vector<SafetensorsFile> take_files() { return std::move(files_); }
   bool has(const std::string& name) const {
     const SafetensorsFile* f = nullptr;
     return find(name, &f) != nullptr;
@@ -147,7 +156,11 @@ std::unique_ptr<EncoderModel> EncoderModel::load(const fs::path& dir) {
   }
   const int64_t h = s.hidden_size, ff = s.intermediate_size;
   const std::string e = prefix + "embeddings.";
-  r.read(e + "word_embeddings.weight", {s.vocab_size, h}, &m->word_);
+  m->word_table_ = r.in_place_f32(e + "word_embeddings.weight", {s.vocab_size, h});
+  if (m->word_table_ == nullptr) {
+    r.read(e + "word_embeddings.weight", {s.vocab_size, h}, &m->word_);
+    m->word_table_ = m->word_.data();
+  }
   r.read(e + "position_embeddings.weight", {s.max_position_embeddings, h}, &m->pos_);
   r.read(e + "token_type_embeddings.weight", {s.type_vocab_size, h}, &m->type_);
   r.read(e + "LayerNorm.weight", {h}, &m->emb_ln_g_);
@@ -204,6 +217,7 @@ std::unique_ptr<EncoderModel> EncoderModel::load(const fs::path& dir) {
     r.read(p + "output.LayerNorm.bias", {h}, &L.ln2_b);
   }
   std::vector<std::string> problems = std::move(r.problems());
+  m->files_ = r.take_files();  // keeps the in-place word embeddings mapped
 
   for (const DenseSpec& d : s.dense) {
     Dense dw;
@@ -287,7 +301,7 @@ void EncoderModel::forward(const PackedBatch& batch, int threads, EncoderWorkspa
     const float* type0 = type_.data();
 #pragma omp parallel for num_threads(threads) schedule(static) if (T * H > 32768)
     for (int64_t t = 0; t < T; ++t) {
-      const float* w = word_.data() + static_cast<int64_t>(batch.ids[base + t]) * H;
+      const float* w = word_table_ + static_cast<int64_t>(batch.ids[base + t]) * H;
       const float* p = pos_.data() + static_cast<int64_t>(ws->positions[t]) * H;
       float* o = x + t * H;
       for (int64_t c = 0; c < H; ++c) o[c] = w[c] + p[c] + type0[c];

@@ -1,8 +1,9 @@
 // EncoderModel: the weights of one BERT / XLM-RoBERTa sentence-embedding model (widened to f32,
 // 64-byte aligned, checked by name and shape at load) and its forward pass over PACKED
 // variable-length batches: all tokens of a batch form one [total_tokens, hidden] matrix, so no
-// GEMM works on padding; only attention is per sequence. GEMMs run through oneDNN (dnnl_sgemm);
-// bias + activation, bias + residual + LayerNorm and softmax are fused AVX-512 kernels.
+// GEMM works on padding; only attention is per sequence. The projection / FFN GEMMs run through
+// oneDNN's matmul with weights packed at load, bias, activation and the residual add fused
+// (engine/linear.h); LayerNorm, softmax and attention are our AVX-512 kernels (engine/kernels.h).
 // Pooling (cls / max / mean / mean_sqrt_len / weightedmean / lasttoken), Dense and Normalize
 // follow modules.json.
 // Thread-safety: immutable after load(); forward() is const and may run on several threads at
@@ -18,6 +19,7 @@
 #include "engine/aligned_buffer.h"
 #include "engine/linear.h"
 #include "engine/model_spec.h"
+#include "engine/safetensors.h"
 
 namespace ej::engine {
 
@@ -91,6 +93,11 @@ class EncoderModel {
   EncoderSpec spec_;
   dnnl::engine engine_;
   bool fused_act_ = true;  // activation as a oneDNN post-op of the FFN-up GEMM
+  // Word embeddings: an F32 table is used in place from the mapping (only the rows of the ids
+  // seen become resident, which keeps ~vocab x hidden x 4 bytes out of RSS); F16 / BF16 tables
+  // are widened into word_.
+  std::vector<SafetensorsFile> files_;
+  const float* word_table_ = nullptr;
   AlignedBuffer word_, pos_, type_, emb_ln_g_, emb_ln_b_;
   std::vector<std::unique_ptr<Layer>> layers_;  // Linear is not movable
   std::vector<Dense> dense_;

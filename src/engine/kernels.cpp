@@ -262,7 +262,7 @@ void softmax(float* x, size_t n) {
 }
 
 size_t attention_scratch_floats(size_t len, size_t dh) {
-  const size_t lp = (len + 63) / 64 * 64;
+  const size_t lp = (len + 15) / 16 * 16;
   return 2 * dh * lp + 8 * lp + 64;
 }
 
@@ -292,8 +292,44 @@ void attention_head_scalar(const float* q, const float* k, const float* v, size_
 // NV = dh / 16 vectors per row (1..8). Blocks of 4 query rows: scores for the 4 rows against
 // K^T (transposed once per head, zero-padded to a multiple of 16 keys), softmax of each row,
 // then P V with 4 x NV accumulators.
+// Scores of QR query rows against NC * 16 keys (columns of kt, row stride ldk): scaled, stored
+// into out (row stride ldo), and folded into the per-row running max over the real keys
+// (`left` = keys remaining from this block's first column).
+template <int QR, int NC, size_t DH>
+inline void score_block(const float* const* qr, const float* kt, size_t ldk, __m512 vscale,
+                        float* out, size_t ldo, size_t left, __m512* vmax) {
+  __m512 acc[QR][NC];
+#pragma GCC unroll 8
+  for (int r = 0; r < QR; ++r) {
+#pragma GCC unroll 8
+    for (int c = 0; c < NC; ++c) acc[r][c] = _mm512_setzero_ps();
+  }
+  for (size_t d = 0; d < DH; ++d) {
+    __m512 kv[NC];
+#pragma GCC unroll 8
+    for (int c = 0; c < NC; ++c) kv[c] = _mm512_loadu_ps(kt + d * ldk + 16 * c);
+#pragma GCC unroll 8
+    for (int r = 0; r < QR; ++r) {
+      const __m512 qb = _mm512_set1_ps(qr[r][d]);
+#pragma GCC unroll 8
+      for (int c = 0; c < NC; ++c) acc[r][c] = _mm512_fmadd_ps(qb, kv[c], acc[r][c]);
+    }
+  }
+#pragma GCC unroll 8
+  for (int c = 0; c < NC; ++c) {
+    const size_t col = 16 * static_cast<size_t>(c);
+    const __mmask16 m = col >= left ? 0 : tail_mask(left - col);
+#pragma GCC unroll 8
+    for (int r = 0; r < QR; ++r) {
+      const __m512 x = _mm512_mul_ps(acc[r][c], vscale);
+      vmax[r] = _mm512_mask_max_ps(vmax[r], m, vmax[r], x);
+      _mm512_storeu_ps(out + r * ldo + col, x);
+    }
+  }
+}
+
 // Attention of one head, dh = 16 * NV. K is transposed once per head into kt [dh, lp] (lp = len
-// rounded up to 64, zero keys past len) and V copied into vc [len, dh], both L1/L2-resident.
+// rounded up to 16, zero keys past len) and V copied into vc [len, dh], both L1/L2-resident.
 // Query rows go in blocks of RB: scores 4 rows x 64 keys at a time (16 accumulators) with the
 // row max tracked on the fly (masked to real keys), exp + sum in place, then P V with RB x NV
 // accumulators, scaled by 1 / sum at the end. Rows past len repeat the last row (computed,
@@ -303,12 +339,29 @@ void attention_head_avx512(const float* q, const float* k, const float* v, size_
                            float scale, float* out, size_t ld_out, float* scratch) {
   static_assert(RB % 4 == 0 || RB < 4, "RB is 1, 2 or a multiple of 4");
   constexpr size_t dh = 16 * NV;
-  const size_t lp = (len + 63) / 64 * 64;
+  const size_t lp = (len + 15) / 16 * 16;  // keys padded to whole vectors (zero keys)
   float* kt = scratch;
   float* vc = scratch + dh * lp;
   float* sc = scratch + 2 * dh * lp;  // [RB, lp]
+  // K and V rows are ld floats apart in the packed QKV matrix (mostly outside L2): prefetch a
+  // few rows ahead, the strided pattern defeats the hardware prefetcher.
+  constexpr size_t kAhead = 6;
+  for (size_t j = 0; j < std::min(len, kAhead); ++j) {
+    for (size_t d = 0; d < dh; d += 16) {
+      _mm_prefetch(reinterpret_cast<const char*>(k + j * ld + d), _MM_HINT_T0);
+      _mm_prefetch(reinterpret_cast<const char*>(v + j * ld + d), _MM_HINT_T0);
+    }
+  }
   for (size_t j = 0; j < len; ++j) {
+    if (j + kAhead < len) {
+#pragma GCC unroll 8
+      for (size_t d = 0; d < dh; d += 16) {
+        _mm_prefetch(reinterpret_cast<const char*>(k + (j + kAhead) * ld + d), _MM_HINT_T0);
+        _mm_prefetch(reinterpret_cast<const char*>(v + (j + kAhead) * ld + d), _MM_HINT_T0);
+      }
+    }
     const float* kr = k + j * ld;
+#pragma GCC unroll 16
     for (size_t d = 0; d < dh; ++d) kt[d * lp + j] = kr[d];
     std::memcpy(vc + j * dh, v + j * ld, dh * sizeof(float));
   }
@@ -330,35 +383,22 @@ void attention_head_avx512(const float* q, const float* k, const float* v, size_
       __m512 vmax[QR];
 #pragma GCC unroll 8
       for (int r = 0; r < QR; ++r) vmax[r] = _mm512_set1_ps(-INFINITY);
-      for (size_t j0 = 0; j0 < lp; j0 += 64) {
-        __m512 acc[QR][4];
-#pragma GCC unroll 8
-        for (int r = 0; r < QR; ++r) {
-#pragma GCC unroll 8
-          for (int c = 0; c < 4; ++c) acc[r][c] = _mm512_setzero_ps();
-        }
-        const float* kb = kt + j0;
-        for (size_t d = 0; d < dh; ++d) {
-          __m512 kv[4];
-#pragma GCC unroll 8
-          for (int c = 0; c < 4; ++c) kv[c] = _mm512_loadu_ps(kb + d * lp + 16 * c);
-#pragma GCC unroll 8
-          for (int r = 0; r < QR; ++r) {
-            const __m512 qb = _mm512_set1_ps(qr[r][d]);
-#pragma GCC unroll 8
-            for (int c = 0; c < 4; ++c) acc[r][c] = _mm512_fmadd_ps(qb, kv[c], acc[r][c]);
-          }
-        }
-#pragma GCC unroll 8
-        for (int c = 0; c < 4; ++c) {
-          const __mmask16 m = j0 + 16 * c >= len ? 0 : tail_mask(len - j0 - 16 * c);
-#pragma GCC unroll 8
-          for (int r = 0; r < QR; ++r) {
-            const __m512 x = _mm512_mul_ps(acc[r][c], vscale);
-            vmax[r] = _mm512_mask_max_ps(vmax[r], m, vmax[r], x);
-            _mm512_storeu_ps(sc + (g + r) * lp + j0 + 16 * c, x);
-          }
-        }
+      size_t j0 = 0;
+      for (; j0 + 64 <= lp; j0 += 64) {
+        score_block<QR, 4, dh>(qr, kt + j0, lp, vscale, sc + g * lp + j0, lp, len - j0, vmax);
+      }
+      switch ((lp - j0) / 16) {
+        case 1:
+          score_block<QR, 1, dh>(qr, kt + j0, lp, vscale, sc + g * lp + j0, lp, len - j0, vmax);
+          break;
+        case 2:
+          score_block<QR, 2, dh>(qr, kt + j0, lp, vscale, sc + g * lp + j0, lp, len - j0, vmax);
+          break;
+        case 3:
+          score_block<QR, 3, dh>(qr, kt + j0, lp, vscale, sc + g * lp + j0, lp, len - j0, vmax);
+          break;
+        default:
+          break;
       }
 #pragma GCC unroll 8
       for (int r = 0; r < QR; ++r) row_max[g + r] = _mm512_reduce_max_ps(vmax[r]);

@@ -43,6 +43,8 @@ class SafetensorsFile {
 
   // Widens the tensor into dst (numel() floats). Throws for unsupported dtypes.
   void read_f32(const TensorInfo& t, float* dst) const;
+  // The tensor's bytes inside the mapping (valid while this object lives).
+  const uint8_t* bytes(const TensorInfo& t) const { return data_ + t.begin; }
   // Tells the kernel the mapped pages of this tensor are no longer needed (keeps peak RSS at
   // one copy of the weights). The mapping stays valid; pages are re-read if touched again.
   void release(const TensorInfo& t) const;

@@ -1,9 +1,9 @@
 // Model loading: safetensors parsing and widening, the tensor name / shape check (every problem
 // listed at once), checkpoint prefixes, config-driven spec, prompts, calibration, kernels.
 #include <gtest/gtest.h>
-#include <immintrin.h>
 
 #include <cmath>
+#include <cstdlib>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
@@ -207,18 +207,37 @@ TEST(EngineModelLoading, Bf16WeightsWidenExactly) {
   for (size_t i = 0; i < a.size(); ++i) ASSERT_EQ(a[i], b[i]) << i;
 }
 
+TEST(EngineModelLoading, ActivationKernelMatchesFusedPostOp) {
+  // The FFN activation runs as a oneDNN post-op by default; EJ_ENGINE_UNFUSED_ACT=1 selects
+  // our own AVX-512 kernel. Both must agree (erf and tanh GELU fixtures).
+  for (const char* fixture : {"bert-tiny", "bert-tiny-cls-f16"}) {
+    auto fused = embed_first_cases(data_dir(fixture), fixture, 8);
+    ::setenv("EJ_ENGINE_UNFUSED_ACT", "1", 1);
+    auto own = embed_first_cases(data_dir(fixture), fixture, 8);
+    ::unsetenv("EJ_ENGINE_UNFUSED_ACT");
+    ASSERT_EQ(fused.size(), own.size());
+    for (size_t i = 0; i < own.size(); ++i) ASSERT_NEAR(fused[i], own[i], 1e-5) << fixture << i;
+  }
+}
+
 TEST(EngineModelLoading, F16ConversionIsExact) {
+  // Independent reference: value = (-1)^s * 2^(e-15) * (1 + m/1024), subnormals 2^-14 * m/1024.
   for (uint32_t h = 0; h < 65536; ++h) {
-    float ref = _cvtsh_ss(static_cast<unsigned short>(h));
-    float got = f16_to_f32(static_cast<uint16_t>(h));
-    if (std::isnan(ref)) {
-      EXPECT_TRUE(std::isnan(got)) << h;
-    } else {
-      uint32_t a, b;
-      std::memcpy(&a, &ref, 4);
-      std::memcpy(&b, &got, 4);
-      ASSERT_EQ(a, b) << "half 0x" << std::hex << h;
+    const uint32_t sign = h >> 15, e = (h >> 10) & 31, m = h & 1023;
+    const float got = f16_to_f32(static_cast<uint16_t>(h));
+    if (e == 31) {
+      if (m == 0) {
+        EXPECT_TRUE(std::isinf(got) && std::signbit(got) == (sign != 0)) << h;
+      } else {
+        EXPECT_TRUE(std::isnan(got)) << h;
+      }
+      continue;
     }
+    double ref = e == 0 ? std::ldexp(static_cast<double>(m), -24)
+                        : std::ldexp(1.0 + m / 1024.0, static_cast<int>(e) - 15);
+    if (sign) ref = -ref;
+    ASSERT_EQ(static_cast<double>(got), ref) << "half 0x" << std::hex << h;
+    ASSERT_EQ(std::signbit(got), sign != 0) << h;
   }
 }
 
