@@ -53,47 +53,33 @@ bool parse_bool(const std::optional<std::string>& v, const char* name) {
   throw_invalid(std::string(name) + " must be true or false, got '" + *v + "'");
 }
 
-// Repeated query keys, or one form field holding a JSON array or comma-separated names.
+// Repeated query keys (what the SDKs send), or one form field holding a JSON array (what the
+// docs' curl examples send) or comma-separated names.
 std::vector<std::string> list_param(const httplib::Request& req,
                                     const std::map<std::string, std::string>& form,
                                     const std::string& key) {
   std::vector<std::string> out;
   size_t n = req.get_param_value_count(key.c_str());
   for (size_t i = 0; i < n; ++i) out.push_back(req.get_param_value(key.c_str(), i));
-  if (n == 0) {
-    auto it = form.find(key);
-    if (it == form.end() || it->second.empty()) return out;
-    const std::string& v = it->second;
-    if (v.front() == '[') {
-      nlohmann::json arr = nlohmann::json::parse(v, nullptr, false);
-      if (arr.is_discarded() || !arr.is_array())
-        throw_invalid(key + " must be a JSON array of strings");
-      for (const auto& e : arr) {
-        if (!e.is_string()) throw_invalid(key + " must be a JSON array of strings");
-        out.push_back(e.get<std::string>());
-      }
-    } else {
-      size_t pos = 0;
-      while (pos <= v.size()) {
-        size_t end = v.find(',', pos);
-        if (end == std::string::npos) end = v.size();
-        if (end > pos) out.push_back(v.substr(pos, end - pos));
-        pos = end + 1;
-      }
+  auto it = form.find(key);
+  if (n > 0 || it == form.end() || it->second.empty()) return out;
+  const std::string& v = it->second;
+  if (v.front() == '[') {
+    nlohmann::json arr = nlohmann::json::parse(v, nullptr, false);
+    if (arr.is_discarded() || !arr.is_array())
+      throw_invalid(key + " must be a JSON array of strings");
+    for (const auto& e : arr) {
+      if (!e.is_string()) throw_invalid(key + " must be a JSON array of strings");
+      out.push_back(e.get<std::string>());
     }
+    return out;
   }
-  // Allow "a,b" inside a single query value too.
-  std::vector<std::string> split;
-  for (const auto& s : out) {
-    size_t pos = 0;
-    while (pos <= s.size()) {
-      size_t end = s.find(',', pos);
-      if (end == std::string::npos) end = s.size();
-      if (end > pos) split.push_back(s.substr(pos, end - pos));
-      pos = end + 1;
-    }
+  for (size_t pos = 0; pos <= v.size();) {
+    size_t end = std::min(v.find(',', pos), v.size());
+    if (end > pos) out.push_back(v.substr(pos, end - pos));
+    pos = end + 1;
   }
-  return split;
+  return out;
 }
 
 void create_dataset(Ctx& ctx, const httplib::ContentReader& reader, Router& r) {
