@@ -19,7 +19,6 @@
 #include "engine/aligned_buffer.h"
 #include "engine/linear.h"
 #include "engine/model_spec.h"
-#include "engine/safetensors.h"
 
 namespace ej::engine {
 
@@ -92,12 +91,8 @@ class EncoderModel {
 
   EncoderSpec spec_;
   dnnl::engine engine_;
-  bool fused_act_ = true;  // activation as a oneDNN post-op of the FFN-up GEMM
-  // Word embeddings: an F32 table is used in place from the mapping (only the rows of the ids
-  // seen become resident, which keeps ~vocab x hidden x 4 bytes out of RSS); F16 / BF16 tables
-  // are widened into word_.
-  std::vector<SafetensorsFile> files_;
-  const float* word_table_ = nullptr;
+  bool fused_act_ = true;              // activation as a oneDNN post-op of the FFN-up GEMM
+  const float* word_table_ = nullptr;  // == word_.data()
   AlignedBuffer word_, pos_, type_, emb_ln_g_, emb_ln_b_;
   std::vector<std::unique_ptr<Layer>> layers_;  // Linear is not movable
   std::vector<Dense> dense_;
