@@ -93,7 +93,6 @@ nlohmann::json model_json(const service::ServedModel& m) {
           {"features", {"dims:" + std::to_string(info.dims), "kind:" + info.kind}},
           {"embedding_dimensions", info.dims},
           {"kind", info.kind},
-          {"source", info.source},
           {"quantization", {{"int8_uint8_range", {info.calib_lo, info.calib_hi}}}}};
 }
 
