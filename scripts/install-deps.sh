@@ -24,3 +24,8 @@ if [ ${#missing[@]} -gt 0 ]; then
   $SUDO apt-get update -q
   $SUDO apt-get install -y -q --no-install-recommends "${missing[@]}"
 fi
+# The SDK tests use Node.js >= 20 (global File); Debian 12's own nodejs package is 18.
+node_major=$(node -p 'process.versions.node.split(".")[0]' 2>/dev/null || echo 0)
+if [ "$node_major" -lt 20 ]; then
+  echo "warning: Node.js $(node --version 2>/dev/null || echo none) found; the integration tests need Node.js >= 20" >&2
+fi
