@@ -1,10 +1,12 @@
 #!/usr/bin/env bash
-# Configures and builds embedjobs into build/ (Release-with-debug-info, warnings as errors).
+# Configures and builds embedjobs into build/ (Release by default; what users and packagers get).
 #   BUILD_DIR   where to build (default build)
-#   CMAKE_ARGS  extra arguments for cmake
+#   BUILD_TYPE  CMake build type (default Release; RelWithDebInfo and Debug work too)
+#   CMAKE_ARGS  extra arguments for cmake (scripts/test.sh adds -DEMBEDJOBS_WERROR=ON)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 BUILD_DIR=${BUILD_DIR:-build}
+BUILD_TYPE=${BUILD_TYPE:-Release}
 JOBS=${JOBS:-$(nproc)}
-cmake -S . -B "$BUILD_DIR" -DCMAKE_BUILD_TYPE=RelWithDebInfo ${CMAKE_ARGS:-} >/dev/null
+cmake -S . -B "$BUILD_DIR" -DCMAKE_BUILD_TYPE="$BUILD_TYPE" ${CMAKE_ARGS:-} >/dev/null
 cmake --build "$BUILD_DIR" -j"$JOBS"

@@ -3,15 +3,19 @@
 set -euo pipefail
 SUDO=""
 if [ "$(id -u)" != "0" ]; then SUDO="sudo"; fi
+# Only what the build, the tests and the server use; each line says who needs it.
 PKGS=(
-  build-essential cmake pkg-config git clang-format
-  libcpp-httplib-dev nlohmann-json3-dev libsimdjson-dev
-  libsqlite3-dev libpq-dev postgresql
-  libavro-dev libssl-dev libcurl4-openssl-dev zlib1g-dev
-  libdnnl-dev libutf8proc-dev
-  libcli11-dev libspdlog-dev libfmt-dev
-  libgtest-dev libgmock-dev libbenchmark-dev
-  python3 python3-avro
+  build-essential cmake pkg-config git clang-format  # build + format check
+  libcpp-httplib-dev                                 # HTTP (server; the fake Hub in tests)
+  nlohmann-json3-dev libsimdjson-dev                 # JSON bodies; bulk JSONL ingest
+  libsqlite3-dev                                     # the store
+  libavro-dev                                        # dataset parts (Avro object container files)
+  libssl-dev                                         # key hashes, signed URLs, checksums
+  libcurl4-openssl-dev                               # model download from the Hub
+  libdnnl-dev libutf8proc-dev                        # engine GEMMs; tokenizer Unicode
+  libcli11-dev                                       # command line
+  libgtest-dev libgmock-dev                          # unit tests
+  python3 python3-avro                               # integration test: an independent Avro reader
   )
 # Node.js + npm for the SDK integration tests (keep an existing install: some ship npm inside nodejs)
 command -v node >/dev/null 2>&1 && command -v npm >/dev/null 2>&1 || PKGS+=(nodejs npm)

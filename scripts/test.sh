@@ -3,7 +3,8 @@
 # that drive the real server with the cohere-ai SDK, and the restart test.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-bash scripts/setup.sh
+# The main build is a Release build (what users get), with warnings as errors.
+CMAKE_ARGS="-DEMBEDJOBS_WERROR=ON" BUILD_TYPE=Release bash scripts/setup.sh
 
 echo "== format check"
 files=$(git ls-files 'src/*.cpp' 'src/*.h' 'tests/*.cpp' 'bench/*.cpp' 2>/dev/null || true)
@@ -15,7 +16,8 @@ echo "== unit tests + tokenizer cross-check against Hugging Face tokenizers (npm
 (cd build && ctest --output-on-failure -j"$(nproc)")
 
 echo "== unit tests under AddressSanitizer + UndefinedBehaviorSanitizer"
-BUILD_DIR=build-asan CMAKE_ARGS="-DEMBEDJOBS_SANITIZE=ON -DEMBEDJOBS_BUILD_BENCH=OFF" bash scripts/build.sh
+BUILD_DIR=build-asan BUILD_TYPE=RelWithDebInfo \
+  CMAKE_ARGS="-DEMBEDJOBS_WERROR=ON -DEMBEDJOBS_SANITIZE=ON -DEMBEDJOBS_BUILD_BENCH=OFF" bash scripts/build.sh
 (cd build-asan && ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1 \
   ctest --output-on-failure -j"$(nproc)" -L unit)
 

@@ -8,74 +8,69 @@ nlohmann::json api_meta(const std::string& version) {
   return {{"api_version", {{"version", version}}}};
 }
 
-nlohmann::json dataset_json(const store::DatasetRow& r, const PartUrlSigner& signer,
+nlohmann::json dataset_json(const service::Dataset& ds, const PartUrlSigner& signer,
                             const std::string& base_url, int64_t now_s) {
-  nlohmann::json d = {{"id", r.id},
-                      {"name", r.name},
-                      {"created_at", format_rfc3339(r.created_us)},
-                      {"updated_at", format_rfc3339(r.updated_us)},
-                      {"dataset_type", r.dataset_type},
-                      {"validation_status", r.validation_status}};
-  if (!r.validation_error.empty()) d["validation_error"] = r.validation_error;
-  const nlohmann::json& info = r.info;
-  if (info.contains("schema")) d["schema"] = info["schema"];
-  d["required_fields"] = info.value("required_fields", nlohmann::json::array({"text"}));
-  d["preserve_fields"] = info.value("preserve_fields", nlohmann::json::array());
-  d["validation_warnings"] = info.value("warnings", nlohmann::json::array());
+  nlohmann::json d = {{"id", ds.id},
+                      {"name", ds.name},
+                      {"created_at", format_rfc3339(ds.created_us)},
+                      {"updated_at", format_rfc3339(ds.updated_us)},
+                      {"dataset_type", ds.type},
+                      {"validation_status", status_name(ds.status)}};
+  if (!ds.validation_error.empty()) d["validation_error"] = ds.validation_error;
+  if (!ds.schema.empty()) d["schema"] = ds.schema;
+  d["required_fields"] = ds.required_fields;
+  d["preserve_fields"] = ds.preserve_fields;
+  d["validation_warnings"] = ds.warnings;
   nlohmann::json parts = nlohmann::json::array();
-  bool validated = r.validation_status == "validated";
-  if (validated) {
-    for (const auto& p : info.value("parts", nlohmann::json::array())) {
-      std::string index = std::to_string(p.value("index", 0));
-      nlohmann::json part = {{"id", r.id + "-part-" + index},
-                             {"name", p.value("name", std::string())},
-                             {"url", base_url + signer.signed_path(r.id, index, now_s)},
-                             {"index", p.value("index", 0)},
-                             {"size_bytes", p.value("size_bytes", 0)},
-                             {"num_rows", p.value("num_rows", 0)},
-                             {"samples", p.value("samples", nlohmann::json::array())}};
-      if (info.contains("original_file")) {
-        part["original_url"] = base_url + signer.signed_path(r.id, "original", now_s);
-      }
-      parts.push_back(std::move(part));
+  for (const service::DatasetPart& p : ds.parts) {
+    std::string index = std::to_string(p.index);
+    nlohmann::json part = {{"id", ds.id + "-part-" + index},
+                           {"name", p.name},
+                           {"url", base_url + signer.signed_path(ds.id, index, now_s)},
+                           {"index", p.index},
+                           {"size_bytes", p.size_bytes},
+                           {"num_rows", p.num_rows},
+                           {"samples", p.samples}};
+    if (ds.has_original_file) {
+      part["original_url"] = base_url + signer.signed_path(ds.id, "original", now_s);
     }
+    parts.push_back(std::move(part));
   }
   d["dataset_parts"] = parts;
-  const nlohmann::json& o = r.options;
   nlohmann::json parse_info = nlohmann::json::object();
-  if (o.contains("text_separator")) parse_info["separator"] = o["text_separator"];
-  if (o.contains("csv_delimiter")) parse_info["delimiter"] = o["csv_delimiter"];
+  if (ds.text_separator) parse_info["separator"] = *ds.text_separator;
+  if (ds.csv_delimiter) parse_info["delimiter"] = *ds.csv_delimiter;
   if (!parse_info.empty()) d["parse_info"] = parse_info;
-  d["total_rows"] = r.num_rows;
-  d["size_bytes"] = r.size_bytes;
+  d["total_rows"] = ds.total_rows;
+  d["size_bytes"] = ds.size_bytes;
   return d;
 }
 
-nlohmann::json job_json(const store::JobRow& r) {
+nlohmann::json job_json(const service::Job& job) {
   double percent = 0.0;
-  if (r.status == "complete") {
+  if (job.status == JobStatus::kComplete) {
     percent = 100.0;
-  } else if (r.total_rows > 0) {
-    percent = 100.0 * static_cast<double>(r.rows_done) / static_cast<double>(r.total_rows);
+  } else if (job.total_rows > 0) {
+    percent = 100.0 * static_cast<double>(job.rows_done) / static_cast<double>(job.total_rows);
   }
-  nlohmann::json j = {{"job_id", r.id},
-                      {"status", r.status},
-                      {"created_at", format_rfc3339(r.created_us)},
-                      {"updated_at", format_rfc3339(r.updated_us)},
-                      {"input_dataset_id", r.input_dataset_id},
-                      {"model", r.model},
-                      {"truncate", r.truncate},
-                      {"input_type", r.input_type},
-                      {"embedding_types", r.embedding_types},
+  nlohmann::json j = {{"job_id", job.id},
+                      {"status", status_name(job.status)},
+                      {"created_at", format_rfc3339(job.created_us)},
+                      {"updated_at", format_rfc3339(job.updated_us)},
+                      {"input_dataset_id", job.input_dataset_id},
+                      {"model", job.model},
+                      {"truncate", job.truncate},
+                      {"input_type", job.input_type},
+                      {"embedding_types", job.embedding_types},
                       {"percent_complete", percent},
-                      {"total_rows", r.total_rows},
-                      {"rows_done", r.rows_done}};
-  if (!r.name.empty()) j["name"] = r.name;
-  if (!r.output_dataset_id.empty()) j["output_dataset_id"] = r.output_dataset_id;
-  if (!r.error.empty()) j["failure_reason"] = r.error;
+                      {"total_rows", job.total_rows},
+                      {"rows_done", job.rows_done}};
+  if (!job.name.empty()) j["name"] = job.name;
+  if (!job.output_dataset_id.empty()) j["output_dataset_id"] = job.output_dataset_id;
+  if (!job.failure_reason.empty()) j["failure_reason"] = job.failure_reason;
   nlohmann::json meta = api_meta("1");
-  meta["billed_units"] = {{"input_tokens", r.input_tokens}};
-  meta["tokens"] = {{"input_tokens", r.input_tokens}};
+  meta["billed_units"] = {{"input_tokens", job.input_tokens}};
+  meta["tokens"] = {{"input_tokens", job.input_tokens}};
   meta["cached_tokens"] = 0;
   meta["warnings"] = nlohmann::json::array();
   j["meta"] = meta;

@@ -1,5 +1,5 @@
-// Conversions between our rows and Cohere's wire objects (the only place Cohere's JSON names
-// live). Stateless; thread-safe.
+// Conversions between the service layer's resources and Cohere's wire objects (the only place
+// Cohere's JSON names live). Stateless; thread-safe.
 #pragma once
 
 #include <string>
@@ -8,14 +8,14 @@
 
 #include "api/part_urls.h"
 #include "service/model_registry.h"
-#include "store/store.h"
+#include "service/resources.h"
 
 namespace ej::api {
 
 // base_url: scheme://host[:port][/prefix] used to make absolute part URLs.
-nlohmann::json dataset_json(const store::DatasetRow& row, const PartUrlSigner& signer,
+nlohmann::json dataset_json(const service::Dataset& dataset, const PartUrlSigner& signer,
                             const std::string& base_url, int64_t now_s);
-nlohmann::json job_json(const store::JobRow& row);
+nlohmann::json job_json(const service::Job& job);
 nlohmann::json model_json(const service::ServedModel& model);
 nlohmann::json api_meta(const std::string& version);
 

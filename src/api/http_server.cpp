@@ -7,6 +7,7 @@
 #include "common/error.h"
 #include "common/ids.h"
 #include "common/log.h"
+#include "service/api_keys.h"
 
 namespace ej::api {
 
@@ -54,7 +55,7 @@ std::string Router::authenticate(const httplib::Request& req) {
   while (!key.empty() && key.front() == ' ') key.erase(key.begin());
   while (!key.empty() && key.back() == ' ') key.pop_back();
   if (key.empty()) throw Error(ErrorCode::kUnauthenticated, "no api key supplied");
-  std::optional<std::string> owner = services_->store->owner_for_key_hash(sha256_hex(key));
+  std::optional<std::string> owner = services_->keys->owner_for_key(key);
   if (!owner) throw Error(ErrorCode::kUnauthenticated, "invalid api token");
   return *owner;
 }

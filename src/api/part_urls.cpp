@@ -1,9 +1,8 @@
 #include "api/part_urls.h"
 
-#include <sys/stat.h>
-
 #include <fstream>
 
+#include "common/durable_file.h"
 #include "common/error.h"
 #include "common/ids.h"
 
@@ -34,16 +33,7 @@ std::string load_or_create_secret(const std::string& path) {
     if (in && std::getline(in, s) && s.size() >= 32) return s;
   }
   std::string secret = random_alnum(48);
-  std::string tmp = path + ".tmp";
-  {
-    std::ofstream out(tmp, std::ios::trunc);
-    out << secret << "\n";
-    if (!out) throw Error(ErrorCode::kInternal, "cannot write " + tmp);
-  }
-  chmod(tmp.c_str(), 0600);
-  if (std::rename(tmp.c_str(), path.c_str()) != 0) {
-    throw Error(ErrorCode::kInternal, "cannot create " + path);
-  }
+  write_file_durably(path, secret + "\n", 0600);  // 0600 from the first byte
   return secret;
 }
 

@@ -186,8 +186,8 @@ void create_dataset(Ctx& ctx, const httplib::ContentReader& reader, Router& r) {
   req.csv_delimiter = param(ctx.req, form, "csv_delimiter");
   req.text_separator = param(ctx.req, form, "text_separator");
   remove_guard.keep = true;  // create() owns the file from here on (and removes it on error)
-  store::DatasetRow row = datasets.create(ctx.owner, req, path);
-  send_json(ctx.res, 200, {{"id", row.id}});
+  service::Dataset dataset = datasets.create(ctx.owner, req, path);
+  send_json(ctx.res, 200, {{"id", dataset.id}});
 }
 
 std::optional<int64_t> time_param(const httplib::Request& req, const char* key) {
@@ -248,17 +248,31 @@ void register_dataset_routes(Router& r) {
   });
 
   r.get("/v1/datasets", [&r](Ctx& ctx) {
-    store::DatasetFilter f;
+    service::DatasetListFilter f;
     f.dataset_type = first_param(ctx.req, "datasetType", "dataset_type");
-    f.validation_status = first_param(ctx.req, "validationStatus", "validation_status");
+    std::string status = first_param(ctx.req, "validationStatus", "validation_status");
+    if (!status.empty()) {
+      f.status = parse_dataset_status(status);
+      // unknown / skipped are Cohere statuses this server never gives a dataset: none match.
+      if (!f.status && status != "unknown" && status != "skipped") {
+        throw_invalid(
+            "validationStatus must be one of unknown, queued, processing, failed, "
+            "validated, skipped; got '" +
+            status + "'");
+      }
+      if (!f.status) {
+        send_json(ctx.res, 200, {{"datasets", nlohmann::json::array()}});
+        return;
+      }
+    }
     f.before_us = time_param(ctx.req, "before");
     f.after_us = time_param(ctx.req, "after");
     f.limit = int_param(ctx.req, "limit", 100, 1, 1000);
     f.offset = int_param(ctx.req, "offset", 0, 0, INT64_MAX / 2);
     nlohmann::json list = nlohmann::json::array();
     int64_t now_s = now_us() / 1000000;
-    for (const auto& row : r.services().datasets->list(ctx.owner, f)) {
-      list.push_back(dataset_json(row, r.signer(), ctx.base_url, now_s));
+    for (const auto& ds : r.services().datasets->list(ctx.owner, f)) {
+      list.push_back(dataset_json(ds, r.signer(), ctx.base_url, now_s));
     }
     send_json(ctx.res, 200, {{"datasets", list}});
   });
@@ -269,9 +283,9 @@ void register_dataset_routes(Router& r) {
   });
 
   r.get("/v1/datasets/([^/]+)", [&r](Ctx& ctx) {
-    store::DatasetRow row = r.services().datasets->get(ctx.owner, ctx.req.matches[1]);
+    service::Dataset ds = r.services().datasets->get(ctx.owner, ctx.req.matches[1]);
     send_json(ctx.res, 200,
-              {{"dataset", dataset_json(row, r.signer(), ctx.base_url, now_us() / 1000000)}});
+              {{"dataset", dataset_json(ds, r.signer(), ctx.base_url, now_us() / 1000000)}});
   });
 
   r.del("/v1/datasets/([^/]+)", [&r](Ctx& ctx) {
@@ -294,26 +308,8 @@ void register_dataset_routes(Router& r) {
                           ? "this download link has expired: get the dataset again for a fresh one"
                           : "invalid download link signature");
         }
-        std::optional<store::DatasetRow> row = r.services().store->get_dataset(id);
-        if (!row || row->validation_status != "validated") {
-          throw_not_found("dataset with id " + id + " not found");
-        }
-        const std::string& dir = r.services().config.data_dir;
-        if (part == "original") {
-          if (!row->info.contains("original_file")) throw_not_found("no original file kept");
-          serve_file(ctx.res, dir + "/" + row->info["original_file"].get<std::string>(),
-                     row->options.value("filename", std::string("original")),
-                     "application/octet-stream");
-          return;
-        }
-        for (const auto& p : row->info.value("parts", nlohmann::json::array())) {
-          if (std::to_string(p.value("index", -1)) == part) {
-            serve_file(ctx.res, dir + "/" + p.at("file").get<std::string>(),
-                       p.value("name", std::string("part.avro")), "application/octet-stream");
-            return;
-          }
-        }
-        throw_not_found("dataset " + id + " has no part " + part);
+        service::DownloadFile file = r.services().datasets->download_file(id, part);
+        serve_file(ctx.res, file.path, file.filename, "application/octet-stream");
       },
       false);
 }

@@ -16,7 +16,7 @@ void register_job_routes(Router& r) {
     req.name = string_field(body, "name");
     req.truncate = string_field(body, "truncate");
     if (body.contains("embedding_types")) req.embedding_types = body["embedding_types"];
-    store::JobRow job = r.services().jobs->create(ctx.owner, req);
+    service::Job job = r.services().jobs->create(ctx.owner, req);
     send_json(ctx.res, 200, {{"job_id", job.id}, {"meta", api_meta("1")}});
   });
 

@@ -14,6 +14,8 @@
 #include "common/ids.h"
 #include "common/log.h"
 #include "engine/embedder.h"
+#include "hub/model_source.h"
+#include "service/api_keys.h"
 #include "service/dataset_service.h"
 #include "service/job_service.h"
 #include "service/model_registry.h"
@@ -39,10 +41,6 @@ struct ServeOptions {
   int64_t max_upload_mb = 1536;
 };
 
-std::string key_owner(const std::string& key) {
-  return "key-" + ej::sha256_hex(key).substr(0, 16);
-}
-
 int serve(const ServeOptions& o) {
   fs::create_directories(o.data_dir);
   size_t colon = o.listen.rfind(':');
@@ -60,11 +58,12 @@ int serve(const ServeOptions& o) {
 
   std::unique_ptr<ej::store::Store> store =
       ej::store::open_sqlite_store(o.data_dir + "/embedjobs.db");
+  ej::service::ApiKeys keys(store.get());
   for (const auto& key : o.api_keys) {
     if (key.empty()) continue;
-    store->add_api_key(ej::sha256_hex(key), key_owner(key), "--api-key");
+    keys.add(key, ej::service::ApiKeys::owner_of_cli_key(key), "--api-key");
   }
-  if (!o.no_auth && store->count_api_keys() == 0) {
+  if (!o.no_auth && keys.count() == 0) {
     std::cerr << "embedjobs: no API keys. Pass --api-key KEY, create one with `embedjobs keys "
                  "create --data-dir "
               << o.data_dir << "`, or run with --no-auth for local use.\n";
@@ -88,7 +87,12 @@ int serve(const ServeOptions& o) {
     }
     std::string name = spec.substr(0, eq), source = spec.substr(eq + 1);
     auto& shared = by_source[source];
-    if (!shared) shared = ej::engine::open_embedder(source, engine_options);
+    if (!shared) {
+      // A repo id becomes a local folder (Hugging Face cache or download) before the engine.
+      std::string folder =
+          ej::engine::is_builtin_model(source) ? source : ej::hub::resolve_model_source(source);
+      shared = ej::engine::open_embedder(folder, engine_options);
+    }
     models.add(name, shared);
     ej::log_info("model " + name + " = " + source + " (" + shared->info().kind + ", " +
                  std::to_string(shared->info().dims) + " dims)");
@@ -102,6 +106,7 @@ int serve(const ServeOptions& o) {
   services.config.job_workers = o.job_workers;
   services.config.max_upload_bytes = o.max_upload_mb * 1024 * 1024;
   services.store = store.get();
+  services.keys = &keys;
   services.models = &models;
   ej::service::DatasetService datasets(&services);
   ej::service::JobService jobs(&services);
@@ -201,9 +206,8 @@ int main(int argc, char** argv) {
     if (keys_create->parsed()) {
       fs::create_directories(key_data_dir);
       auto store = ej::store::open_sqlite_store(key_data_dir + "/embedjobs.db");
-      std::string key = "ej-" + ej::random_alnum(40);
-      std::string owner = key_owner_name.empty() ? key_owner(key) : key_owner_name;
-      store->add_api_key(ej::sha256_hex(key), owner, key_name);
+      ej::service::ApiKeys keys(store.get());
+      auto [key, owner] = keys.create(key_owner_name, key_name);
       std::cout << key << std::endl;
       std::cerr << "owner: " << owner << " (the key is shown once; only its hash is stored)\n";
       return 0;

@@ -1,6 +1,17 @@
 #include "common/error.h"
 
+#include "common/ids.h"
+#include "common/log.h"
+
 namespace ej {
+
+std::string public_message(const std::exception& e, const std::string& doing) {
+  const auto* err = dynamic_cast<const Error*>(&e);
+  if (err && err->code() != ErrorCode::kInternal) return e.what();
+  std::string id = random_alnum(12);
+  log_error("internal error " + id + " while " + doing + ": " + e.what());
+  return "internal error while " + doing + " (id " + id + "); the server log has the details";
+}
 
 int http_status(ErrorCode code) {
   switch (code) {

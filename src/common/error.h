@@ -33,6 +33,13 @@ class Error : public std::runtime_error {
 
 int http_status(ErrorCode code);
 
+// What a client may be told about `e`: the message of an ej::Error that describes the request or
+// the resource (any code but kInternal); otherwise "internal error while <doing> (id <id>)",
+// with the full text (which may name files, SQL or library internals) written to the log under
+// that id. Used wherever an exception's text would reach a response, a failure_reason or a
+// validation_error.
+std::string public_message(const std::exception& e, const std::string& doing);
+
 [[noreturn]] inline void throw_invalid(std::string message) {
   throw Error(ErrorCode::kInvalidArgument, std::move(message));
 }

@@ -46,8 +46,12 @@ struct EngineOptions {
   int threads = 0;  // 0 = all cores
 };
 
-// "lexical" (or "builtin:lexical") -> the built-in lexical model; anything else is a model
-// folder / Hugging Face repo id for the neural engine. Throws ej::Error with a clear message.
+// "lexical" (or "builtin:lexical") -> the built-in lexical model; anything else is a local model
+// folder for the neural engine (a Hub repo id is resolved to a folder by src/hub first). Throws
+// ej::Error with a clear message.
+// True for the names of built-in models ("lexical", "builtin:lexical"), which need no folder.
+bool is_builtin_model(const std::string& source);
+
 std::shared_ptr<Embedder> open_embedder(const std::string& source, const EngineOptions& options);
 
 }  // namespace ej::engine

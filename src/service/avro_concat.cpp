@@ -1,13 +1,11 @@
 #include "service/avro_concat.h"
 
-#include <fcntl.h>
-#include <unistd.h>
-
 #include <cstdio>
 #include <cstring>
 #include <fstream>
 #include <iterator>
 
+#include "common/durable_file.h"
 #include "common/error.h"
 
 namespace ej::service {
@@ -74,17 +72,12 @@ Parsed parse_header(const std::string& path) {
 
 int64_t concat_avro_files(const std::vector<std::string>& inputs, const std::string& out_path) {
   if (inputs.empty()) throw Error(ErrorCode::kInternal, "avro concat: no inputs");
-  std::string tmp = out_path + ".tmp";
-  FILE* out = std::fopen(tmp.c_str(), "wb");
-  if (!out) fail(tmp, "cannot create");
+  DurableFile out(out_path);  // removed again if anything below throws
   std::string out_sync;
   std::string out_meta;
   int64_t written = 0;
   auto put = [&](const char* p, size_t n) {
-    if (std::fwrite(p, 1, n, out) != n) {
-      std::fclose(out);
-      fail(tmp, "write failed");
-    }
+    out.write(p, n);
     written += static_cast<int64_t>(n);
   };
   for (size_t f = 0; f < inputs.size(); ++f) {
@@ -94,7 +87,6 @@ int64_t concat_avro_files(const std::vector<std::string>& inputs, const std::str
       out_meta = p.meta;
       put(p.data.data(), p.header_end);
     } else if (p.meta != out_meta) {
-      std::fclose(out);
       fail(inputs[f], "schema or codec differs from " + inputs[0]);
     }
     size_t pos = p.header_end;
@@ -103,11 +95,9 @@ int64_t concat_avro_files(const std::vector<std::string>& inputs, const std::str
       int64_t count = read_long(p.data, &pos, inputs[f]);
       int64_t size = read_long(p.data, &pos, inputs[f]);
       if (count < 0 || size < 0 || pos + static_cast<size_t>(size) + kSyncSize > p.data.size()) {
-        std::fclose(out);
         fail(inputs[f], "truncated block");
       }
       if (p.data.compare(pos + static_cast<size_t>(size), kSyncSize, p.sync) != 0) {
-        std::fclose(out);
         fail(inputs[f], "bad sync marker");
       }
       size_t body_end = pos + static_cast<size_t>(size);
@@ -118,12 +108,7 @@ int64_t concat_avro_files(const std::vector<std::string>& inputs, const std::str
       pos = body_end + kSyncSize;
     }
   }
-  if (std::fflush(out) != 0 || fsync(fileno(out)) != 0) {
-    std::fclose(out);
-    fail(tmp, "flush failed");
-  }
-  std::fclose(out);
-  if (std::rename(tmp.c_str(), out_path.c_str()) != 0) fail(out_path, "rename failed");
+  out.commit();
   return written;
 }
 

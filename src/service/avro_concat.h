@@ -10,7 +10,7 @@
 
 namespace ej::service {
 
-// Writes `out_path` (via out_path + ".tmp", fsync, rename). Returns the bytes written.
+// Writes `out_path` by the durable-write rule (common/durable_file.h). Returns the bytes written.
 // Throws ej::Error(kInternal) when an input is not an Avro container file or the inputs'
 // schemas / codecs differ.
 int64_t concat_avro_files(const std::vector<std::string>& inputs, const std::string& out_path);

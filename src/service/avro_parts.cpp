@@ -13,6 +13,7 @@
 #include <limits>
 #include <map>
 
+#include "common/durable_file.h"
 #include "common/error.h"
 
 namespace ej::service {
@@ -542,16 +543,6 @@ void value_to_json(avro_value_t* v, json* out) {
   }
 }
 
-void fsync_dir_of(const std::string& path) {
-  auto slash = path.rfind('/');
-  std::string dir = slash == std::string::npos ? "." : (slash == 0 ? "/" : path.substr(0, slash));
-  int fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (fd >= 0) {
-    ::fsync(fd);
-    ::close(fd);
-  }
-}
-
 constexpr uint64_t kTargetBlockBytes = 256u << 10;
 
 }  // namespace
@@ -559,7 +550,7 @@ constexpr uint64_t kTargetBlockBytes = 256u << 10;
 // ---- AvroPartWriter ---------------------------------------------------------------------------
 
 struct AvroPartWriter::Impl {
-  FILE* fp = nullptr;
+  std::unique_ptr<DurableFile> file;  // the temporary file until close() publishes it
   avro_schema_t schema = nullptr;
   avro_file_writer_t writer = nullptr;
 
@@ -568,10 +559,7 @@ struct AvroPartWriter::Impl {
       avro_file_writer_close(writer);
       writer = nullptr;
     }
-    if (fp) {
-      std::fclose(fp);
-      fp = nullptr;
-    }
+    file.reset();  // removes the temporary file unless it was committed
     if (schema) {
       avro_schema_decref(schema);
       schema = nullptr;
@@ -582,7 +570,7 @@ struct AvroPartWriter::Impl {
 
 AvroPartWriter::AvroPartWriter(std::string path, std::string_view schema_json,
                                std::string_view codec, size_t block_size)
-    : path_(std::move(path)), tmp_path_(path_ + ".tmp"), impl_(std::make_unique<Impl>()) {
+    : path_(std::move(path)), impl_(std::make_unique<Impl>()) {
   if (codec != "deflate" && codec != "null") {
     throw Error(ErrorCode::kInvalidArgument,
                 "unsupported avro codec \"" + std::string(codec) + "\" (use deflate or null)");
@@ -596,17 +584,15 @@ AvroPartWriter::AvroPartWriter(std::string path, std::string_view schema_json,
   if (avro_schema_from_json_length(schema_json_.data(), schema_json_.size(), &impl_->schema)) {
     throw Error(ErrorCode::kInvalidArgument, "invalid avro schema: " + avro_error());
   }
-  impl_->fp = std::fopen(tmp_path_.c_str(), "wbe");
-  if (!impl_->fp) {
-    fail_internal("cannot create " + tmp_path_ + ": " + std::strerror(errno));
-  }
+  impl_->file = std::make_unique<DurableFile>(path_);
+  tmp_path_ = impl_->file->tmp_path();
   std::string codec_str(codec);
-  if (avro_file_writer_create_with_codec_fp(impl_->fp, tmp_path_.c_str(), 0, impl_->schema,
-                                            &impl_->writer, codec_str.c_str(), block_size)) {
+  if (avro_file_writer_create_with_codec_fp(impl_->file->stream(), tmp_path_.c_str(), 0,
+                                            impl_->schema, &impl_->writer, codec_str.c_str(),
+                                            block_size)) {
     std::string err = avro_error();
     impl_->writer = nullptr;
     impl_->release();
-    ::unlink(tmp_path_.c_str());
     fail_internal("cannot create avro file " + tmp_path_ + ": " + err);
   }
 }
@@ -653,25 +639,8 @@ uint64_t AvroPartWriter::close() {
     abort();
     fail_internal("cannot finish " + tmp_path_ + ": " + err);
   }
-  FILE* fp = impl_->fp;
-  bool ok = std::fflush(fp) == 0 && ::fsync(::fileno(fp)) == 0;
-  struct stat st {};
-  ok = ok && ::fstat(::fileno(fp), &st) == 0;
-  int saved_errno = errno;
-  ok = (std::fclose(fp) == 0) && ok;
-  impl_->fp = nullptr;
-  if (!ok) {
-    abort();
-    fail_internal("cannot write " + tmp_path_ + ": " + std::strerror(saved_errno));
-  }
-  if (std::rename(tmp_path_.c_str(), path_.c_str()) != 0) {
-    saved_errno = errno;
-    abort();
-    fail_internal("cannot rename " + tmp_path_ + ": " + std::strerror(saved_errno));
-  }
-  fsync_dir_of(path_);
+  closed_size_ = impl_->file->commit();  // fsync, rename, fsync the directory (or throws)
   closed_ = true;
-  closed_size_ = static_cast<uint64_t>(st.st_size);
   impl_->release();
   return closed_size_;
 }
@@ -679,7 +648,6 @@ uint64_t AvroPartWriter::close() {
 void AvroPartWriter::abort() {
   if (closed_) return;
   if (impl_) impl_->release();
-  ::unlink(tmp_path_.c_str());
 }
 
 // ---- AvroPartReader ---------------------------------------------------------------------------

@@ -3,9 +3,9 @@
 // The container framing, codecs and reading use libavro (avro-c); record bodies are encoded by
 // our own schema-compiled encoder and handed to avro_file_writer_append_encoded.
 //
-// Writers write to `path + ".tmp"` and rename to `path` on close(), after fsync, so a crash never
-// leaves a half-written part under its final name; a writer destroyed without close() removes
-// its .tmp file.
+// Writers write a temporary file beside `path` and publish it on close() by the one durable-write
+// rule (common/durable_file.h), so a crash never leaves a half-written part under its final
+// name; a writer destroyed without close() removes its temporary file.
 //
 // Thread-safety: each writer/reader object is single-threaded (no internal locking); distinct
 // objects may be used from different threads concurrently.
@@ -55,15 +55,16 @@ class AvroPartWriter {
 
   void append(const nlohmann::json& record);
 
-  // Flushes, fsyncs, renames .tmp -> path (and fsyncs the directory). Returns the file size in
-  // bytes. Calling it twice returns the same size.
+  // Publishes the file durably (flush, fsync, rename onto path, fsync the directory). Returns
+  // the file size in bytes. Calling it twice returns the same size.
   uint64_t close();
 
-  // Removes the .tmp file without publishing anything. Idempotent; also done by the destructor
+  // Removes the temporary file without publishing anything. Idempotent; also done by the destructor
   // when close() was never called.
   void abort();
 
   const std::string& path() const { return path_; }
+  const std::string& tmp_path() const { return tmp_path_; }  // where rows go until close()
   const std::string& schema_json() const { return schema_json_; }
   int64_t num_rows() const { return num_rows_; }
   // Encoded (uncompressed) record bytes appended so far: a bound for the final file size.

@@ -4,12 +4,14 @@
 #include <fstream>
 
 #include "common/clock.h"
+#include "common/durable_file.h"
 #include "common/error.h"
 #include "common/failpoint.h"
 #include "common/ids.h"
 #include "common/log.h"
 #include "service/dataset_ingest.h"
 #include "service/paths.h"
+#include "store/store.h"
 
 namespace ej::service {
 
@@ -48,6 +50,10 @@ DatasetService::DatasetService(Services* services) : services_(services) {
     std::string name = e.path().filename().string();
     if (name.rfind("incoming-", 0) == 0) fs::remove(e.path(), ec);
   }
+  // Part, chunk and key files a dead process was writing (never published under their names).
+  int abandoned = remove_abandoned_temp_files(services_->config.data_dir);
+  if (abandoned > 0)
+    log_info("removed " + std::to_string(abandoned) + " abandoned temporary files");
 }
 
 DatasetService::~DatasetService() {
@@ -58,8 +64,8 @@ std::string DatasetService::new_upload_path() {
   return services_->config.data_dir + "/uploads/incoming-" + random_alnum(16) + ".tmp";
 }
 
-store::DatasetRow DatasetService::create(const std::string& owner, const CreateDatasetRequest& r,
-                                         const std::string& upload_path) {
+Dataset DatasetService::create(const std::string& owner, const CreateDatasetRequest& r,
+                               const std::string& upload_path) {
   struct Cleanup {
     std::string path;
     ~Cleanup() {
@@ -104,13 +110,13 @@ store::DatasetRow DatasetService::create(const std::string& owner, const CreateD
   row.owner = owner;
   row.name = r.name;
   row.dataset_type = r.type;
-  row.validation_status = "queued";
+  row.status = DatasetStatus::kQueued;
   row.created_us = now_us();
   row.updated_us = row.created_us;
   row.size_bytes = static_cast<int64_t>(size);
   row.options = o;
   row.info = {{"parts", nlohmann::json::array()}};
-  fs::rename(upload_path, upload_path_for(row.id));
+  rename_durably(upload_path, upload_path_for(row.id));  // the upload survives a crash from here
   cleanup.path.clear();
   try {
     services_->store->insert_dataset(row);
@@ -119,22 +125,58 @@ store::DatasetRow DatasetService::create(const std::string& owner, const CreateD
     throw;
   }
   wake_.notify_all();
-  return row;
+  return to_dataset(row);
 }
 
-store::DatasetRow DatasetService::get(const std::string& owner, const std::string& id) {
-  std::optional<store::DatasetRow> row = services_->store->get_dataset(id);
+namespace {
+
+store::DatasetRow owned_row(store::Store& store, const std::string& owner, const std::string& id) {
+  std::optional<store::DatasetRow> row = store.get_dataset(id);
   if (!row || row->owner != owner) throw_not_found("dataset with id " + id + " not found");
   return *row;
 }
 
-std::vector<store::DatasetRow> DatasetService::list(const std::string& owner,
-                                                    const store::DatasetFilter& f) {
-  return services_->store->list_datasets(owner, f);
+}  // namespace
+
+Dataset DatasetService::get(const std::string& owner, const std::string& id) {
+  return to_dataset(owned_row(*services_->store, owner, id));
+}
+
+std::vector<Dataset> DatasetService::list(const std::string& owner, const DatasetListFilter& f) {
+  store::DatasetFilter sf;
+  sf.dataset_type = f.dataset_type;
+  sf.status = f.status;
+  sf.before_us = f.before_us;
+  sf.after_us = f.after_us;
+  sf.limit = f.limit;
+  sf.offset = f.offset;
+  std::vector<Dataset> out;
+  for (const auto& row : services_->store->list_datasets(owner, sf)) out.push_back(to_dataset(row));
+  return out;
+}
+
+DownloadFile DatasetService::download_file(const std::string& id, const std::string& part) {
+  std::optional<store::DatasetRow> row = services_->store->get_dataset(id);
+  if (!row || row->status != DatasetStatus::kValidated) {
+    throw_not_found("dataset with id " + id + " not found");
+  }
+  const std::string& dir = services_->config.data_dir;
+  if (part == "original") {
+    if (!row->info.contains("original_file")) throw_not_found("no original file kept");
+    return {dir + "/" + row->info["original_file"].get<std::string>(),
+            row->options.value("filename", std::string("original"))};
+  }
+  for (const auto& p : row->info.value("parts", nlohmann::json::array())) {
+    if (std::to_string(p.value("index", -1)) == part) {
+      return {dir + "/" + p.at("file").get<std::string>(),
+              p.value("name", std::string("part.avro"))};
+    }
+  }
+  throw_not_found("dataset " + id + " has no part " + part);
 }
 
 void DatasetService::remove(const std::string& owner, const std::string& id) {
-  get(owner, id);
+  owned_row(*services_->store, owner, id);
   services_->store->delete_dataset(id);
   std::error_code ec;
   fs::remove_all(dataset_dir(services_->config.data_dir, id), ec);
@@ -189,16 +231,13 @@ bool DatasetService::validate_one(const std::string& worker) {
     } else {
       fs::remove(upload);
     }
-    row->validation_status = "validated";
+    row->status = DatasetStatus::kValidated;
     row->validation_error.clear();
     row->num_rows = res.num_rows;
     row->size_bytes = size;
   } catch (const std::exception& e) {
-    const auto* err = dynamic_cast<const Error*>(&e);
-    row->validation_status = "failed";
-    row->validation_error = err && err->code() == ErrorCode::kInvalidArgument
-                                ? e.what()
-                                : std::string("internal error: ") + e.what();
+    row->status = DatasetStatus::kFailed;
+    row->validation_error = public_message(e, "validating dataset " + row->id);
     row->num_rows = 0;
     std::error_code ec;
     fs::remove_all(dir, ec);
@@ -209,7 +248,7 @@ bool DatasetService::validate_one(const std::string& worker) {
   if (!services_->store->finish_dataset_validation(*row, worker)) {
     log_warn("dataset " + row->id + ": lost its validation lease");
   } else {
-    log_info("dataset " + row->id + ": " + row->validation_status +
+    log_info("dataset " + row->id + ": " + std::string(status_name(row->status)) +
              (row->validation_error.empty() ? "" : " (" + row->validation_error + ")"));
   }
   return true;

@@ -13,8 +13,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include "service/resources.h"
 #include "service/services.h"
-#include "store/store.h"
 
 namespace ej::service {
 
@@ -30,6 +30,15 @@ struct CreateDatasetRequest {
   std::optional<std::string> text_separator;
 };
 
+struct DatasetListFilter {
+  std::string dataset_type;             // empty = any
+  std::optional<DatasetStatus> status;  // nullopt = any
+  std::optional<int64_t> before_us;
+  std::optional<int64_t> after_us;
+  int64_t limit = 100;
+  int64_t offset = 0;
+};
+
 class DatasetService {
  public:
   explicit DatasetService(Services* services);
@@ -39,13 +48,17 @@ class DatasetService {
   std::string new_upload_path();
   // Validates the request synchronously (400s), then moves `upload_path` into place and
   // queues the dataset. Removes `upload_path` on failure.
-  store::DatasetRow create(const std::string& owner, const CreateDatasetRequest& request,
-                           const std::string& upload_path);
+  Dataset create(const std::string& owner, const CreateDatasetRequest& request,
+                 const std::string& upload_path);
   // 404 unless the dataset exists and belongs to `owner`.
-  store::DatasetRow get(const std::string& owner, const std::string& id);
-  std::vector<store::DatasetRow> list(const std::string& owner, const store::DatasetFilter& f);
+  Dataset get(const std::string& owner, const std::string& id);
+  std::vector<Dataset> list(const std::string& owner, const DatasetListFilter& f);
   void remove(const std::string& owner, const std::string& id);
   int64_t usage(const std::string& owner);
+  // The file behind a part download link ("0", "1", ... or "original"), for any owner: the
+  // caller has checked the link's signature. 404 when the dataset is not validated or has no
+  // such part.
+  DownloadFile download_file(const std::string& id, const std::string& part);
 
   void start_validator();
   void stop_validator();

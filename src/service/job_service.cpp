@@ -16,6 +16,7 @@
 #include "service/avro_parts.h"
 #include "service/embedding_types.h"
 #include "service/paths.h"
+#include "store/store.h"
 
 namespace ej::service {
 
@@ -68,7 +69,7 @@ JobService::~JobService() {
   stop_workers();
 }
 
-store::JobRow JobService::create(const std::string& owner, const CreateJobRequest& r) {
+Job JobService::create(const std::string& owner, const CreateJobRequest& r) {
   if (r.model.empty()) throw_invalid("model is required");
   if (r.dataset_id.empty()) throw_invalid("dataset_id is required");
   if (r.input_type.empty()) {
@@ -91,15 +92,15 @@ store::JobRow JobService::create(const std::string& owner, const CreateJobReques
     throw_invalid("dataset " + r.dataset_id + " has type " + ds->dataset_type +
                   "; embed jobs need a dataset of type embed-input");
   }
-  if (ds->validation_status != "validated") {
-    throw_invalid("dataset " + r.dataset_id +
-                  " is not validated (validation_status: " + ds->validation_status + ")");
+  if (ds->status != DatasetStatus::kValidated) {
+    throw_invalid("dataset " + r.dataset_id + " is not validated (validation_status: " +
+                  std::string(status_name(ds->status)) + ")");
   }
   store::JobRow job;
   job.id = random_uuid();
   job.owner = owner;
   job.name = r.name;
-  job.status = "processing";
+  job.status = JobStatus::kProcessing;
   job.input_dataset_id = r.dataset_id;
   job.model = r.model;
   job.input_type = input_type_name(input_type);
@@ -110,17 +111,19 @@ store::JobRow JobService::create(const std::string& owner, const CreateJobReques
   job.total_rows = ds->num_rows;
   services_->store->insert_job(job);
   wake_.notify_all();
-  return job;
+  return to_job(job);
 }
 
-store::JobRow JobService::get(const std::string& owner, const std::string& job_id) {
+Job JobService::get(const std::string& owner, const std::string& job_id) {
   std::optional<store::JobRow> job = services_->store->get_job(job_id);
   if (!job || job->owner != owner) throw_not_found("embed job with id " + job_id + " not found");
-  return *job;
+  return to_job(*job);
 }
 
-std::vector<store::JobRow> JobService::list(const std::string& owner) {
-  return services_->store->list_jobs(owner);
+std::vector<Job> JobService::list(const std::string& owner) {
+  std::vector<Job> out;
+  for (const auto& row : services_->store->list_jobs(owner)) out.push_back(to_job(row));
+  return out;
 }
 
 void JobService::cancel(const std::string& owner, const std::string& job_id) {
@@ -160,9 +163,10 @@ void JobService::worker_loop(int index) {
     try {
       run_job(*job, worker);
     } catch (const std::exception& e) {
-      log_error("job " + job->id + " failed: " + e.what());
+      std::string reason = public_message(e, "running embed job " + job->id);
+      log_error("job " + job->id + " failed: " + reason);
       try {
-        services_->store->finish_job(job->id, worker, "failed", std::nullopt, e.what());
+        services_->store->finish_job(job->id, worker, JobStatus::kFailed, std::nullopt, reason);
       } catch (const std::exception& e2) {
         log_error(std::string("finish_job: ") + e2.what());
       }
@@ -182,8 +186,8 @@ void JobService::run_job(const store::JobRow& job, const std::string& worker) {
                 "input dataset " + job.input_dataset_id + " was deleted while the job ran");
   }
   nlohmann::json kept = kept_field_entries(input->info.value("schema", std::string("{}")));
-  if (job.status == "cancelling") {
-    finish_with_output(job, worker, "cancelled", kept);
+  if (job.status == JobStatus::kCancelling) {
+    finish_with_output(job, worker, JobStatus::kCancelled, kept);
     return;
   }
   const ServedModel& model = services_->models->get(job.model);
@@ -217,13 +221,13 @@ void JobService::run_job(const store::JobRow& job, const std::string& worker) {
     row_index += static_cast<int64_t>(chunk.size());
     if (done.count(k)) continue;
 
-    std::string status;
+    JobStatus status = JobStatus::kProcessing;
     if (!services_->store->renew_job_lease(job.id, worker, cfg.lease_ms, &status)) {
       log_warn("job " + job.id + ": lease lost, leaving it to its new owner");
       return;
     }
     last_renew_ms = now_ms();
-    if (status == "cancelling") {
+    if (status == JobStatus::kCancelling) {
       cancelled = true;
       break;
     }
@@ -297,11 +301,11 @@ void JobService::run_job(const store::JobRow& job, const std::string& worker) {
     }
     failpoint("job.after_commit");
   }
-  finish_with_output(job, worker, cancelled ? "cancelled" : "complete", kept);
+  finish_with_output(job, worker, cancelled ? JobStatus::kCancelled : JobStatus::kComplete, kept);
 }
 
 void JobService::finish_with_output(const store::JobRow& job, const std::string& worker,
-                                    const std::string& status, const nlohmann::json& kept) {
+                                    JobStatus status, const nlohmann::json& kept) {
   const ServiceConfig& cfg = services_->config;
   std::vector<store::ChunkRow> chunks = services_->store->list_chunks(job.id);
   // Chunks must be contiguous from row 0 for a complete job; a cancelled job keeps the prefix
@@ -313,7 +317,7 @@ void JobService::finish_with_output(const store::JobRow& job, const std::string&
     usable.push_back(c);
     next_row += c.num_rows;
   }
-  if (status == "complete" && next_row != job.total_rows) {
+  if (status == JobStatus::kComplete && next_row != job.total_rows) {
     throw Error(ErrorCode::kInternal, "job output has " + std::to_string(next_row) +
                                           " rows, expected " + std::to_string(job.total_rows));
   }
@@ -322,7 +326,7 @@ void JobService::finish_with_output(const store::JobRow& job, const std::string&
   out.owner = job.owner;
   out.name = (job.name.empty() ? job.id : job.name) + "-output";
   out.dataset_type = "embed-result";
-  out.validation_status = "validated";
+  out.status = DatasetStatus::kValidated;
   out.created_us = now_us();
   out.updated_us = out.created_us;
   out.num_rows = next_row;
@@ -380,8 +384,8 @@ void JobService::finish_with_output(const store::JobRow& job, const std::string&
   }
   std::error_code ec;
   fs::remove_all(job_dir(cfg.data_dir, job.id), ec);
-  log_info("job " + job.id + ": " + status + ", " + std::to_string(next_row) + " rows -> " +
-           out.id);
+  log_info("job " + job.id + ": " + std::string(status_name(status)) + ", " +
+           std::to_string(next_row) + " rows -> " + out.id);
 }
 
 }  // namespace ej::service

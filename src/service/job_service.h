@@ -18,8 +18,12 @@
 
 #include <nlohmann/json.hpp>
 
+#include "service/resources.h"
 #include "service/services.h"
-#include "store/store.h"
+
+namespace ej::store {
+struct JobRow;
+}  // namespace ej::store
 
 namespace ej::service {
 
@@ -39,10 +43,10 @@ class JobService {
 
   // Validates the request (model served, dataset embed-input + validated + the caller's, ...)
   // and inserts the job; a worker picks it up.
-  store::JobRow create(const std::string& owner, const CreateJobRequest& request);
+  Job create(const std::string& owner, const CreateJobRequest& request);
   // Throws 404 when the job does not exist or belongs to someone else.
-  store::JobRow get(const std::string& owner, const std::string& job_id);
-  std::vector<store::JobRow> list(const std::string& owner);
+  Job get(const std::string& owner, const std::string& job_id);
+  std::vector<Job> list(const std::string& owner);
   // processing -> cancelling; the runner then writes cancelled. Harmless on any other status.
   void cancel(const std::string& owner, const std::string& job_id);
 
@@ -53,8 +57,8 @@ class JobService {
   void worker_loop(int index);
   void run_job(const store::JobRow& job, const std::string& worker);
   // Builds the output dataset from the committed chunks and finishes the job.
-  void finish_with_output(const store::JobRow& job, const std::string& worker,
-                          const std::string& status, const nlohmann::json& kept_entries);
+  void finish_with_output(const store::JobRow& job, const std::string& worker, JobStatus status,
+                          const nlohmann::json& kept_entries);
 
   Services* services_;
   std::atomic<bool> stopping_{false};

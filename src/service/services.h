@@ -6,16 +6,21 @@
 
 #include "service/config.h"
 #include "service/model_registry.h"
-#include "store/store.h"
+
+namespace ej::store {
+class Store;
+}  // namespace ej::store
 
 namespace ej::service {
 
+class ApiKeys;
 class DatasetService;
 class JobService;
 
 struct Services {
   ServiceConfig config;
-  store::Store* store = nullptr;
+  store::Store* store = nullptr;  // used by the services only; the API layer never sees it
+  ApiKeys* keys = nullptr;
   ModelRegistry* models = nullptr;
   DatasetService* datasets = nullptr;
   JobService* jobs = nullptr;

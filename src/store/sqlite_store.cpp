@@ -114,9 +114,48 @@ class Stmt {
   sqlite3_stmt* stmt_ = nullptr;
 };
 
-const char* kDatasetCols =
+// Each table's columns are listed once: the fields an insert writes (in bind order), then those
+// only the store itself updates. read_* read them back in that order.
+constexpr const char* kDatasetFields =
     "id, owner, name, dataset_type, validation_status, validation_error, created_us, updated_us, "
-    "size_bytes, num_rows, options, info, attempts";
+    "size_bytes, num_rows, options, info";
+constexpr int kDatasetFieldCount = 12;
+constexpr const char* kJobFields =
+    "id, owner, name, status, input_dataset_id, output_dataset_id, model, input_type, truncate, "
+    "embedding_types, created_us, updated_us, total_rows";
+constexpr int kJobFieldCount = 13;
+
+std::string select_datasets(const std::string& rest) {
+  return std::string("SELECT ") + kDatasetFields + ", attempts FROM datasets " + rest;
+}
+std::string select_jobs(const std::string& rest) {
+  return std::string("SELECT ") + kJobFields +
+         ", rows_done, input_tokens, error, attempts FROM jobs " + rest;
+}
+std::string insert_sql(const char* table, const char* fields, int count) {
+  std::string sql = std::string("INSERT INTO ") + table + "(" + fields + ") VALUES(";
+  for (int i = 0; i < count; ++i) sql += i == 0 ? "?" : ",?";
+  return sql + ")";
+}
+
+[[noreturn]] void corrupt(const std::string& what) {
+  throw Error(ErrorCode::kInternal, "sqlite store: unreadable row: " + what);
+}
+
+void bind_dataset(Stmt& s, const DatasetRow& r) {
+  s.bind(1, r.id)
+      .bind(2, r.owner)
+      .bind(3, r.name)
+      .bind(4, r.dataset_type)
+      .bind(5, std::string(status_name(r.status)))
+      .bind(6, r.validation_error)
+      .bind(7, r.created_us)
+      .bind(8, r.updated_us)
+      .bind(9, r.size_bytes)
+      .bind(10, r.num_rows)
+      .bind(11, r.options.dump())
+      .bind(12, r.info.dump());
+}
 
 DatasetRow read_dataset(const Stmt& s) {
   DatasetRow r;
@@ -124,7 +163,9 @@ DatasetRow read_dataset(const Stmt& s) {
   r.owner = s.text(1);
   r.name = s.text(2);
   r.dataset_type = s.text(3);
-  r.validation_status = s.text(4);
+  std::optional<DatasetStatus> status = parse_dataset_status(s.text(4));
+  if (!status) corrupt("dataset " + r.id + " has validation_status '" + s.text(4) + "'");
+  r.status = *status;
   r.validation_error = s.text(5);
   r.created_us = s.i64(6);
   r.updated_us = s.i64(7);
@@ -136,16 +177,34 @@ DatasetRow read_dataset(const Stmt& s) {
   return r;
 }
 
-const char* kJobCols =
-    "id, owner, name, status, input_dataset_id, output_dataset_id, model, input_type, truncate, "
-    "embedding_types, created_us, updated_us, total_rows, rows_done, input_tokens, error, attempts";
+void bind_job(Stmt& s, const JobRow& r) {
+  s.bind(1, r.id)
+      .bind(2, r.owner)
+      .bind(3, r.name)
+      .bind(4, std::string(status_name(r.status)))
+      .bind(5, r.input_dataset_id)
+      .bind(6, r.output_dataset_id)
+      .bind(7, r.model)
+      .bind(8, r.input_type)
+      .bind(9, r.truncate)
+      .bind(10, nlohmann::json(r.embedding_types).dump())
+      .bind(11, r.created_us)
+      .bind(12, r.updated_us)
+      .bind(13, r.total_rows);
+}
+
+JobStatus read_job_status(const std::string& id, const std::string& text) {
+  std::optional<JobStatus> status = parse_job_status(text);
+  if (!status) corrupt("job " + id + " has status '" + text + "'");
+  return *status;
+}
 
 JobRow read_job(const Stmt& s) {
   JobRow r;
   r.id = s.text(0);
   r.owner = s.text(1);
   r.name = s.text(2);
-  r.status = s.text(3);
+  r.status = read_job_status(r.id, s.text(3));
   r.input_dataset_id = s.text(4);
   r.output_dataset_id = s.text(5);
   r.model = s.text(6);
@@ -213,7 +272,7 @@ class SqliteStore final : public Store {
 
   std::optional<DatasetRow> get_dataset(const std::string& id) override {
     std::lock_guard<std::mutex> lock(mu_);
-    Stmt s(db_, (std::string("SELECT ") + kDatasetCols + " FROM datasets WHERE id = ?").c_str());
+    Stmt s(db_, select_datasets("WHERE id = ?").c_str());
     s.bind(1, id);
     if (s.step()) return read_dataset(s);
     return std::nullopt;
@@ -221,14 +280,14 @@ class SqliteStore final : public Store {
 
   std::vector<DatasetRow> list_datasets(const std::string& owner, const DatasetFilter& f) override {
     std::lock_guard<std::mutex> lock(mu_);
-    std::string sql = std::string("SELECT ") + kDatasetCols +
-                      " FROM datasets WHERE owner = ?1 AND (?2 = '' OR dataset_type = ?2) AND "
-                      "(?3 = '' OR validation_status = ?3) AND created_us < ?4 AND created_us > "
-                      "?5 ORDER BY created_us DESC, id LIMIT ?6 OFFSET ?7";
+    std::string sql = select_datasets(
+        "WHERE owner = ?1 AND (?2 = '' OR dataset_type = ?2) AND "
+        "(?3 = '' OR validation_status = ?3) AND created_us < ?4 AND created_us > "
+        "?5 ORDER BY created_us DESC, id LIMIT ?6 OFFSET ?7");
     Stmt s(db_, sql.c_str());
     s.bind(1, owner)
         .bind(2, f.dataset_type)
-        .bind(3, f.validation_status)
+        .bind(3, f.status ? std::string(status_name(*f.status)) : std::string())
         .bind(4, f.before_us.value_or(INT64_MAX))
         .bind(5, f.after_us.value_or(INT64_MIN))
         .bind(6, f.limit)
@@ -268,7 +327,7 @@ class SqliteStore final : public Store {
              "UPDATE datasets SET validation_status = 'processing', lease_owner = ?, "
              "lease_until_ms = ?, attempts = attempts + 1, updated_us = ? WHERE id = ?");
     upd.bind(1, worker).bind(2, now + lease_ms).bind(3, now_us()).bind(4, id).step();
-    Stmt get(db_, (std::string("SELECT ") + kDatasetCols + " FROM datasets WHERE id = ?").c_str());
+    Stmt get(db_, select_datasets("WHERE id = ?").c_str());
     get.bind(1, id).step();
     DatasetRow row = read_dataset(get);
     tx.commit();
@@ -281,7 +340,7 @@ class SqliteStore final : public Store {
            "UPDATE datasets SET validation_status = ?, validation_error = ?, size_bytes = ?, "
            "num_rows = ?, info = ?, updated_us = ?, lease_owner = '', lease_until_ms = 0 "
            "WHERE id = ? AND lease_owner = ? AND validation_status = 'processing'");
-    s.bind(1, r.validation_status)
+    s.bind(1, std::string(status_name(r.status)))
         .bind(2, r.validation_error)
         .bind(3, r.size_bytes)
         .bind(4, r.num_rows)
@@ -295,29 +354,14 @@ class SqliteStore final : public Store {
 
   void insert_job(const JobRow& r) override {
     std::lock_guard<std::mutex> lock(mu_);
-    Stmt s(db_,
-           "INSERT INTO jobs(id, owner, name, status, input_dataset_id, output_dataset_id, model, "
-           "input_type, truncate, embedding_types, created_us, updated_us, total_rows) "
-           "VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?)");
-    s.bind(1, r.id)
-        .bind(2, r.owner)
-        .bind(3, r.name)
-        .bind(4, r.status)
-        .bind(5, r.input_dataset_id)
-        .bind(6, r.output_dataset_id)
-        .bind(7, r.model)
-        .bind(8, r.input_type)
-        .bind(9, r.truncate)
-        .bind(10, nlohmann::json(r.embedding_types).dump())
-        .bind(11, r.created_us)
-        .bind(12, r.updated_us)
-        .bind(13, r.total_rows)
-        .step();
+    Stmt s(db_, insert_sql("jobs", kJobFields, kJobFieldCount).c_str());
+    bind_job(s, r);
+    s.step();
   }
 
   std::optional<JobRow> get_job(const std::string& id) override {
     std::lock_guard<std::mutex> lock(mu_);
-    Stmt s(db_, (std::string("SELECT ") + kJobCols + " FROM jobs WHERE id = ?").c_str());
+    Stmt s(db_, select_jobs("WHERE id = ?").c_str());
     s.bind(1, id);
     if (s.step()) return read_job(s);
     return std::nullopt;
@@ -325,16 +369,14 @@ class SqliteStore final : public Store {
 
   std::vector<JobRow> list_jobs(const std::string& owner) override {
     std::lock_guard<std::mutex> lock(mu_);
-    Stmt s(db_, (std::string("SELECT ") + kJobCols +
-                 " FROM jobs WHERE owner = ? ORDER BY created_us DESC, id")
-                    .c_str());
+    Stmt s(db_, select_jobs("WHERE owner = ? ORDER BY created_us DESC, id").c_str());
     s.bind(1, owner);
     std::vector<JobRow> out;
     while (s.step()) out.push_back(read_job(s));
     return out;
   }
 
-  std::string request_cancel(const std::string& id) override {
+  std::optional<JobStatus> request_cancel(const std::string& id) override {
     std::lock_guard<std::mutex> lock(mu_);
     Stmt upd(db_,
              "UPDATE jobs SET status = 'cancelling', updated_us = ? WHERE id = ? AND status = "
@@ -342,7 +384,8 @@ class SqliteStore final : public Store {
     upd.bind(1, now_us()).bind(2, id).step();
     Stmt s(db_, "SELECT status FROM jobs WHERE id = ?");
     s.bind(1, id);
-    return s.step() ? s.text(0) : std::string();
+    if (!s.step()) return std::nullopt;
+    return read_job_status(id, s.text(0));
   }
 
   std::optional<JobRow> claim_job(const std::string& worker, int64_t lease_ms) override {
@@ -359,7 +402,7 @@ class SqliteStore final : public Store {
              "UPDATE jobs SET lease_owner = ?, lease_until_ms = ?, attempts = attempts + 1 "
              "WHERE id = ?");
     upd.bind(1, worker).bind(2, now + lease_ms).bind(3, id).step();
-    Stmt get(db_, (std::string("SELECT ") + kJobCols + " FROM jobs WHERE id = ?").c_str());
+    Stmt get(db_, select_jobs("WHERE id = ?").c_str());
     get.bind(1, id).step();
     JobRow row = read_job(get);
     tx.commit();
@@ -367,7 +410,7 @@ class SqliteStore final : public Store {
   }
 
   bool renew_job_lease(const std::string& job_id, const std::string& worker, int64_t lease_ms,
-                       std::string* status) override {
+                       JobStatus* status) override {
     std::lock_guard<std::mutex> lock(mu_);
     Stmt upd(db_, "UPDATE jobs SET lease_until_ms = ? WHERE id = ? AND lease_owner = ?");
     upd.bind(1, now_ms() + lease_ms).bind(2, job_id).bind(3, worker).step();
@@ -375,7 +418,8 @@ class SqliteStore final : public Store {
     if (status) {
       Stmt s(db_, "SELECT status FROM jobs WHERE id = ?");
       s.bind(1, job_id);
-      *status = s.step() ? s.text(0) : std::string();
+      // A job that is gone (its dataset deleted) reads as cancelled: stop working on it.
+      *status = s.step() ? read_job_status(job_id, s.text(0)) : JobStatus::kCancelled;
     }
     return held;
   }
@@ -425,7 +469,7 @@ class SqliteStore final : public Store {
     return out;
   }
 
-  bool finish_job(const std::string& job_id, const std::string& worker, const std::string& status,
+  bool finish_job(const std::string& job_id, const std::string& worker, JobStatus status,
                   const std::optional<DatasetRow>& output, const std::string& error) override {
     std::lock_guard<std::mutex> lock(mu_);
     Tx tx(this);
@@ -434,7 +478,7 @@ class SqliteStore final : public Store {
     Stmt upd(db_,
              "UPDATE jobs SET status = ?, output_dataset_id = ?, error = ?, updated_us = ?, "
              "lease_owner = '', lease_until_ms = 0 WHERE id = ?");
-    upd.bind(1, status)
+    upd.bind(1, std::string(status_name(status)))
         .bind(2, output ? output->id : std::string())
         .bind(3, error)
         .bind(4, now_us())
@@ -486,23 +530,9 @@ class SqliteStore final : public Store {
   }
 
   void insert_dataset_locked(const DatasetRow& r) {
-    Stmt s(db_,
-           "INSERT INTO datasets(id, owner, name, dataset_type, validation_status, "
-           "validation_error, created_us, updated_us, size_bytes, num_rows, options, info) "
-           "VALUES(?,?,?,?,?,?,?,?,?,?,?,?)");
-    s.bind(1, r.id)
-        .bind(2, r.owner)
-        .bind(3, r.name)
-        .bind(4, r.dataset_type)
-        .bind(5, r.validation_status)
-        .bind(6, r.validation_error)
-        .bind(7, r.created_us)
-        .bind(8, r.updated_us)
-        .bind(9, r.size_bytes)
-        .bind(10, r.num_rows)
-        .bind(11, r.options.dump())
-        .bind(12, r.info.dump())
-        .step();
+    Stmt s(db_, insert_sql("datasets", kDatasetFields, kDatasetFieldCount).c_str());
+    bind_dataset(s, r);
+    s.step();
   }
 
   std::mutex mu_;

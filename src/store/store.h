@@ -16,14 +16,16 @@
 
 #include <nlohmann/json.hpp>
 
+#include "common/status.h"
+
 namespace ej::store {
 
 struct DatasetRow {
   std::string id;
   std::string owner;
   std::string name;
-  std::string dataset_type;       // embed-input, embed-result, ...
-  std::string validation_status;  // queued, processing, validated, failed
+  std::string dataset_type;                       // embed-input, embed-result, ...
+  DatasetStatus status = DatasetStatus::kQueued;  // column validation_status
   std::string validation_error;
   int64_t created_us = 0;
   int64_t updated_us = 0;
@@ -37,8 +39,8 @@ struct DatasetRow {
 };
 
 struct DatasetFilter {
-  std::string dataset_type;       // empty = any
-  std::string validation_status;  // empty = any
+  std::string dataset_type;             // empty = any
+  std::optional<DatasetStatus> status;  // nullopt = any
   std::optional<int64_t> before_us;
   std::optional<int64_t> after_us;
   int64_t limit = 100;
@@ -49,7 +51,7 @@ struct JobRow {
   std::string id;
   std::string owner;
   std::string name;
-  std::string status;  // processing, cancelling, cancelled, complete, failed
+  JobStatus status = JobStatus::kProcessing;
   std::string input_dataset_id;
   std::string output_dataset_id;
   std::string model;
@@ -104,13 +106,13 @@ class Store {
   virtual void insert_job(const JobRow& row) = 0;
   virtual std::optional<JobRow> get_job(const std::string& id) = 0;
   virtual std::vector<JobRow> list_jobs(const std::string& owner) = 0;  // newest first
-  // processing -> cancelling. Returns the job's status after the call.
-  virtual std::string request_cancel(const std::string& id) = 0;
+  // processing -> cancelling. Returns the job's status after the call (nullopt: no such job).
+  virtual std::optional<JobStatus> request_cancel(const std::string& id) = 0;
   // Claims the oldest job in processing/cancelling whose lease is free or expired.
   virtual std::optional<JobRow> claim_job(const std::string& worker, int64_t lease_ms) = 0;
   // Extends the lease; false when `worker` no longer holds it. Also returns the job's status.
   virtual bool renew_job_lease(const std::string& job_id, const std::string& worker,
-                               int64_t lease_ms, std::string* status) = 0;
+                               int64_t lease_ms, JobStatus* status) = 0;
   // In ONE transaction, if `worker` holds the lease: records the chunk (ignored if it is
   // already there) and recomputes rows_done / input_tokens from the chunks.
   virtual bool commit_chunk(const std::string& job_id, const std::string& worker,
@@ -118,9 +120,8 @@ class Store {
   virtual std::vector<ChunkRow> list_chunks(const std::string& job_id) = 0;
   // In ONE transaction, if `worker` holds the lease: inserts `output` (when given), sets the
   // job's final status / output_dataset_id / error and releases the lease.
-  virtual bool finish_job(const std::string& job_id, const std::string& worker,
-                          const std::string& status, const std::optional<DatasetRow>& output,
-                          const std::string& error) = 0;
+  virtual bool finish_job(const std::string& job_id, const std::string& worker, JobStatus status,
+                          const std::optional<DatasetRow>& output, const std::string& error) = 0;
   // Gives the lease back without changing the status (shutdown), so another run can resume.
   virtual void release_job(const std::string& job_id, const std::string& worker) = 0;
 };

@@ -63,7 +63,7 @@ class JobTest : public ::testing::Test {
     r.keep_fields = {"id"};
     std::string id = datasets_->create("alice", r, path).id;
     EXPECT_TRUE(datasets_->validate_one("v"));
-    EXPECT_EQ(store_->get_dataset(id)->validation_status, "validated");
+    EXPECT_EQ(store_->get_dataset(id)->status, DatasetStatus::kValidated);
     return id;
   }
 
@@ -79,10 +79,10 @@ class JobTest : public ::testing::Test {
     return rows;
   }
 
-  store::JobRow wait_done(const std::string& job_id) {
+  Job wait_done(const std::string& job_id) {
     for (int i = 0; i < 500; ++i) {
-      store::JobRow j = jobs_->get("alice", job_id);
-      if (j.status == "complete" || j.status == "failed" || j.status == "cancelled") return j;
+      Job j = jobs_->get("alice", job_id);
+      if (is_final(j.status)) return j;
       usleep(10000);
     }
     ADD_FAILURE() << "job did not finish";
@@ -109,8 +109,8 @@ CreateJobRequest job_request(const std::string& dataset) {
 TEST_F(JobTest, OutputHasEveryRowOnceInInputOrderAcrossParts) {
   std::string ds = make_dataset(53);
   jobs_->start_workers(1);
-  store::JobRow job = wait_done(jobs_->create("alice", job_request(ds)).id);
-  ASSERT_EQ(job.status, "complete") << job.error;
+  Job job = wait_done(jobs_->create("alice", job_request(ds)).id);
+  ASSERT_EQ(job.status, JobStatus::kComplete) << job.failure_reason;
   EXPECT_EQ(job.rows_done, 53);
   EXPECT_GT(job.input_tokens, 53);
   auto out = store_->get_dataset(job.output_dataset_id);
@@ -159,9 +159,9 @@ TEST_F(JobTest, ResumesAfterADeadWorkerWithoutRedoingCommittedChunks) {
   ASSERT_TRUE(store_->commit_chunk(
       id, "dead", store::ChunkRow{1, 7, 7, 99, 1, "jobs/" + id + "/chunk-1.avro"}));
   jobs_->start_workers(1);
-  store::JobRow job = wait_done(id);
-  ASSERT_EQ(job.status, "complete") << job.error;
-  EXPECT_EQ(job.attempts, 2);
+  Job job = wait_done(id);
+  ASSERT_EQ(job.status, JobStatus::kComplete) << job.failure_reason;
+  EXPECT_EQ(store_->get_job(id)->attempts, 2);
   auto rows = read_output(job.output_dataset_id);
   ASSERT_EQ(rows.size(), 30u);
   for (int i = 0; i < 30; ++i) EXPECT_EQ(rows[static_cast<size_t>(i)]["id"], i) << i;
@@ -175,14 +175,14 @@ TEST_F(JobTest, CancelBeforeAnyWorkEndsCancelledWithAnEmptyOutput) {
   std::string ds = make_dataset(10);
   std::string id = jobs_->create("alice", job_request(ds)).id;
   jobs_->cancel("alice", id);
-  EXPECT_EQ(jobs_->get("alice", id).status, "cancelling");
+  EXPECT_EQ(jobs_->get("alice", id).status, JobStatus::kCancelling);
   jobs_->cancel("alice", id);  // harmless
   jobs_->start_workers(1);
-  store::JobRow job = wait_done(id);
-  EXPECT_EQ(job.status, "cancelled");
+  Job job = wait_done(id);
+  EXPECT_EQ(job.status, JobStatus::kCancelled);
   EXPECT_EQ(read_output(job.output_dataset_id).size(), 0u);
   jobs_->cancel("alice", id);  // on a finished job: nothing changes
-  EXPECT_EQ(jobs_->get("alice", id).status, "cancelled");
+  EXPECT_EQ(jobs_->get("alice", id).status, JobStatus::kCancelled);
 }
 
 TEST_F(JobTest, CreateChecksModelDatasetAndOwner) {

@@ -30,7 +30,7 @@ class StoreTest : public ::testing::Test {
     r.owner = owner;
     r.name = id;
     r.dataset_type = "embed-input";
-    r.validation_status = "queued";
+    r.status = DatasetStatus::kQueued;
     r.created_us = created;
     r.updated_us = created;
     r.size_bytes = 100;
@@ -40,7 +40,7 @@ class StoreTest : public ::testing::Test {
     JobRow j;
     j.id = id;
     j.owner = owner;
-    j.status = "processing";
+    j.status = JobStatus::kProcessing;
     j.input_dataset_id = "ds";
     j.model = "m";
     j.input_type = "search_document";
@@ -79,7 +79,7 @@ TEST_F(StoreTest, DatasetsListFilterAndUsageAreScopedToTheOwner) {
   ASSERT_EQ(store_->list_datasets("alice", f).size(), 1u);
   EXPECT_EQ(store_->list_datasets("alice", f)[0].id, "a");
   f = {};
-  f.validation_status = "validated";
+  f.status = DatasetStatus::kValidated;
   EXPECT_TRUE(store_->list_datasets("alice", f).empty());
   EXPECT_EQ(store_->usage_bytes("alice"), 200);
   EXPECT_TRUE(store_->delete_dataset("a"));
@@ -91,14 +91,14 @@ TEST_F(StoreTest, ValidationClaimIsExclusiveUntilTheLeaseRunsOut) {
   store_->insert_dataset(dataset("a", "alice", 1000));
   auto claimed = store_->claim_dataset_validation("w1", 60000);
   ASSERT_TRUE(claimed.has_value());
-  EXPECT_EQ(claimed->validation_status, "processing");
+  EXPECT_EQ(claimed->status, DatasetStatus::kProcessing);
   EXPECT_FALSE(store_->claim_dataset_validation("w2", 60000).has_value());
-  claimed->validation_status = "validated";
+  claimed->status = DatasetStatus::kValidated;
   claimed->num_rows = 5;
   claimed->info = {{"parts", nlohmann::json::array()}};
   EXPECT_FALSE(store_->finish_dataset_validation(*claimed, "w2"));  // not the lease holder
   EXPECT_TRUE(store_->finish_dataset_validation(*claimed, "w1"));
-  EXPECT_EQ(store_->get_dataset("a")->validation_status, "validated");
+  EXPECT_EQ(store_->get_dataset("a")->status, DatasetStatus::kValidated);
   EXPECT_EQ(store_->get_dataset("a")->num_rows, 5);
 }
 
@@ -118,9 +118,9 @@ TEST_F(StoreTest, JobsListNewestFirstAndCancelIsIdempotent) {
   ASSERT_EQ(list.size(), 2u);
   EXPECT_EQ(list[0].id, "j2");
   EXPECT_EQ(list[0].embedding_types, (std::vector<std::string>{"float", "int8"}));
-  EXPECT_EQ(store_->request_cancel("j1"), "cancelling");
-  EXPECT_EQ(store_->request_cancel("j1"), "cancelling");
-  EXPECT_EQ(store_->request_cancel("nope"), "");
+  EXPECT_EQ(store_->request_cancel("j1"), JobStatus::kCancelling);
+  EXPECT_EQ(store_->request_cancel("j1"), JobStatus::kCancelling);
+  EXPECT_EQ(store_->request_cancel("nope"), std::nullopt);
 }
 
 TEST_F(StoreTest, ChunksCommitOnceUnderTheLeaseAndFinishIsAtomic) {
@@ -137,18 +137,18 @@ TEST_F(StoreTest, ChunksCommitOnceUnderTheLeaseAndFinishIsAtomic) {
   EXPECT_EQ(j->input_tokens, 40);
   EXPECT_EQ(store_->list_chunks("j1").size(), 1u);
 
-  std::string status;
+  JobStatus status = JobStatus::kFailed;
   EXPECT_TRUE(store_->renew_job_lease("j1", "w1", 60000, &status));
-  EXPECT_EQ(status, "processing");
+  EXPECT_EQ(status, JobStatus::kProcessing);
   EXPECT_FALSE(store_->renew_job_lease("j1", "w2", 60000, &status));
 
   DatasetRow out = dataset("out", "alice", 5000);
-  out.validation_status = "validated";
+  out.status = DatasetStatus::kValidated;
   out.dataset_type = "embed-result";
-  EXPECT_FALSE(store_->finish_job("j1", "w2", "complete", out, ""));
+  EXPECT_FALSE(store_->finish_job("j1", "w2", JobStatus::kComplete, out, ""));
   EXPECT_FALSE(store_->get_dataset("out").has_value());
-  EXPECT_TRUE(store_->finish_job("j1", "w1", "complete", out, ""));
-  EXPECT_EQ(store_->get_job("j1")->status, "complete");
+  EXPECT_TRUE(store_->finish_job("j1", "w1", JobStatus::kComplete, out, ""));
+  EXPECT_EQ(store_->get_job("j1")->status, JobStatus::kComplete);
   EXPECT_EQ(store_->get_job("j1")->output_dataset_id, "out");
   EXPECT_TRUE(store_->get_dataset("out").has_value());
   EXPECT_FALSE(store_->claim_job("w2", 60000).has_value());  // finished jobs are not claimed
@@ -161,6 +161,33 @@ TEST_F(StoreTest, DeadWorkersJobIsResumedAfterItsLeaseExpires) {
   ASSERT_TRUE(again.has_value());
   EXPECT_EQ(again->attempts, 2);
   EXPECT_FALSE(store_->commit_chunk("j1", "w1", ChunkRow{0, 0, 10, 1, 1, "x"}));
+}
+
+TEST_F(StoreTest, EveryStatusRoundTripsThroughItsColumn) {
+  int n = 0;
+  for (JobStatus st : {JobStatus::kProcessing, JobStatus::kCancelling, JobStatus::kCancelled,
+                       JobStatus::kComplete, JobStatus::kFailed}) {
+    JobRow j = job("j" + std::to_string(n), "alice", 1000 + n);
+    j.status = st;
+    store_->insert_job(j);
+    EXPECT_EQ(store_->get_job(j.id)->status, st);
+    EXPECT_EQ(parse_job_status(status_name(st)), st);
+    ++n;
+  }
+  for (DatasetStatus st : {DatasetStatus::kQueued, DatasetStatus::kProcessing,
+                           DatasetStatus::kValidated, DatasetStatus::kFailed}) {
+    DatasetRow d = dataset("d" + std::to_string(n), "alice", 1000 + n);
+    d.status = st;
+    store_->insert_dataset(d);
+    EXPECT_EQ(store_->get_dataset(d.id)->status, st);
+    DatasetFilter f;
+    f.status = st;
+    ASSERT_EQ(store_->list_datasets("alice", f).size(), 1u);
+    EXPECT_EQ(parse_dataset_status(status_name(st)), st);
+    ++n;
+  }
+  EXPECT_EQ(parse_job_status("done"), std::nullopt);
+  EXPECT_EQ(parse_dataset_status(""), std::nullopt);
 }
 
 TEST_F(StoreTest, StateSurvivesReopen) {

@@ -28,9 +28,9 @@
 #include <vector>
 
 #include "common/error.h"
-#include "engine/model_source.h"
+#include "hub/model_source.h"
 
-namespace ej::engine {
+namespace ej::hub {
 namespace {
 
 namespace fs = std::filesystem;
@@ -711,4 +711,4 @@ TEST_F(ModelSourceTest, LocalFolderIsReturnedAsIs) {
 }
 
 }  // namespace
-}  // namespace ej::engine
+}  // namespace ej::hub

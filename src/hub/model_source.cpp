@@ -1,4 +1,4 @@
-#include "engine/model_source.h"
+#include "hub/model_source.h"
 
 #include <curl/curl.h>
 #include <fcntl.h>
@@ -25,10 +25,11 @@
 #include <thread>
 #include <vector>
 
+#include "common/durable_file.h"
 #include "common/error.h"
 #include "common/log.h"
 
-namespace ej::engine {
+namespace ej::hub {
 namespace {
 
 namespace fs = std::filesystem;
@@ -147,21 +148,6 @@ std::string read_file(const fs::path& p) {
 std::string unique_suffix() {
   static std::atomic<uint64_t> counter{0};
   return ".tmp" + std::to_string(::getpid()) + "-" + std::to_string(++counter);
-}
-
-// Writes `data` to `p` through a temporary file and a rename, so readers never see half a file.
-void write_file_atomic(const fs::path& p, const std::string& data) {
-  fs::create_directories(p.parent_path());
-  fs::path tmp = p;
-  tmp += unique_suffix();
-  {
-    std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
-    out << data;
-    if (!out.flush()) {
-      throw Error(ErrorCode::kInternal, "cannot write " + tmp.string());
-    }
-  }
-  fs::rename(tmp, p);
 }
 
 std::string sha256_file(const fs::path& p) {
@@ -548,7 +534,7 @@ class HubDownload {
     fs::path snap = repo_dir_ / "snapshots" / commit_;
     for (const std::string& file : plan) fetch_file(snap, file);
     if (ref_.revision != commit_) {
-      write_file_atomic(repo_dir_ / "refs" / ref_.revision, commit_);
+      write_file_durably((repo_dir_ / "refs" / ref_.revision).string(), commit_);
     }
     std::vector<std::string> missing = snapshot_missing(snap);
     if (!missing.empty()) {
@@ -791,6 +777,7 @@ class HubDownload {
       fs::copy_file(blob, tmp, fs::copy_options::overwrite_existing, ec);
     }
     if (!ec) fs::rename(tmp, link, ec);
+    if (!ec) fsync_directory(link.parent_path().string());
     if (ec) {
       std::error_code ignored;
       fs::remove(tmp, ignored);
@@ -880,7 +867,7 @@ class HubDownload {
                         "; the corrupt download was removed, run again to retry");
       }
     }
-    fs::rename(part, blob);
+    rename_durably(part.string(), blob.string());
     log_info("model download: " + ref_.repo + "/" + file + " (" + human_size(got) + ") done");
   }
 
@@ -950,4 +937,4 @@ std::string resolve_model_source(const std::string& source) {
   }
 }
 
-}  // namespace ej::engine
+}  // namespace ej::hub

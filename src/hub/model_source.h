@@ -1,6 +1,7 @@
-// Model sources for `--model NAME=SOURCE` (issue 3, item 1): turns SOURCE into a local model
-// folder in Hugging Face layout. Owns the Hugging Face cache lookup and the Hub download (libcurl)
-// into that cache; the folder's contents are read elsewhere (model_spec, encoder_model).
+// Model acquisition for `--model NAME=SOURCE`: turns SOURCE into a local model folder in Hugging
+// Face layout. Owns the Hugging Face cache lookup and the Hub download (libcurl) into that cache.
+// This is not inference: the engine (src/engine) only ever loads a local folder, and never links
+// libcurl; the CLI resolves SOURCE here first and hands the folder to engine::open_embedder.
 //
 // SOURCE is, in this order:
 //   1. a local folder that exists and holds config.json: returned as is ("~/" is expanded);
@@ -25,7 +26,7 @@
 #include <filesystem>
 #include <string>
 
-namespace ej::engine {
+namespace ej::hub {
 
 // Returns a local folder holding the model. Throws ej::Error with a message that says what was
 // tried: kNotFound (no such folder / repo / revision, or not cached while offline),
@@ -38,4 +39,4 @@ std::string resolve_model_source(const std::string& source);
 // The Hugging Face hub cache folder the environment selects (see above); need not exist.
 std::filesystem::path hf_hub_cache_dir();
 
-}  // namespace ej::engine
+}  // namespace ej::hub
