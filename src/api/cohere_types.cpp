@@ -67,7 +67,7 @@ nlohmann::json job_json(const service::Job& job) {
                       {"rows_done", job.rows_done}};
   if (!job.name.empty()) j["name"] = job.name;
   if (!job.output_dataset_id.empty()) j["output_dataset_id"] = job.output_dataset_id;
-  if (!job.failure_reason.empty()) j["failure_reason"] = job.failure_reason;
+  if (!job.error.empty()) j["failure_reason"] = job.error;
   nlohmann::json meta = api_meta("1");
   meta["billed_units"] = {{"input_tokens", job.input_tokens}};
   meta["tokens"] = {{"input_tokens", job.input_tokens}};

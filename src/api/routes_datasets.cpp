@@ -248,7 +248,7 @@ void register_dataset_routes(Router& r) {
   });
 
   r.get("/v1/datasets", [&r](Ctx& ctx) {
-    service::DatasetListFilter f;
+    DatasetFilter f;
     f.dataset_type = first_param(ctx.req, "datasetType", "dataset_type");
     std::string status = first_param(ctx.req, "validationStatus", "validation_status");
     if (!status.empty()) {

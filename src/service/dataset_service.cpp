@@ -142,16 +142,9 @@ Dataset DatasetService::get(const std::string& owner, const std::string& id) {
   return to_dataset(owned_row(*services_->store, owner, id));
 }
 
-std::vector<Dataset> DatasetService::list(const std::string& owner, const DatasetListFilter& f) {
-  store::DatasetFilter sf;
-  sf.dataset_type = f.dataset_type;
-  sf.status = f.status;
-  sf.before_us = f.before_us;
-  sf.after_us = f.after_us;
-  sf.limit = f.limit;
-  sf.offset = f.offset;
+std::vector<Dataset> DatasetService::list(const std::string& owner, const DatasetFilter& f) {
   std::vector<Dataset> out;
-  for (const auto& row : services_->store->list_datasets(owner, sf)) out.push_back(to_dataset(row));
+  for (const auto& row : services_->store->list_datasets(owner, f)) out.push_back(to_dataset(row));
   return out;
 }
 

@@ -30,15 +30,6 @@ struct CreateDatasetRequest {
   std::optional<std::string> text_separator;
 };
 
-struct DatasetListFilter {
-  std::string dataset_type;             // empty = any
-  std::optional<DatasetStatus> status;  // nullopt = any
-  std::optional<int64_t> before_us;
-  std::optional<int64_t> after_us;
-  int64_t limit = 100;
-  int64_t offset = 0;
-};
-
 class DatasetService {
  public:
   explicit DatasetService(Services* services);
@@ -52,7 +43,7 @@ class DatasetService {
                  const std::string& upload_path);
   // 404 unless the dataset exists and belongs to `owner`.
   Dataset get(const std::string& owner, const std::string& id);
-  std::vector<Dataset> list(const std::string& owner, const DatasetListFilter& f);
+  std::vector<Dataset> list(const std::string& owner, const DatasetFilter& f);
   void remove(const std::string& owner, const std::string& id);
   int64_t usage(const std::string& owner);
   // The file behind a part download link ("0", "1", ... or "original"), for any owner: the

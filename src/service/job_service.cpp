@@ -111,18 +111,18 @@ Job JobService::create(const std::string& owner, const CreateJobRequest& r) {
   job.total_rows = ds->num_rows;
   services_->store->insert_job(job);
   wake_.notify_all();
-  return to_job(job);
+  return job;
 }
 
 Job JobService::get(const std::string& owner, const std::string& job_id) {
   std::optional<store::JobRow> job = services_->store->get_job(job_id);
   if (!job || job->owner != owner) throw_not_found("embed job with id " + job_id + " not found");
-  return to_job(*job);
+  return *job;
 }
 
 std::vector<Job> JobService::list(const std::string& owner) {
   std::vector<Job> out;
-  for (const auto& row : services_->store->list_jobs(owner)) out.push_back(to_job(row));
+  for (const auto& row : services_->store->list_jobs(owner)) out.push_back(row);
   return out;
 }
 

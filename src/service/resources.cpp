@@ -58,24 +58,4 @@ Dataset to_dataset(const store::DatasetRow& r) {
   return d;
 }
 
-Job to_job(const store::JobRow& r) {
-  Job j;
-  j.id = r.id;
-  j.name = r.name;
-  j.status = r.status;
-  j.created_us = r.created_us;
-  j.updated_us = r.updated_us;
-  j.input_dataset_id = r.input_dataset_id;
-  j.output_dataset_id = r.output_dataset_id;
-  j.model = r.model;
-  j.input_type = r.input_type;
-  j.truncate = r.truncate;
-  j.embedding_types = r.embedding_types;
-  j.total_rows = r.total_rows;
-  j.rows_done = r.rows_done;
-  j.input_tokens = r.input_tokens;
-  j.failure_reason = r.error;
-  return j;
-}
-
 }  // namespace ej::service

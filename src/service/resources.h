@@ -10,6 +10,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "common/records.h"
 #include "common/status.h"
 
 namespace ej::store {
@@ -47,23 +48,8 @@ struct Dataset {
   std::optional<std::string> text_separator;
 };
 
-struct Job {
-  std::string id;
-  std::string name;
-  JobStatus status = JobStatus::kProcessing;
-  int64_t created_us = 0;
-  int64_t updated_us = 0;
-  std::string input_dataset_id;
-  std::string output_dataset_id;  // empty until finished
-  std::string model;
-  std::string input_type;
-  std::string truncate;
-  std::vector<std::string> embedding_types;
-  int64_t total_rows = 0;
-  int64_t rows_done = 0;
-  int64_t input_tokens = 0;
-  std::string failure_reason;  // user terms; empty unless failed
-};
+// An embed job as the API may show it (store::JobRow less the store's bookkeeping).
+using Job = JobRecord;
 
 // A file a signed download link points at.
 struct DownloadFile {
@@ -72,6 +58,5 @@ struct DownloadFile {
 };
 
 Dataset to_dataset(const store::DatasetRow& row);
-Job to_job(const store::JobRow& row);
 
 }  // namespace ej::service

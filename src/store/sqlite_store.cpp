@@ -8,12 +8,15 @@
 
 #include "common/clock.h"
 #include "common/error.h"
+#include "store/sqlite_columns.h"
 #include "store/store.h"
 
 namespace ej::store {
 
 namespace {
 
+// The tables without a row type; datasets and jobs are made from their column lists
+// (sqlite_columns.cpp), their indexes below.
 const char* kSchema = R"SQL(
 CREATE TABLE IF NOT EXISTS api_keys (
   key_hash TEXT PRIMARY KEY,
@@ -21,48 +24,6 @@ CREATE TABLE IF NOT EXISTS api_keys (
   name TEXT NOT NULL DEFAULT '',
   created_us INTEGER NOT NULL
 );
-CREATE TABLE IF NOT EXISTS datasets (
-  id TEXT PRIMARY KEY,
-  owner TEXT NOT NULL,
-  name TEXT NOT NULL,
-  dataset_type TEXT NOT NULL,
-  validation_status TEXT NOT NULL,
-  validation_error TEXT NOT NULL DEFAULT '',
-  created_us INTEGER NOT NULL,
-  updated_us INTEGER NOT NULL,
-  size_bytes INTEGER NOT NULL DEFAULT 0,
-  num_rows INTEGER NOT NULL DEFAULT 0,
-  options TEXT NOT NULL DEFAULT '{}',
-  info TEXT NOT NULL DEFAULT '{}',
-  lease_owner TEXT NOT NULL DEFAULT '',
-  lease_until_ms INTEGER NOT NULL DEFAULT 0,
-  attempts INTEGER NOT NULL DEFAULT 0
-);
-CREATE INDEX IF NOT EXISTS datasets_by_owner ON datasets(owner, created_us);
-CREATE INDEX IF NOT EXISTS datasets_by_status ON datasets(validation_status, created_us);
-CREATE TABLE IF NOT EXISTS jobs (
-  id TEXT PRIMARY KEY,
-  owner TEXT NOT NULL,
-  name TEXT NOT NULL DEFAULT '',
-  status TEXT NOT NULL,
-  input_dataset_id TEXT NOT NULL,
-  output_dataset_id TEXT NOT NULL DEFAULT '',
-  model TEXT NOT NULL,
-  input_type TEXT NOT NULL,
-  truncate TEXT NOT NULL,
-  embedding_types TEXT NOT NULL DEFAULT '[]',
-  created_us INTEGER NOT NULL,
-  updated_us INTEGER NOT NULL,
-  total_rows INTEGER NOT NULL DEFAULT 0,
-  rows_done INTEGER NOT NULL DEFAULT 0,
-  input_tokens INTEGER NOT NULL DEFAULT 0,
-  error TEXT NOT NULL DEFAULT '',
-  lease_owner TEXT NOT NULL DEFAULT '',
-  lease_until_ms INTEGER NOT NULL DEFAULT 0,
-  attempts INTEGER NOT NULL DEFAULT 0
-);
-CREATE INDEX IF NOT EXISTS jobs_by_owner ON jobs(owner, created_us);
-CREATE INDEX IF NOT EXISTS jobs_by_status ON jobs(status, created_us);
 CREATE TABLE IF NOT EXISTS job_chunks (
   job_id TEXT NOT NULL,
   chunk_index INTEGER NOT NULL,
@@ -75,153 +36,29 @@ CREATE TABLE IF NOT EXISTS job_chunks (
 );
 )SQL";
 
-class Stmt {
- public:
-  Stmt(sqlite3* db, const char* sql) : db_(db) {
-    if (sqlite3_prepare_v2(db, sql, -1, &stmt_, nullptr) != SQLITE_OK) {
-      throw Error(ErrorCode::kInternal, std::string("sqlite prepare: ") + sqlite3_errmsg(db));
-    }
-  }
-  ~Stmt() { sqlite3_finalize(stmt_); }
-  Stmt(const Stmt&) = delete;
-  Stmt& operator=(const Stmt&) = delete;
+const char* kIndexes = R"SQL(
+CREATE INDEX IF NOT EXISTS datasets_by_owner ON datasets(owner, created_us);
+CREATE INDEX IF NOT EXISTS datasets_by_status ON datasets(validation_status, created_us);
+CREATE INDEX IF NOT EXISTS jobs_by_owner ON jobs(owner, created_us);
+CREATE INDEX IF NOT EXISTS jobs_by_status ON jobs(status, created_us);
+)SQL";
 
-  Stmt& bind(int i, const std::string& v) {
-    sqlite3_bind_text(stmt_, i, v.data(), static_cast<int>(v.size()), SQLITE_TRANSIENT);
-    return *this;
-  }
-  Stmt& bind(int i, int64_t v) {
-    sqlite3_bind_int64(stmt_, i, v);
-    return *this;
-  }
-  // true while there is a row
-  bool step() {
-    int rc = sqlite3_step(stmt_);
-    if (rc == SQLITE_ROW) return true;
-    if (rc == SQLITE_DONE) return false;
-    throw Error(ErrorCode::kInternal, std::string("sqlite step: ") + sqlite3_errmsg(db_));
-  }
-  std::string text(int col) const {
-    const unsigned char* p = sqlite3_column_text(stmt_, col);
-    return p ? std::string(reinterpret_cast<const char*>(p),
-                           static_cast<size_t>(sqlite3_column_bytes(stmt_, col)))
-             : std::string();
-  }
-  int64_t i64(int col) const { return sqlite3_column_int64(stmt_, col); }
-
- private:
-  sqlite3* db_;
-  sqlite3_stmt* stmt_ = nullptr;
-};
-
-// Each table's columns are listed once: the fields an insert writes (in bind order), then those
-// only the store itself updates. read_* read them back in that order.
-constexpr const char* kDatasetFields =
-    "id, owner, name, dataset_type, validation_status, validation_error, created_us, updated_us, "
-    "size_bytes, num_rows, options, info";
-constexpr int kDatasetFieldCount = 12;
-constexpr const char* kJobFields =
-    "id, owner, name, status, input_dataset_id, output_dataset_id, model, input_type, truncate, "
-    "embedding_types, created_us, updated_us, total_rows";
-constexpr int kJobFieldCount = 13;
+using sqlite::Stmt;
 
 std::string select_datasets(const std::string& rest) {
-  return std::string("SELECT ") + kDatasetFields + ", attempts FROM datasets " + rest;
+  return sqlite::select_sql(sqlite::dataset_columns(), "datasets", rest);
 }
 std::string select_jobs(const std::string& rest) {
-  return std::string("SELECT ") + kJobFields +
-         ", rows_done, input_tokens, error, attempts FROM jobs " + rest;
+  return sqlite::select_sql(sqlite::job_columns(), "jobs", rest);
 }
-std::string insert_sql(const char* table, const char* fields, int count) {
-  std::string sql = std::string("INSERT INTO ") + table + "(" + fields + ") VALUES(";
-  for (int i = 0; i < count; ++i) sql += i == 0 ? "?" : ",?";
-  return sql + ")";
-}
-
-[[noreturn]] void corrupt(const std::string& what) {
-  throw Error(ErrorCode::kInternal, "sqlite store: unreadable row: " + what);
-}
-
-void bind_dataset(Stmt& s, const DatasetRow& r) {
-  s.bind(1, r.id)
-      .bind(2, r.owner)
-      .bind(3, r.name)
-      .bind(4, r.dataset_type)
-      .bind(5, std::string(status_name(r.status)))
-      .bind(6, r.validation_error)
-      .bind(7, r.created_us)
-      .bind(8, r.updated_us)
-      .bind(9, r.size_bytes)
-      .bind(10, r.num_rows)
-      .bind(11, r.options.dump())
-      .bind(12, r.info.dump());
-}
-
 DatasetRow read_dataset(const Stmt& s) {
-  DatasetRow r;
-  r.id = s.text(0);
-  r.owner = s.text(1);
-  r.name = s.text(2);
-  r.dataset_type = s.text(3);
-  std::optional<DatasetStatus> status = parse_dataset_status(s.text(4));
-  if (!status) corrupt("dataset " + r.id + " has validation_status '" + s.text(4) + "'");
-  r.status = *status;
-  r.validation_error = s.text(5);
-  r.created_us = s.i64(6);
-  r.updated_us = s.i64(7);
-  r.size_bytes = s.i64(8);
-  r.num_rows = s.i64(9);
-  r.options = nlohmann::json::parse(s.text(10), nullptr, false);
-  r.info = nlohmann::json::parse(s.text(11), nullptr, false);
-  r.attempts = static_cast<int>(s.i64(12));
-  return r;
+  return sqlite::read_row(sqlite::dataset_columns(), s);
 }
-
-void bind_job(Stmt& s, const JobRow& r) {
-  s.bind(1, r.id)
-      .bind(2, r.owner)
-      .bind(3, r.name)
-      .bind(4, std::string(status_name(r.status)))
-      .bind(5, r.input_dataset_id)
-      .bind(6, r.output_dataset_id)
-      .bind(7, r.model)
-      .bind(8, r.input_type)
-      .bind(9, r.truncate)
-      .bind(10, nlohmann::json(r.embedding_types).dump())
-      .bind(11, r.created_us)
-      .bind(12, r.updated_us)
-      .bind(13, r.total_rows);
-}
-
-JobStatus read_job_status(const std::string& id, const std::string& text) {
-  std::optional<JobStatus> status = parse_job_status(text);
-  if (!status) corrupt("job " + id + " has status '" + text + "'");
-  return *status;
-}
-
 JobRow read_job(const Stmt& s) {
-  JobRow r;
-  r.id = s.text(0);
-  r.owner = s.text(1);
-  r.name = s.text(2);
-  r.status = read_job_status(r.id, s.text(3));
-  r.input_dataset_id = s.text(4);
-  r.output_dataset_id = s.text(5);
-  r.model = s.text(6);
-  r.input_type = s.text(7);
-  r.truncate = s.text(8);
-  nlohmann::json types = nlohmann::json::parse(s.text(9), nullptr, false);
-  if (types.is_array()) {
-    for (const auto& t : types) r.embedding_types.push_back(t.get<std::string>());
-  }
-  r.created_us = s.i64(10);
-  r.updated_us = s.i64(11);
-  r.total_rows = s.i64(12);
-  r.rows_done = s.i64(13);
-  r.input_tokens = s.i64(14);
-  r.error = s.text(15);
-  r.attempts = static_cast<int>(s.i64(16));
-  return r;
+  return sqlite::read_row(sqlite::job_columns(), s);
+}
+JobStatus read_job_status(const std::string& id, const std::string& text) {
+  return sqlite::job_status_from_column(id, text);
 }
 
 class SqliteStore final : public Store {
@@ -238,6 +75,9 @@ class SqliteStore final : public Store {
     exec("PRAGMA synchronous=FULL");
     exec("PRAGMA foreign_keys=ON");
     exec(kSchema);
+    exec(sqlite::create_table_sql(sqlite::dataset_columns(), "datasets").c_str());
+    exec(sqlite::create_table_sql(sqlite::job_columns(), "jobs").c_str());
+    exec(kIndexes);
   }
   ~SqliteStore() override { sqlite3_close(db_); }
 
@@ -272,7 +112,7 @@ class SqliteStore final : public Store {
 
   std::optional<DatasetRow> get_dataset(const std::string& id) override {
     std::lock_guard<std::mutex> lock(mu_);
-    Stmt s(db_, select_datasets("WHERE id = ?").c_str());
+    Stmt s(db_, select_datasets("WHERE id = ?"));
     s.bind(1, id);
     if (s.step()) return read_dataset(s);
     return std::nullopt;
@@ -284,7 +124,7 @@ class SqliteStore final : public Store {
         "WHERE owner = ?1 AND (?2 = '' OR dataset_type = ?2) AND "
         "(?3 = '' OR validation_status = ?3) AND created_us < ?4 AND created_us > "
         "?5 ORDER BY created_us DESC, id LIMIT ?6 OFFSET ?7");
-    Stmt s(db_, sql.c_str());
+    Stmt s(db_, sql);
     s.bind(1, owner)
         .bind(2, f.dataset_type)
         .bind(3, f.status ? std::string(status_name(*f.status)) : std::string())
@@ -327,7 +167,7 @@ class SqliteStore final : public Store {
              "UPDATE datasets SET validation_status = 'processing', lease_owner = ?, "
              "lease_until_ms = ?, attempts = attempts + 1, updated_us = ? WHERE id = ?");
     upd.bind(1, worker).bind(2, now + lease_ms).bind(3, now_us()).bind(4, id).step();
-    Stmt get(db_, select_datasets("WHERE id = ?").c_str());
+    Stmt get(db_, select_datasets("WHERE id = ?"));
     get.bind(1, id).step();
     DatasetRow row = read_dataset(get);
     tx.commit();
@@ -354,14 +194,14 @@ class SqliteStore final : public Store {
 
   void insert_job(const JobRow& r) override {
     std::lock_guard<std::mutex> lock(mu_);
-    Stmt s(db_, insert_sql("jobs", kJobFields, kJobFieldCount).c_str());
-    bind_job(s, r);
+    Stmt s(db_, sqlite::insert_sql(sqlite::job_columns(), "jobs"));
+    sqlite::bind_row(sqlite::job_columns(), s, r);
     s.step();
   }
 
   std::optional<JobRow> get_job(const std::string& id) override {
     std::lock_guard<std::mutex> lock(mu_);
-    Stmt s(db_, select_jobs("WHERE id = ?").c_str());
+    Stmt s(db_, select_jobs("WHERE id = ?"));
     s.bind(1, id);
     if (s.step()) return read_job(s);
     return std::nullopt;
@@ -369,7 +209,7 @@ class SqliteStore final : public Store {
 
   std::vector<JobRow> list_jobs(const std::string& owner) override {
     std::lock_guard<std::mutex> lock(mu_);
-    Stmt s(db_, select_jobs("WHERE owner = ? ORDER BY created_us DESC, id").c_str());
+    Stmt s(db_, select_jobs("WHERE owner = ? ORDER BY created_us DESC, id"));
     s.bind(1, owner);
     std::vector<JobRow> out;
     while (s.step()) out.push_back(read_job(s));
@@ -402,7 +242,7 @@ class SqliteStore final : public Store {
              "UPDATE jobs SET lease_owner = ?, lease_until_ms = ?, attempts = attempts + 1 "
              "WHERE id = ?");
     upd.bind(1, worker).bind(2, now + lease_ms).bind(3, id).step();
-    Stmt get(db_, select_jobs("WHERE id = ?").c_str());
+    Stmt get(db_, select_jobs("WHERE id = ?"));
     get.bind(1, id).step();
     JobRow row = read_job(get);
     tx.commit();
@@ -530,8 +370,8 @@ class SqliteStore final : public Store {
   }
 
   void insert_dataset_locked(const DatasetRow& r) {
-    Stmt s(db_, insert_sql("datasets", kDatasetFields, kDatasetFieldCount).c_str());
-    bind_dataset(s, r);
+    Stmt s(db_, sqlite::insert_sql(sqlite::dataset_columns(), "datasets"));
+    sqlite::bind_row(sqlite::dataset_columns(), s, r);
     s.step();
   }
 

@@ -16,6 +16,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "common/records.h"
 #include "common/status.h"
 
 namespace ej::store {
@@ -35,36 +36,14 @@ struct DatasetRow {
   // schema (string), parts ([{index,name,file,size_bytes,num_rows,samples}]), warnings,
   // required_fields, preserve_fields, original_file
   nlohmann::json info = nlohmann::json::object();
-  int attempts = 0;  // validation claims so far
+  int64_t attempts = 0;  // validation claims so far
 };
 
-struct DatasetFilter {
-  std::string dataset_type;             // empty = any
-  std::optional<DatasetStatus> status;  // nullopt = any
-  std::optional<int64_t> before_us;
-  std::optional<int64_t> after_us;
-  int64_t limit = 100;
-  int64_t offset = 0;
-};
+using ej::DatasetFilter;
 
-struct JobRow {
-  std::string id;
-  std::string owner;
-  std::string name;
-  JobStatus status = JobStatus::kProcessing;
-  std::string input_dataset_id;
-  std::string output_dataset_id;
-  std::string model;
-  std::string input_type;
-  std::string truncate;
-  std::vector<std::string> embedding_types;
-  int64_t created_us = 0;
-  int64_t updated_us = 0;
-  int64_t total_rows = 0;
-  int64_t rows_done = 0;     // sum of committed chunks' rows
-  int64_t input_tokens = 0;  // sum of committed chunks' tokens
-  std::string error;
-  int attempts = 0;  // run claims so far
+// A job plus what only the store keeps of it.
+struct JobRow : JobRecord {
+  int64_t attempts = 0;  // run claims so far
 };
 
 // One committed piece of a job's output: rows [first_row, first_row + num_rows) written to

@@ -110,7 +110,7 @@ TEST_F(JobTest, OutputHasEveryRowOnceInInputOrderAcrossParts) {
   std::string ds = make_dataset(53);
   jobs_->start_workers(1);
   Job job = wait_done(jobs_->create("alice", job_request(ds)).id);
-  ASSERT_EQ(job.status, JobStatus::kComplete) << job.failure_reason;
+  ASSERT_EQ(job.status, JobStatus::kComplete) << job.error;
   EXPECT_EQ(job.rows_done, 53);
   EXPECT_GT(job.input_tokens, 53);
   auto out = store_->get_dataset(job.output_dataset_id);
@@ -160,7 +160,7 @@ TEST_F(JobTest, ResumesAfterADeadWorkerWithoutRedoingCommittedChunks) {
       id, "dead", store::ChunkRow{1, 7, 7, 99, 1, "jobs/" + id + "/chunk-1.avro"}));
   jobs_->start_workers(1);
   Job job = wait_done(id);
-  ASSERT_EQ(job.status, JobStatus::kComplete) << job.failure_reason;
+  ASSERT_EQ(job.status, JobStatus::kComplete) << job.error;
   EXPECT_EQ(store_->get_job(id)->attempts, 2);
   auto rows = read_output(job.output_dataset_id);
   ASSERT_EQ(rows.size(), 30u);

@@ -1,0 +1,2 @@
+// Must NOT compile with the API layer's include root: HTTP never sees SQL rows.
+#include "store/store.h"
