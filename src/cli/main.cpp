@@ -42,6 +42,14 @@ struct ServeOptions {
 };
 
 int serve(const ServeOptions& o) {
+  // Block SIGINT/SIGTERM before any thread exists (the engine's OpenMP/oneDNN threads start while
+  // a model loads): threads inherit the mask, so the signal reaches only the sigwait below and
+  // the server stops gracefully, whatever the model.
+  sigset_t set;
+  sigemptyset(&set);
+  sigaddset(&set, SIGINT);
+  sigaddset(&set, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, &set, nullptr);
   fs::create_directories(o.data_dir);
   size_t colon = o.listen.rfind(':');
   if (colon == std::string::npos) {
@@ -117,12 +125,7 @@ int serve(const ServeOptions& o) {
                              ej::api::load_or_create_secret(o.data_dir + "/url_signing.key"));
   int port = server.bind();
 
-  // Signals: block them here, and let one thread wait for them and stop the server.
-  sigset_t set;
-  sigemptyset(&set);
-  sigaddset(&set, SIGINT);
-  sigaddset(&set, SIGTERM);
-  pthread_sigmask(SIG_BLOCK, &set, nullptr);
+  // Signals: blocked since the start of serve(); one thread waits for them and stops the server.
   std::thread signal_thread([&] {
     int sig = 0;
     sigwait(&set, &sig);
