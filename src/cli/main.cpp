@@ -14,6 +14,7 @@
 #include "common/ids.h"
 #include "common/log.h"
 #include "engine/embedder.h"
+#include "hub/model_identity.h"
 #include "hub/model_source.h"
 #include "service/api_keys.h"
 #include "service/dataset_service.h"
@@ -82,10 +83,14 @@ int serve(const ServeOptions& o) {
   ej::engine::EngineOptions engine_options;
   engine_options.threads = o.engine_threads;
   if (o.models.empty()) {
-    models.add(ej::service::kLexicalModelName,
-               ej::engine::open_embedder("lexical", engine_options));
+    models.add(ej::service::kLexicalModelName, ej::engine::open_embedder("lexical", engine_options),
+               ej::service::kLexicalModelIdentity);
   }
-  std::map<std::string, std::shared_ptr<ej::engine::Embedder>> by_source;
+  struct Loaded {
+    std::shared_ptr<ej::engine::Embedder> embedder;
+    std::string identity;
+  };
+  std::map<std::string, Loaded> by_source;
   for (const auto& spec : o.models) {
     size_t eq = spec.find('=');
     if (eq == std::string::npos || eq == 0 || eq + 1 == spec.size()) {
@@ -94,16 +99,21 @@ int serve(const ServeOptions& o) {
       return 2;
     }
     std::string name = spec.substr(0, eq), source = spec.substr(eq + 1);
-    auto& shared = by_source[source];
-    if (!shared) {
-      // A repo id becomes a local folder (Hugging Face cache or download) before the engine.
-      std::string folder =
-          ej::engine::is_builtin_model(source) ? source : ej::hub::resolve_model_source(source);
-      shared = ej::engine::open_embedder(folder, engine_options);
+    Loaded& loaded = by_source[source];
+    if (!loaded.embedder) {
+      if (ej::engine::is_builtin_model(source)) {
+        loaded.embedder = ej::engine::open_embedder(source, engine_options);
+        loaded.identity = ej::service::kLexicalModelIdentity;
+      } else {
+        // A repo id becomes a local folder (Hugging Face cache or download) before the engine.
+        std::string folder = ej::hub::resolve_model_source(source);
+        loaded.embedder = ej::engine::open_embedder(folder, engine_options);
+        loaded.identity = ej::hub::model_identity(folder);
+      }
     }
-    models.add(name, shared);
-    ej::log_info("model " + name + " = " + source + " (" + shared->info().kind + ", " +
-                 std::to_string(shared->info().dims) + " dims)");
+    models.add(name, loaded.embedder, loaded.identity);
+    ej::log_info("model " + name + " = " + source + " (" + loaded.embedder->info().kind + ", " +
+                 std::to_string(loaded.embedder->info().dims) + " dims, " + loaded.identity + ")");
   }
 
   ej::service::Services services;

@@ -84,7 +84,7 @@ Job JobService::create(const std::string& owner, const CreateJobRequest& r) {
   engine::Truncate truncate = parse_truncate(r.truncate.empty() ? "END" : r.truncate, false);
   EmbeddingTypes types = parse_embedding_types(r.embedding_types, false);
   if (r.name.size() > 256) throw_invalid("name must be at most 256 characters");
-  services_->models->get(r.model);  // 404 with Cohere's message when not served
+  const ServedModel& served = services_->models->get(r.model);  // 404 when not served
 
   std::optional<store::DatasetRow> ds = services_->store->get_dataset(r.dataset_id);
   if (!ds || ds->owner != owner) throw_not_found("dataset with id " + r.dataset_id + " not found");
@@ -109,6 +109,7 @@ Job JobService::create(const std::string& owner, const CreateJobRequest& r) {
   job.created_us = now_us();
   job.updated_us = job.created_us;
   job.total_rows = ds->num_rows;
+  job.model_identity = served.identity;
   services_->store->insert_job(job);
   wake_.notify_all();
   return job;
@@ -191,6 +192,15 @@ void JobService::run_job(const store::JobRow& job, const std::string& worker) {
     return;
   }
   const ServedModel& model = services_->models->get(job.model);
+  // Never mix two models' vectors in one output: a job resumes only under the model it began.
+  if (!job.model_identity.empty() && job.model_identity != model.identity) {
+    throw Error(ErrorCode::kInvalidArgument,
+                "this job was started with model " + job.model + " as " + job.model_identity +
+                    ", but the server now serves " + job.model + " as " + model.identity +
+                    "; a job cannot continue with a different model (its rows would mix "
+                    "embeddings of two models). Serve the original model to rerun it, or "
+                    "start a new job");
+  }
   engine::Embedder& embedder = *model.embedder;
   const engine::ModelInfo& info = embedder.info();
   EmbeddingTypes types = parse_embedding_types(nlohmann::json(job.embedding_types), false);

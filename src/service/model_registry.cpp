@@ -4,8 +4,10 @@
 
 namespace ej::service {
 
-void ModelRegistry::add(const std::string& name, std::shared_ptr<engine::Embedder> embedder) {
-  models_[name] = ServedModel{name, std::move(embedder)};
+void ModelRegistry::add(const std::string& name, std::shared_ptr<engine::Embedder> embedder,
+                        std::string identity) {
+  if (identity.empty()) identity = embedder->info().kind + ":" + embedder->info().source;
+  models_[name] = ServedModel{name, std::move(embedder), std::move(identity)};
 }
 
 const ServedModel* ModelRegistry::find(const std::string& name) const {

@@ -14,11 +14,16 @@ namespace ej::service {
 struct ServedModel {
   std::string name;
   std::shared_ptr<engine::Embedder> embedder;
+  // What exactly is served under `name` (a digest of the model's files, or the built-in model's
+  // version): a job records it when it starts and refuses to continue under another.
+  std::string identity;
 };
 
 class ModelRegistry {
  public:
-  void add(const std::string& name, std::shared_ptr<engine::Embedder> embedder);
+  // identity: see ServedModel; empty means the embedder's kind and source.
+  void add(const std::string& name, std::shared_ptr<engine::Embedder> embedder,
+           std::string identity = "");
   // Throws ej::Error(kNotFound) with Cohere's message when the name is unknown.
   const ServedModel& get(const std::string& name) const;
   const ServedModel* find(const std::string& name) const;
@@ -31,5 +36,7 @@ class ModelRegistry {
 
 // The name the built-in lexical model is served under when no --model is given.
 inline constexpr const char* kLexicalModelName = "embedjobs-lexical-v1";
+// The identity of the built-in lexical model (bump when its output changes).
+inline constexpr const char* kLexicalModelIdentity = "builtin:lexical-v1";
 
 }  // namespace ej::service

@@ -59,6 +59,23 @@ std::string create_table_sql(const std::vector<Column<Row>>& cols, const char* t
   return sql + ")";
 }
 
+// "ALTER TABLE <table> ADD COLUMN ..." for each column `existing` lacks (a database made by an
+// older version gains the new columns, with their defaults).
+template <typename Row>
+std::vector<std::string> add_missing_columns_sql(const std::vector<Column<Row>>& cols,
+                                                 const char* table,
+                                                 const std::vector<std::string>& existing) {
+  std::vector<std::string> out;
+  for (const auto& c : cols) {
+    bool found = false;
+    for (const auto& e : existing) found = found || e == c.name;
+    if (!found) {
+      out.push_back(std::string("ALTER TABLE ") + table + " ADD COLUMN " + c.name + " " + c.decl);
+    }
+  }
+  return out;
+}
+
 // "SELECT <the row's columns> FROM <table> <rest>"
 template <typename Row>
 std::string select_sql(const std::vector<Column<Row>>& cols, const char* table,

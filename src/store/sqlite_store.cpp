@@ -77,6 +77,12 @@ class SqliteStore final : public Store {
     exec(kSchema);
     exec(sqlite::create_table_sql(sqlite::dataset_columns(), "datasets").c_str());
     exec(sqlite::create_table_sql(sqlite::job_columns(), "jobs").c_str());
+    for (const std::string& sql : sqlite::add_missing_columns_sql(sqlite::dataset_columns(),
+                                                                  "datasets", columns("datasets")))
+      exec(sql.c_str());
+    for (const std::string& sql :
+         sqlite::add_missing_columns_sql(sqlite::job_columns(), "jobs", columns("jobs")))
+      exec(sql.c_str());
     exec(kIndexes);
   }
   ~SqliteStore() override { sqlite3_close(db_); }
@@ -361,6 +367,14 @@ class SqliteStore final : public Store {
       sqlite3_free(err);
       throw Error(ErrorCode::kInternal, "sqlite: " + msg);
     }
+  }
+
+  std::vector<std::string> columns(const std::string& table) {
+    Stmt s(db_, "SELECT name FROM pragma_table_info(?)");
+    s.bind(1, table);
+    std::vector<std::string> out;
+    while (s.step()) out.push_back(s.text(0));
+    return out;
   }
 
   bool holds_lease_locked(const std::string& job_id, const std::string& worker) {

@@ -43,6 +43,9 @@ using ej::DatasetFilter;
 
 // A job plus what only the store keeps of it.
 struct JobRow : JobRecord {
+  // What the job was started with (ServedModel::identity): a run under another identity of the
+  // same model name must not mix its vectors into this job.
+  std::string model_identity;
   int64_t attempts = 0;  // run claims so far
 };
 

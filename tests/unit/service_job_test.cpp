@@ -185,6 +185,25 @@ TEST_F(JobTest, CancelBeforeAnyWorkEndsCancelledWithAnEmptyOutput) {
   EXPECT_EQ(jobs_->get("alice", id).status, JobStatus::kCancelled);
 }
 
+TEST_F(JobTest, AJobNeverContinuesUnderAnotherModelOfTheSameName) {
+  std::string ds = make_dataset(20);
+  std::string id = jobs_->create("alice", job_request(ds)).id;
+  const std::string started_as = models_.get("m").identity;
+  EXPECT_EQ(store_->get_job(id)->model_identity, started_as);
+  // The server restarts serving something else as "m" (here: same kind, other identity).
+  models_.add("m", models_.get("m").embedder, "sha256:another-model");
+  jobs_->start_workers(1);
+  Job job = wait_done(id);
+  EXPECT_EQ(job.status, JobStatus::kFailed);
+  EXPECT_NE(job.error.find("cannot continue with a different model"), std::string::npos)
+      << job.error;
+  EXPECT_NE(job.error.find(started_as), std::string::npos) << job.error;
+  EXPECT_TRUE(job.output_dataset_id.empty());
+  // Under the model it started with, a new job runs to the end.
+  Job again = wait_done(jobs_->create("alice", job_request(ds)).id);
+  EXPECT_EQ(again.status, JobStatus::kComplete) << again.error;
+}
+
 TEST_F(JobTest, CreateChecksModelDatasetAndOwner) {
   std::string ds = make_dataset(3);
   CreateJobRequest r = job_request(ds);

@@ -1,5 +1,6 @@
 // The store contract, run against the SQLite store on a real database file.
 #include <gtest/gtest.h>
+#include <sqlite3.h>
 #include <unistd.h>
 
 #include <filesystem>
@@ -188,6 +189,40 @@ TEST_F(StoreTest, EveryStatusRoundTripsThroughItsColumn) {
   }
   EXPECT_EQ(parse_job_status("done"), std::nullopt);
   EXPECT_EQ(parse_dataset_status(""), std::nullopt);
+}
+
+TEST_F(StoreTest, ADatabaseFromAnOlderVersionGainsTheNewColumns) {
+  store_.reset();
+  std::string path = (dir_ / "old.db").string();
+  {
+    sqlite3* db = nullptr;
+    ASSERT_EQ(sqlite3_open(path.c_str(), &db), SQLITE_OK);
+    // The jobs table as version 0.1.0 made it (no model_identity).
+    const char* old = R"SQL(
+      CREATE TABLE jobs (id TEXT PRIMARY KEY, owner TEXT NOT NULL, name TEXT NOT NULL DEFAULT '',
+        status TEXT NOT NULL, input_dataset_id TEXT NOT NULL,
+        output_dataset_id TEXT NOT NULL DEFAULT '', model TEXT NOT NULL, input_type TEXT NOT NULL,
+        truncate TEXT NOT NULL, embedding_types TEXT NOT NULL DEFAULT '[]',
+        created_us INTEGER NOT NULL, updated_us INTEGER NOT NULL,
+        total_rows INTEGER NOT NULL DEFAULT 0, rows_done INTEGER NOT NULL DEFAULT 0,
+        input_tokens INTEGER NOT NULL DEFAULT 0, error TEXT NOT NULL DEFAULT '',
+        lease_owner TEXT NOT NULL DEFAULT '', lease_until_ms INTEGER NOT NULL DEFAULT 0,
+        attempts INTEGER NOT NULL DEFAULT 0);
+      INSERT INTO jobs(id, owner, status, input_dataset_id, model, input_type, truncate,
+        created_us, updated_us, total_rows) VALUES('old', 'alice', 'processing', 'ds', 'm',
+        'search_document', 'END', 1, 1, 5);)SQL";
+    ASSERT_EQ(sqlite3_exec(db, old, nullptr, nullptr, nullptr), SQLITE_OK);
+    sqlite3_close(db);
+  }
+  store_ = open_sqlite_store(path);
+  auto job = store_->get_job("old");
+  ASSERT_TRUE(job.has_value());
+  EXPECT_EQ(job->model_identity, "");
+  EXPECT_EQ(job->total_rows, 5);
+  JobRow j = this->job("new", "alice", 2);
+  j.model_identity = "sha256:abc";
+  store_->insert_job(j);
+  EXPECT_EQ(store_->get_job("new")->model_identity, "sha256:abc");
 }
 
 TEST_F(StoreTest, StateSurvivesReopen) {
