@@ -54,7 +54,8 @@ template <typename Row>
 std::string create_table_sql(const std::vector<Column<Row>>& cols, const char* table) {
   std::string sql = std::string("CREATE TABLE IF NOT EXISTS ") + table + " (";
   for (size_t i = 0; i < cols.size(); ++i) {
-    sql += (i ? ", " : "") + std::string(cols[i].name) + " " + cols[i].decl;
+    if (i > 0) sql += ", ";
+    sql.append(cols[i].name).append(" ").append(cols[i].decl);
   }
   return sql + ")";
 }
@@ -82,7 +83,9 @@ std::string select_sql(const std::vector<Column<Row>>& cols, const char* table,
                        const std::string& rest) {
   std::string names;
   for (const auto& c : cols) {
-    if (c.role != ColumnRole::kInternal) names += (names.empty() ? "" : ", ") + std::string(c.name);
+    if (c.role == ColumnRole::kInternal) continue;
+    if (!names.empty()) names += ", ";
+    names += c.name;
   }
   return "SELECT " + names + " FROM " + table + " " + rest;
 }
@@ -93,7 +96,8 @@ std::string insert_sql(const std::vector<Column<Row>>& cols, const char* table) 
   std::string names, marks;
   for (const auto& c : cols) {
     if (c.role != ColumnRole::kInserted) continue;
-    names += (names.empty() ? "" : ", ") + std::string(c.name);
+    if (!names.empty()) names += ", ";
+    names += c.name;
     marks += marks.empty() ? "?" : ", ?";
   }
   return std::string("INSERT INTO ") + table + "(" + names + ") VALUES(" + marks + ")";

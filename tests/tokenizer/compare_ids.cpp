@@ -31,7 +31,10 @@ std::string excerpt(const std::string& s) {
 
 std::string ids_str(const std::vector<int32_t>& ids) {
   std::string out = "[";
-  for (size_t i = 0; i < ids.size() && i < 40; ++i) out += (i ? "," : "") + std::to_string(ids[i]);
+  for (size_t i = 0; i < ids.size() && i < 40; ++i) {
+    if (i > 0) out += ',';
+    out += std::to_string(ids[i]);
+  }
   if (ids.size() > 40) out += ",... (" + std::to_string(ids.size()) + ")";
   return out + "]";
 }
