@@ -167,7 +167,12 @@ void JobService::worker_loop(int index) {
       std::string reason = public_message(e, "running embed job " + job->id);
       log_error("job " + job->id + " failed: " + reason);
       try {
-        services_->store->finish_job(job->id, worker, JobStatus::kFailed, std::nullopt, reason);
+        if (services_->store->finish_job(job->id, worker, JobStatus::kFailed, std::nullopt,
+                                         reason)) {
+          // A failed job has no output: its chunk files are garbage (outside any quota).
+          std::error_code ec;
+          fs::remove_all(job_dir(services_->config.data_dir, job->id), ec);
+        }
       } catch (const std::exception& e2) {
         log_error(std::string("finish_job: ") + e2.what());
       }

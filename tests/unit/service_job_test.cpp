@@ -204,6 +204,24 @@ TEST_F(JobTest, AJobNeverContinuesUnderAnotherModelOfTheSameName) {
   EXPECT_EQ(again.status, JobStatus::kComplete) << again.error;
 }
 
+TEST_F(JobTest, AJobWhoseInputIsDeletedFailsAndLeavesNoChunkFiles) {
+  std::string ds = make_dataset(30);
+  std::string id = jobs_->create("alice", job_request(ds)).id;
+  // A first run committed a chunk (its file is on disk), then the input dataset is deleted.
+  ASSERT_TRUE(store_->claim_job("first", -1).has_value());
+  fs::create_directories(dir_ / "jobs" / id);
+  std::ofstream(dir_ / "jobs" / id / "chunk-0.avro") << std::string(4096, 'x');
+  ASSERT_TRUE(store_->commit_chunk(
+      id, "first", store::ChunkRow{0, 0, 7, 10, 4096, "jobs/" + id + "/chunk-0.avro"}));
+  datasets_->remove("alice", ds);
+  jobs_->start_workers(1);
+  Job job = wait_done(id);
+  EXPECT_EQ(job.status, JobStatus::kFailed);
+  EXPECT_NE(job.error.find("was deleted while the job ran"), std::string::npos) << job.error;
+  jobs_->stop_workers();
+  EXPECT_FALSE(fs::exists(dir_ / "jobs" / id));
+}
+
 TEST_F(JobTest, CreateChecksModelDatasetAndOwner) {
   std::string ds = make_dataset(3);
   CreateJobRequest r = job_request(ds);
