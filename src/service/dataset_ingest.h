@@ -1,7 +1,11 @@
 // Dataset ingest: validates an uploaded embed-input file (CSV, JSONL or TXT) on disk and writes
 // it as Avro parts (see avro_parts.h), streaming, with bounded memory (two passes over the file:
-// validate + infer the schema, then write). Also the row reader the job runner uses to read an
-// embed-input dataset back.
+// validate + infer the schema, then write). Also, through service/ingest/embed_input_reader.h,
+// the row reader the job runner uses to read an embed-input dataset back.
+//
+// The parts live in service/ingest/ (namespace ej::service::ingest, internal to the service
+// layer): input_file (buffered reading), text_util, row_source + csv/jsonl/txt_source (parsers),
+// field_inference (field plan, row checks, Avro schema), format_detect, embed_input_reader.
 //
 // Validation failures throw ej::Error(ErrorCode::kInvalidArgument, msg) where msg is the exact
 // text to show the user as `validation_error`, e.g. `line 7: field "text" is missing`.
@@ -19,6 +23,7 @@
 #include <nlohmann/json.hpp>
 
 #include "service/avro_parts.h"
+#include "service/ingest/embed_input_reader.h"  // EmbedInputReader, InputRow, PartRef
 
 namespace ej::service {
 
@@ -81,36 +86,5 @@ IngestResult ingest_embed_input(const std::string& input_path, const std::string
 // kInvalidArgument when neither works, and for the cohere-ai SDK's "[object Object]" body.
 InputFormat detect_input_format(std::string_view filename, std::string_view head,
                                 char csv_delimiter = ',');
-
-// One row of an embed-input dataset.
-struct InputRow {
-  int64_t index = 0;  // 0-based across all parts
-  std::string text;
-  nlohmann::json kept;  // object: the non-text fields of the row (may hold nulls)
-};
-
-struct PartRef {
-  std::string path;
-  int64_t num_rows = -1;  // when known, lets seek() skip whole parts without reading them
-};
-
-// Iterates an embed-input dataset's parts in order.
-class EmbedInputReader {
- public:
-  explicit EmbedInputReader(std::vector<PartRef> parts);
-  // Positions the reader so that the next row returned has index `row_index` (for resuming).
-  void seek(int64_t row_index);
-  bool next(InputRow* row);
-  // The schema of the first part (empty when there are no parts).
-  std::string schema_json();
-
- private:
-  bool open_next_part();
-  std::vector<PartRef> parts_;
-  size_t next_part_ = 0;
-  int64_t next_index_ = 0;
-  std::unique_ptr<AvroPartReader> reader_;
-  nlohmann::json record_;
-};
 
 }  // namespace ej::service
