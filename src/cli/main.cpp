@@ -40,6 +40,7 @@ struct ServeOptions {
   int64_t chunk_rows = 1000;
   int64_t lease_ms = 30000;
   int64_t max_upload_mb = 1536;
+  double dataset_ttl_days = 30;
 };
 
 int serve(const ServeOptions& o) {
@@ -123,6 +124,7 @@ int serve(const ServeOptions& o) {
   services.config.lease_ms = o.lease_ms;
   services.config.job_workers = o.job_workers;
   services.config.max_upload_bytes = o.max_upload_mb * 1024 * 1024;
+  services.config.dataset_ttl_s = static_cast<int64_t>(o.dataset_ttl_days * 86400.0);
   services.store = store.get();
   services.keys = &keys;
   services.models = &models;
@@ -199,6 +201,12 @@ int main(int argc, char** argv) {
       ->capture_default_str();
   serve_cmd->add_option("--lease-ms", o.lease_ms, "Worker lease on a job (ms)")
       ->check(CLI::Range(1000, 3600000))
+      ->capture_default_str();
+  serve_cmd
+      ->add_option("--dataset-ttl-days", o.dataset_ttl_days,
+                   "Delete datasets this many days after creation (0 = keep forever)")
+      ->envname("EMBEDJOBS_DATASET_TTL_DAYS")
+      ->check(CLI::Range(0.0, 36500.0))
       ->capture_default_str();
   serve_cmd->add_option("--max-upload-mb", o.max_upload_mb, "Largest dataset upload (MiB)")
       ->capture_default_str();

@@ -170,10 +170,31 @@ DownloadFile DatasetService::download_file(const std::string& id, const std::str
 
 void DatasetService::remove(const std::string& owner, const std::string& id) {
   owned_row(*services_->store, owner, id);
-  services_->store->delete_dataset(id);
+  delete_files_and_row(id);
+}
+
+void DatasetService::delete_files_and_row(const std::string& id) {
+  services_->store->delete_dataset(id);  // first: no link or job sees the files after this
   std::error_code ec;
   fs::remove_all(dataset_dir(services_->config.data_dir, id), ec);
   fs::remove(upload_path_for(id), ec);
+}
+
+int DatasetService::delete_expired(int64_t now_us) {
+  const int64_t ttl_s = services_->config.dataset_ttl_s;
+  if (ttl_s <= 0) return 0;
+  int deleted = 0;
+  for (;;) {
+    std::vector<std::string> ids =
+        services_->store->list_expired_datasets(now_us - ttl_s * 1000000, 100);
+    for (const std::string& id : ids) {
+      delete_files_and_row(id);
+      log_info("dataset " + id + ": deleted, older than the retention of " + std::to_string(ttl_s) +
+               " s");
+      ++deleted;
+    }
+    if (ids.size() < 100) return deleted;
+  }
 }
 
 int64_t DatasetService::usage(const std::string& owner) {
@@ -260,10 +281,15 @@ void DatasetService::stop_validator() {
 
 void DatasetService::validator_loop() {
   std::string worker = services_->config.worker_id + "/validator";
+  int64_t next_retention_us = 0;
   while (!stopping_) {
     bool did = false;
     try {
       did = validate_one(worker);
+      if (now_us() >= next_retention_us) {
+        delete_expired(now_us());
+        next_retention_us = now_us() + 60 * 1000000LL;
+      }
     } catch (const std::exception& e) {
       log_error(std::string("validator: ") + e.what());
     }

@@ -51,6 +51,11 @@ class DatasetService {
   // such part.
   DownloadFile download_file(const std::string& id, const std::string& part);
 
+  // Retention: deletes (rows, parts, kept originals together) the datasets older than
+  // config.dataset_ttl_s at `now_us`, never the input of an unfinished job. Returns how many.
+  // The validator thread calls it about once a minute.
+  int delete_expired(int64_t now_us);
+
   void start_validator();
   void stop_validator();
   // Claims and validates one queued dataset; false when none was waiting. (Used by tests.)
@@ -58,6 +63,7 @@ class DatasetService {
 
  private:
   void validator_loop();
+  void delete_files_and_row(const std::string& id);
   std::string upload_path_for(const std::string& id) const;
 
   Services* services_;

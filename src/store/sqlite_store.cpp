@@ -150,6 +150,19 @@ class SqliteStore final : public Store {
     return sqlite3_changes(db_) > 0;
   }
 
+  std::vector<std::string> list_expired_datasets(int64_t created_before_us,
+                                                 int64_t limit) override {
+    std::lock_guard<std::mutex> lock(mu_);
+    Stmt s(db_,
+           "SELECT id FROM datasets d WHERE created_us < ?1 AND validation_status != "
+           "'processing' AND NOT EXISTS (SELECT 1 FROM jobs j WHERE j.input_dataset_id = d.id "
+           "AND j.status IN ('processing', 'cancelling')) ORDER BY created_us LIMIT ?2");
+    s.bind(1, created_before_us).bind(2, limit);
+    std::vector<std::string> out;
+    while (s.step()) out.push_back(s.text(0));
+    return out;
+  }
+
   int64_t usage_bytes(const std::string& owner) override {
     std::lock_guard<std::mutex> lock(mu_);
     Stmt s(db_, "SELECT COALESCE(SUM(size_bytes), 0) FROM datasets WHERE owner = ?");

@@ -76,6 +76,10 @@ class Store {
   virtual std::vector<DatasetRow> list_datasets(const std::string& owner,
                                                 const DatasetFilter& filter) = 0;
   virtual bool delete_dataset(const std::string& id) = 0;
+  // Datasets created before `created_before_us` that no unfinished job reads and that are not
+  // being validated: what retention may delete. Oldest first, at most `limit`.
+  virtual std::vector<std::string> list_expired_datasets(int64_t created_before_us,
+                                                         int64_t limit) = 0;
   virtual int64_t usage_bytes(const std::string& owner) = 0;
   // Claims the oldest dataset that is queued, or processing under an expired lease; marks it
   // processing under `worker` until now + lease_ms.

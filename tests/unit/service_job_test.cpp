@@ -222,6 +222,32 @@ TEST_F(JobTest, AJobWhoseInputIsDeletedFailsAndLeavesNoChunkFiles) {
   EXPECT_FALSE(fs::exists(dir_ / "jobs" / id));
 }
 
+TEST_F(JobTest, RetentionDeletesOldDatasetsButNotTheInputOfARunningJob) {
+  services_.config.dataset_ttl_s = 3600;
+  std::string busy = make_dataset(5);
+  std::string idle = make_dataset(5);
+  std::string job = jobs_->create("alice", job_request(busy)).id;  // not started: processing
+  int64_t now = now_us();
+  EXPECT_EQ(datasets_->delete_expired(now), 0);  // younger than an hour
+  EXPECT_EQ(datasets_->delete_expired(now + 2 * 3600 * 1000000LL), 1);
+  EXPECT_FALSE(store_->get_dataset(idle).has_value());
+  EXPECT_FALSE(fs::exists(dir_ / "datasets" / idle));
+  ASSERT_TRUE(store_->get_dataset(busy).has_value());  // its job still needs it
+  EXPECT_TRUE(fs::exists(dir_ / "datasets" / busy));
+  // Once the job is over, its input goes too.
+  jobs_->cancel("alice", job);
+  jobs_->start_workers(1);
+  EXPECT_EQ(wait_done(job).status, JobStatus::kCancelled);
+  jobs_->stop_workers();
+  // The cancelled job's (empty) output is a dataset of its own, created now: also expired later.
+  EXPECT_EQ(datasets_->delete_expired(now + 2 * 3600 * 1000000LL), 2);
+  EXPECT_FALSE(store_->get_dataset(busy).has_value());
+  services_.config.dataset_ttl_s = 0;  // keep forever
+  std::string kept = make_dataset(2);
+  EXPECT_EQ(datasets_->delete_expired(now + 1000LL * 86400 * 1000000), 0);
+  EXPECT_TRUE(store_->get_dataset(kept).has_value());
+}
+
 TEST_F(JobTest, CreateChecksModelDatasetAndOwner) {
   std::string ds = make_dataset(3);
   CreateJobRequest r = job_request(ds);
