@@ -5,7 +5,7 @@ SUDO=""
 if [ "$(id -u)" != "0" ]; then SUDO="sudo"; fi
 PKGS=(
   build-essential cmake pkg-config git clang-format
-  libcpp-httplib-dev nlohmann-json3-dev libsimdjson-dev
+  libcpp-httplib-dev nlohmann-json3-dev libsimdjson-dev libboost1.81-dev
   libsqlite3-dev libpq-dev postgresql
   libavro-dev libssl-dev libcurl4-openssl-dev zlib1g-dev
   libdnnl-dev libutf8proc-dev
