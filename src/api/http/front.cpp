@@ -115,6 +115,7 @@ int Front::bind() {
 }
 
 void Front::serve() {
+  impl_->pool.start();
   do_accept(impl_.get());
   std::vector<std::thread> threads;
   for (int i = 1; i < std::max(1, impl_->config->io_threads); ++i) {

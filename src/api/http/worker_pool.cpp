@@ -2,8 +2,13 @@
 
 namespace ej::api::http {
 
-WorkerPool::WorkerPool(int threads, size_t max_queued) : max_queued_(max_queued) {
-  for (int i = 0; i < std::max(1, threads); ++i) threads_.emplace_back([this] { loop(); });
+WorkerPool::WorkerPool(int threads, size_t max_queued)
+    : thread_count_(std::max(1, threads)), max_queued_(max_queued) {}
+
+void WorkerPool::start() {
+  std::lock_guard<std::mutex> lock(mu_);
+  if (!threads_.empty() || stopping_) return;
+  for (int i = 0; i < thread_count_; ++i) threads_.emplace_back([this] { loop(); });
 }
 
 WorkerPool::~WorkerPool() {
@@ -21,16 +26,14 @@ bool WorkerPool::try_post(std::function<void()> task) {
 }
 
 void WorkerPool::stop() {
+  std::vector<std::thread> threads;
   {
     std::lock_guard<std::mutex> lock(mu_);
-    if (stopping_ && threads_.empty()) return;
     stopping_ = true;
+    threads.swap(threads_);
   }
   cv_.notify_all();
-  for (auto& t : threads_) {
-    if (t.joinable()) t.join();
-  }
-  threads_.clear();
+  for (auto& t : threads) t.join();
 }
 
 void WorkerPool::loop() {
