@@ -89,10 +89,9 @@ class Session : public std::enable_shared_from_this<Session> {
       return fail(431, "request header too large: the request line and headers must fit in " +
                            std::to_string(cfg_.max_header_bytes) + " bytes");
     }
-    if (ec == beast::error::timeout) {
-      if (got_bytes_) return fail(408, "request header not received in time");
-      return close();
-    }
+    // A deadline closes the socket (Beast's timeout does): a client too slow to send its
+    // header is not going to read an answer either.
+    if (ec == beast::error::timeout) return close();
     if (ec == bhttp::error::end_of_stream || ec == net::error::eof ||
         ec == net::error::connection_reset || ec == net::error::operation_aborted) {
       return close();
@@ -246,7 +245,7 @@ class Session : public std::enable_shared_from_this<Session> {
       }
     }
     if (ec == bhttp::error::body_limit) return fail(413, too_large_message(-1));
-    if (ec == beast::error::timeout) return fail(408, "request body not received in time");
+    if (ec == beast::error::timeout) return close();
     if (ec) return close();
     bool done = fparser_ ? fparser_->is_done() : sparser_->is_done();
     if (!done) return read_body();
