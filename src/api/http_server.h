@@ -19,15 +19,15 @@ struct HttpConfig {
   bool no_auth = false;
   std::string public_url;  // base of part download URLs; empty = http://<Host header>
   int64_t url_ttl_s = 24 * 3600;
-  int threads = 16;             // workers that run handlers (store, engine)
-  int io_threads = 2;           // Asio threads that own the sockets
+  int threads = 16;                // workers that run handlers (store, engine)
+  int io_threads = 2;              // Asio threads that own the sockets
   int max_queued_requests = 1024;  // requests waiting for a worker before 503
   // Limits, enforced as the bytes arrive (see docs/architecture.md, "HTTP front").
-  int max_connections = 4096;        // open connections in total; more are refused (503)
-  int max_connections_per_ip = 512;  // open connections from one client address
-  int max_header_bytes = 64 * 1024;  // request line + all header lines (431)
-  int max_headers = 100;             // header lines (431)
-  int max_target_bytes = 8 * 1024;   // the request target, path + query (414)
+  int max_connections = 4096;                   // open connections in total; more are refused (503)
+  int max_connections_per_ip = 512;             // open connections from one client address
+  int max_header_bytes = 64 * 1024;             // request line + all header lines (431)
+  int max_headers = 100;                        // header lines (431)
+  int max_target_bytes = 8 * 1024;              // the request target, path + query (414)
   int64_t max_json_bytes = 16LL * 1024 * 1024;  // a buffered (JSON) body, any encoding (413)
   int64_t max_small_body_bytes = 64 * 1024;     // a GET/DELETE body
   int64_t max_buffered_bytes = 512LL * 1024 * 1024;  // all buffered bodies together (503)

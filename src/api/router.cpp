@@ -40,16 +40,15 @@ std::string string_field(const nlohmann::json& body, const char* name) {
   return it->get<std::string>();
 }
 
-int64_t int_param(const http::Request& req, const char* key, int64_t def, int64_t lo,
-                  int64_t hi) {
+int64_t int_param(const http::Request& req, const char* key, int64_t def, int64_t lo, int64_t hi) {
   if (!req.has_param(key)) return def;
   std::string v = req.get_param_value(key);
   if (v.empty()) return def;
   int64_t out = 0;
   auto r = std::from_chars(v.data(), v.data() + v.size(), out);
   if (r.ec != std::errc() || r.ptr != v.data() + v.size() || out < lo || out > hi) {
-    throw_invalid(std::string(key) + " must be an integer between " + std::to_string(lo) +
-                  " and " + std::to_string(hi) + ", got '" + http::escape_for_log(v, 64) + "'");
+    throw_invalid(std::string(key) + " must be an integer between " + std::to_string(lo) + " and " +
+                  std::to_string(hi) + ", got '" + http::escape_for_log(v, 64) + "'");
   }
   return out;
 }
@@ -124,9 +123,8 @@ bool guarded(const Router::Route& route, const http::Request& req, http::Respons
               kind + ": " + http::escape_for_log(detail, 2048));
     res = http::Response();
     send_json(res, 500,
-              {{"message", "internal error while handling " + route.method + " " +
-                               route.pattern + "; the server log has the details under request id " +
-                               id},
+              {{"message", "internal error while handling " + route.method + " " + route.pattern +
+                               "; the server log has the details under request id " + id},
                {"id", id}});
   };
   try {

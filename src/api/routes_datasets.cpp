@@ -219,9 +219,8 @@ void serve_file(http::Response& res, const std::string& path, const std::string&
 }  // namespace
 
 void register_dataset_routes(Router& r) {
-  r.post_stream("/v1/datasets", [&r](Ctx& ctx, const ContentReader& reader) {
-    create_dataset(ctx, reader, r);
-  });
+  r.post_stream("/v1/datasets",
+                [&r](Ctx& ctx, const ContentReader& reader) { create_dataset(ctx, reader, r); });
 
   r.get("/v1/datasets", [&r](Ctx& ctx) {
     store::DatasetFilter f;

@@ -26,8 +26,7 @@ bool read_file(const std::string& path, Fn&& fn) {
 }  // namespace
 
 bool ContentReader::operator()(PartFn on_part, DataFn on_data) const {
-  MultipartParser parser(multipart_boundary(content_type_), std::move(on_part),
-                         std::move(on_data));
+  MultipartParser parser(multipart_boundary(content_type_), std::move(on_part), std::move(on_data));
   bool ok = read_file(spool_path_,
                       [&](const char* p, size_t n) { return parser.feed(p, n) && !parser.done(); });
   if (!ok && !parser.done()) return false;

@@ -54,19 +54,19 @@ void on_accept(Front::Impl* f, tcp::socket socket) {
 }
 
 void do_accept(Front::Impl* f) {
-  f->acceptor.async_accept(net::make_strand(f->ioc), [f](boost::system::error_code ec,
-                                                         tcp::socket socket) {
-    if (ec == net::error::operation_aborted || !f->acceptor.is_open()) return;
-    if (ec) {
-      // Out of descriptors and the like: back off instead of spinning.
-      log_warn("accept: " + ec.message());
-      auto timer = std::make_shared<net::steady_timer>(f->ioc, std::chrono::milliseconds(100));
-      timer->async_wait([f, timer](boost::system::error_code) { do_accept(f); });
-      return;
-    }
-    on_accept(f, std::move(socket));
-    do_accept(f);
-  });
+  f->acceptor.async_accept(
+      net::make_strand(f->ioc), [f](boost::system::error_code ec, tcp::socket socket) {
+        if (ec == net::error::operation_aborted || !f->acceptor.is_open()) return;
+        if (ec) {
+          // Out of descriptors and the like: back off instead of spinning.
+          log_warn("accept: " + ec.message());
+          auto timer = std::make_shared<net::steady_timer>(f->ioc, std::chrono::milliseconds(100));
+          timer->async_wait([f, timer](boost::system::error_code) { do_accept(f); });
+          return;
+        }
+        on_accept(f, std::move(socket));
+        do_accept(f);
+      });
 }
 
 }  // namespace

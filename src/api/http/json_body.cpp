@@ -22,8 +22,8 @@ nlohmann::json parse_bounded_json(std::string_view text, int max_depth) {
   try {
     return nlohmann::json::parse(text, bound, true);
   } catch (const TooDeep&) {
-    throw_invalid("invalid json: arrays and objects nest deeper than " +
-                  std::to_string(max_depth) + " levels");
+    throw_invalid("invalid json: arrays and objects nest deeper than " + std::to_string(max_depth) +
+                  " levels");
   } catch (const nlohmann::json::parse_error& e) {
     throw_invalid("invalid json syntax at byte " + std::to_string(e.byte) +
                   ": the request body is not valid JSON");

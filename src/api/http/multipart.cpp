@@ -18,8 +18,8 @@ bool header_param(std::string_view header, std::string_view key, std::string* ou
   while (pos < header.size()) {
     size_t semi = header.find(';', pos);
     // a quoted value may hold ';'
-    std::string_view item = header.substr(pos, semi == std::string_view::npos ? header.npos
-                                                                              : semi - pos);
+    std::string_view item =
+        header.substr(pos, semi == std::string_view::npos ? header.npos : semi - pos);
     size_t eq = item.find('=');
     if (eq != std::string_view::npos && to_lower(trim(item.substr(0, eq))) == key) {
       std::string_view rest = trim(header.substr(pos + eq + 1));
@@ -111,8 +111,8 @@ bool MultipartParser::feed(const char* data, size_t len) {
     switch (state_) {
       case State::kPreamble: {
         // The first boundary may open the body or follow a preamble on its own line.
-        if (buf_.size() >= dash_boundary_.size() && buf_.compare(0, dash_boundary_.size(),
-                                                                 dash_boundary_) == 0) {
+        if (buf_.size() >= dash_boundary_.size() &&
+            buf_.compare(0, dash_boundary_.size(), dash_boundary_) == 0) {
           consumed_ += static_cast<int64_t>(dash_boundary_.size());
           buf_.erase(0, dash_boundary_.size());
           state_ = State::kAfterBoundary;

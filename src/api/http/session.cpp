@@ -74,8 +74,8 @@ class Session : public std::enable_shared_from_this<Session> {
     if (got_bytes_) {
       expiry = std::min(deadline_, Clock::now() + std::chrono::seconds(cfg_.idle_timeout_s));
     } else {  // waiting for the first byte of a request: the keep-alive wait
-      expiry = Clock::now() + std::chrono::seconds(requests_ == 0 ? cfg_.header_timeout_s
-                                                                  : cfg_.keep_alive_s);
+      expiry = Clock::now() +
+               std::chrono::seconds(requests_ == 0 ? cfg_.header_timeout_s : cfg_.keep_alive_s);
     }
     stream_.expires_at(expiry);
     bhttp::async_read_some(stream_, buffer_, *hparser_,
@@ -119,12 +119,13 @@ class Session : public std::enable_shared_from_this<Session> {
     }
     size_t q = req_.target.find('?');
     req_.path = percent_decode(std::string_view(req_.target).substr(0, q), false);
-    if (q != std::string::npos) parse_query(std::string_view(req_.target).substr(q + 1), &req_.params);
+    if (q != std::string::npos)
+      parse_query(std::string_view(req_.target).substr(q + 1), &req_.params);
     int count = 0;
     for (const auto& field : h) {
       if (++count > cfg_.max_headers) {
-        return fail(431, "too many request headers: the limit is " +
-                             std::to_string(cfg_.max_headers));
+        return fail(431,
+                    "too many request headers: the limit is " + std::to_string(cfg_.max_headers));
       }
       req_.headers.emplace_back(to_lower(field.name_string()), std::string(field.value()));
     }
@@ -137,8 +138,8 @@ class Session : public std::enable_shared_from_this<Session> {
     route_ = f_->router->match(&req_, &path_known);
     if (!route_) {
       return fail(path_known ? 405 : 404,
-                  (path_known ? "method not allowed: " : "unknown endpoint: ") + req_.method +
-                      " " + escape_for_log(req_.path));
+                  (path_known ? "method not allowed: " : "unknown endpoint: ") + req_.method + " " +
+                      escape_for_log(req_.path));
     }
     const bool has_body = !hparser_->is_done();
     const auto length = hparser_->content_length();  // none when chunked
@@ -148,15 +149,15 @@ class Session : public std::enable_shared_from_this<Session> {
     if (length && static_cast<int64_t>(*length) > body_limit_) {
       return fail(413, too_large_message(static_cast<int64_t>(*length)));
     }
-    const bool auth_first = has_body && route_->auth && !f_->router->config().no_auth &&
-                            (route_->stream() || !length ||
-                             static_cast<int64_t>(*length) > kPreAuthBodyBytes);
+    const bool auth_first =
+        has_body && route_->auth && !f_->router->config().no_auth &&
+        (route_->stream() || !length || static_cast<int64_t>(*length) > kPreAuthBodyBytes);
     if (!auth_first) return continue_body();
     // Check the key on a worker before accepting a large or open-ended body.
     auto self = shared_from_this();
     bool posted = f_->pool.try_post([self] {
-      bool ok = self->f_->router->authenticate(*self->route_, self->req_, self->res_,
-                                               &self->owner_);
+      bool ok =
+          self->f_->router->authenticate(*self->route_, self->req_, self->res_, &self->owner_);
       net::post(self->stream_.get_executor(), [self, ok] {
         self->authed_ = ok;
         if (!ok) {
@@ -323,9 +324,9 @@ class Session : public std::enable_shared_from_this<Session> {
       range.length = 0;
     } else if (range.kind == RangeResult::kPartial) {
       msg->result(bhttp::status::partial_content);
-      msg->set(bhttp::field::content_range,
-               "bytes " + std::to_string(range.offset) + "-" +
-                   std::to_string(range.offset + range.length - 1) + "/" + total);
+      msg->set(bhttp::field::content_range, "bytes " + std::to_string(range.offset) + "-" +
+                                                std::to_string(range.offset + range.length - 1) +
+                                                "/" + total);
     }
     msg->body().file = res_.file;
     msg->body().offset = range.offset;
@@ -355,14 +356,14 @@ class Session : public std::enable_shared_from_this<Session> {
                   std::shared_ptr<bhttp::response_serializer<Body>> sr) {
     stream_.expires_after(std::chrono::seconds(cfg_.idle_timeout_s));
     auto& serializer = *sr;
-    bhttp::async_write_some(
-        stream_, serializer,
-        [self = shared_from_this(), msg = std::move(msg), sr = std::move(sr)](
-            beast::error_code ec, size_t) mutable {
-          if (ec) return self->close();
-          if (!sr->is_done()) return self->write_some(std::move(msg), std::move(sr));
-          self->after_write();
-        });
+    bhttp::async_write_some(stream_, serializer,
+                            [self = shared_from_this(), msg = std::move(msg), sr = std::move(sr)](
+                                beast::error_code ec, size_t) mutable {
+                              if (ec) return self->close();
+                              if (!sr->is_done())
+                                return self->write_some(std::move(msg), std::move(sr));
+                              self->after_write();
+                            });
   }
 
   void after_write() {
@@ -383,12 +384,12 @@ class Session : public std::enable_shared_from_this<Session> {
   void drain_some() {
     stream_.expires_at(drain_deadline_);
     buffer_.consume(buffer_.size());
-    stream_.async_read_some(buffer_.prepare(64 * 1024), [self = shared_from_this()](
-                                                            beast::error_code ec, size_t n) {
-      self->drained_ += static_cast<int64_t>(n);
-      if (ec || self->drained_ > kMaxDrainBytes) return self->close();
-      self->drain_some();
-    });
+    stream_.async_read_some(buffer_.prepare(64 * 1024),
+                            [self = shared_from_this()](beast::error_code ec, size_t n) {
+                              self->drained_ += static_cast<int64_t>(n);
+                              if (ec || self->drained_ > kMaxDrainBytes) return self->close();
+                              self->drain_some();
+                            });
   }
 
   void close() {
