@@ -140,15 +140,25 @@ test("a chunked 200 MiB body without a key is refused before it is read", async 
   function* chunks() {
     for (let i = 0; i < 200; ++i) yield chunk;
   }
+  // Four attackers, each sending 200 MiB chunked bodies without a key again and again for 3 s.
+  let attacks = 0;
   const stats = await probeWhile(async () => {
-    for (const route of ["/v2/embed", "/v1/datasets"]) {
-      const r = await attack(
-        `POST ${route} HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n`,
-        chunks(),
-      );
-      assert.equal(r.status, 401, `${route}: ${r.text.slice(0, 300)}`);
-    }
+    const until = Date.now() + 3000;
+    await Promise.all(
+      [0, 1, 2, 3].map(async (k) => {
+        while (Date.now() < until) {
+          const route = k % 2 ? "/v1/datasets" : "/v2/embed";
+          const r = await attack(
+            `POST ${route} HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n`,
+            chunks(),
+          );
+          assert.equal(r.status, 401, `${route}: ${r.text.slice(0, 300)}`);
+          ++attacks;
+        }
+      }),
+    );
   });
+  console.log(`# chunked without key: ${attacks} attacks`);
   console.log(`# chunked without key: slowest probe ${stats.max.toFixed(0)} ms over ${stats.n}`);
   assert.ok(stats.max < PROBE_MAX_MS, `probe took ${stats.max} ms`);
   checkMemory("chunked without key");
@@ -302,7 +312,7 @@ test("numeric query parameters are range-checked", async () => {
 
 test("connection caps, the header deadline, and 500s without internal text", async () => {
   const s2 = await startServer({
-    args: ["--http-max-connections-per-ip", "8", "--http-header-timeout-s", "1"],
+    args: ["--http-max-connections-per-ip", "8", "--http-header-timeout-s", "1", "--http-max-buffered-bytes", "8000000"],
     failpoints: "api.part_open=error",
   });
   try {
@@ -314,6 +324,18 @@ test("connection caps, the header deadline, and 500s without internal text", asy
     for (const r of refused) assert.equal(r.status, 503, r.text);
     held.forEach((s) => s.destroy());
     await sleep(100);
+    // All bodies held in memory together are capped (8 MB here): a 10 MiB body gets a 503.
+    const mib = Buffer.alloc(1 << 20, " ");
+    const chunk = Buffer.concat([Buffer.from(`${mib.length.toString(16)}\r\n`), mib, Buffer.from("\r\n")]);
+    const big = await attack(
+      `POST /v2/embed HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer ${KEY_A}\r\nTransfer-Encoding: chunked\r\n\r\n`,
+      (function* () {
+        for (let i = 0; i < 10; ++i) yield chunk;
+      })(),
+      p2,
+    );
+    assert.equal(big.status, 503, big.text.slice(0, 300));
+    assert.match(big.text, /too many request bodies/);
     // The header deadline: a slowloris connection is closed in ~1 s.
     const t0 = Date.now();
     const s = await connect(p2);
