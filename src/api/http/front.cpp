@@ -123,6 +123,8 @@ void Front::serve() {
   }
   impl_->ioc.run();
   for (auto& t : threads) t.join();
+  impl_->pool
+      .stop();  // handlers in flight finish before serve() returns (their answers do not go out)
 }
 
 void Front::stop() {
