@@ -59,5 +59,8 @@ row "/v2/embed 1 text p99 us, keep-alive" embed1 p99_us
 printf "%-34s %12s %12s %8s\n" "errors (non-200), all rows" \
   "$(cat "$WORK/new.txt" | grep -o 'errors=[0-9]*' | cut -d= -f2 | paste -sd+ | bc)" \
   "$(cat "$WORK/old.txt" | grep -o 'errors=[0-9]*' | cut -d= -f2 | paste -sd+ | bc)" ""
+printf "%-34s %12s %12s %8s\n" "connections closed by the server" \
+  "$(grep -o 'reconnects=[0-9]*' "$WORK/new.txt" | cut -d= -f2 | paste -sd+ | bc)" \
+  "$(grep -o 'reconnects=[0-9]*' "$WORK/old.txt" | cut -d= -f2 | paste -sd+ | bc)" ""
 printf "%-34s %12s %12s %8s\n" "peak RSS MiB" "$(($(awk '$1=="peak_rss_kb"{print $2}' "$WORK/new.txt") / 1024))" \
   "$(($(awk '$1=="peak_rss_kb"{print $2}' "$WORK/old.txt") / 1024))" ""
