@@ -137,6 +137,8 @@ class Session : public std::enable_shared_from_this<Session> {
     bool path_known = false;
     route_ = f_->router->match(&req_, &path_known);
     if (!route_) {
+      // A request without a body leaves the connection usable.
+      if (hparser_->is_done()) body_read_ = keep_after_fail_ = true;
       return fail(path_known ? 405 : 404,
                   (path_known ? "method not allowed: " : "unknown endpoint: ") + req_.method + " " +
                       escape_for_log(req_.path));
@@ -288,7 +290,8 @@ class Session : public std::enable_shared_from_this<Session> {
   void fail(int status, const std::string& message) {
     res_ = Response();
     Router::send_error(res_, status, message);
-    close_after_ = true;
+    close_after_ = !keep_after_fail_;
+    keep_after_fail_ = false;
     if (start_us_ == 0) start_us_ = now_us();
     write_response();
   }
@@ -439,6 +442,7 @@ class Session : public std::enable_shared_from_this<Session> {
   bool got_bytes_ = false;
   bool keep_alive_ = true;
   bool close_after_ = false;
+  bool keep_after_fail_ = false;  // the next fail() may keep the connection (no body pending)
   bool body_read_ = false;
   Clock::time_point deadline_;
   Clock::time_point drain_deadline_;
