@@ -65,7 +65,10 @@ async function attack(head, pieces = null, p = port) {
   });
   s.write(head);
   if (pieces) {
+    let k = 0;
     for (const piece of pieces) {
+      // Let 'data' events in now and then: loopback may take every write without blocking.
+      if (++k % 16 === 0) await new Promise((r) => setImmediate(r));
       if (closed || text.includes("\r\n\r\n")) break;
       if (!s.write(piece)) await Promise.race([new Promise((r) => s.once("drain", r)), done]);
     }
