@@ -7,10 +7,14 @@
 #include <map>
 #include <memory>
 
+#include <sys/stat.h>
+
 #include "api/cohere_types.h"
+#include "api/http/json_body.h"
 #include "api/router.h"
 #include "common/clock.h"
 #include "common/error.h"
+#include "common/failpoint.h"
 #include "service/dataset_service.h"
 
 namespace ej::api {
@@ -37,7 +41,7 @@ bool is_form_field(const std::string& name) {
 }
 
 // A parameter from the query string, else from the form fields.
-std::optional<std::string> param(const httplib::Request& req,
+std::optional<std::string> param(const http::Request& req,
                                  const std::map<std::string, std::string>& form,
                                  const std::string& key) {
   if (req.has_param(key.c_str())) return req.get_param_value(key.c_str());
@@ -55,7 +59,7 @@ bool parse_bool(const std::optional<std::string>& v, const char* name) {
 
 // Repeated query keys (what the SDKs send), or one form field holding a JSON array (what the
 // docs' curl examples send) or comma-separated names.
-std::vector<std::string> list_param(const httplib::Request& req,
+std::vector<std::string> list_param(const http::Request& req,
                                     const std::map<std::string, std::string>& form,
                                     const std::string& key) {
   std::vector<std::string> out;
@@ -65,9 +69,8 @@ std::vector<std::string> list_param(const httplib::Request& req,
   if (n > 0 || it == form.end() || it->second.empty()) return out;
   const std::string& v = it->second;
   if (v.front() == '[') {
-    nlohmann::json arr = nlohmann::json::parse(v, nullptr, false);
-    if (arr.is_discarded() || !arr.is_array())
-      throw_invalid(key + " must be a JSON array of strings");
+    nlohmann::json arr = http::parse_bounded_json(v);
+    if (!arr.is_array()) throw_invalid(key + " must be a JSON array of strings");
     for (const auto& e : arr) {
       if (!e.is_string()) throw_invalid(key + " must be a JSON array of strings");
       out.push_back(e.get<std::string>());
@@ -82,20 +85,14 @@ std::vector<std::string> list_param(const httplib::Request& req,
   return out;
 }
 
-void create_dataset(Ctx& ctx, const httplib::ContentReader& reader, Router& r) {
+void create_dataset(Ctx& ctx, const ContentReader& reader, Router& r) {
   service::DatasetService& datasets = *r.services().datasets;
   const int64_t max_bytes = r.services().config.max_upload_bytes;
   if (!ctx.req.is_multipart_form_data()) {
     throw_invalid("send the file as multipart/form-data, in a part named 'data'");
   }
-  // httplib stops reading past max_upload_bytes + 1 MiB (set_payload_max_length) and the reader
-  // then just returns false, which would read as a client that went away (499): say 413 here.
-  if (ctx.req.has_header("Content-Length") &&
-      std::atoll(ctx.req.get_header_value("Content-Length").c_str()) > max_bytes + (1 << 20)) {
-    ctx.res.set_header("Connection", "close");  // the unread body must not be parsed as a request
-    throw Error(ErrorCode::kPayloadTooLarge,
-                "dataset too large: the limit is " + std::to_string(max_bytes) + " bytes");
-  }
+  // The front refused a body over max_upload_bytes + 1 MiB (413) before it was read; the
+  // body is spooled to disk by now and the data part is counted against the limit below.
   std::map<std::string, std::string> form;
   std::string path = datasets.new_upload_path();
   std::unique_ptr<FILE, int (*)(FILE*)> file(nullptr, &std::fclose);
@@ -113,7 +110,7 @@ void create_dataset(Ctx& ctx, const httplib::ContentReader& reader, Router& r) {
   } remove_guard{path};
 
   bool ok = reader(
-      [&](const httplib::MultipartFormData& part) {
+      [&](const MultipartPart& part) {
         current = part.name;
         if (part.name == "data" || part.name == "file") {
           if (got_file) {
@@ -190,7 +187,7 @@ void create_dataset(Ctx& ctx, const httplib::ContentReader& reader, Router& r) {
   send_json(ctx.res, 200, {{"id", dataset.id}});
 }
 
-std::optional<int64_t> time_param(const httplib::Request& req, const char* key) {
+std::optional<int64_t> time_param(const http::Request& req, const char* key) {
   if (!req.has_param(key)) return std::nullopt;
   std::string v = req.get_param_value(key);
   if (v.empty()) return std::nullopt;
@@ -199,53 +196,31 @@ std::optional<int64_t> time_param(const httplib::Request& req, const char* key) 
   return t;
 }
 
-int64_t int_param(const httplib::Request& req, const char* key, int64_t def, int64_t lo,
-                  int64_t hi) {
-  if (!req.has_param(key)) return def;
-  std::string v = req.get_param_value(key);
-  char* end = nullptr;
-  double d = std::strtod(v.c_str(), &end);
-  if (v.empty() || *end != '\0' || d != static_cast<double>(static_cast<int64_t>(d)) || d < lo ||
-      d > hi) {
-    throw_invalid(std::string(key) + " must be an integer between " + std::to_string(lo) + " and " +
-                  std::to_string(hi) + ", got '" + v + "'");
-  }
-  return static_cast<int64_t>(d);
-}
-
-std::string first_param(const httplib::Request& req, const char* a, const char* b) {
+std::string first_param(const http::Request& req, const char* a, const char* b) {
   if (req.has_param(a)) return req.get_param_value(a);
   if (req.has_param(b)) return req.get_param_value(b);
   return "";
 }
 
-void serve_file(httplib::Response& res, const std::string& path, const std::string& name,
+void serve_file(http::Response& res, const std::string& path, const std::string& name,
                 const char* content_type) {
+  failpoint("api.part_open");
   int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
   if (fd < 0) throw_not_found("dataset part not found");
   struct stat st;
-  fstat(fd, &st);
-  auto shared_fd = std::shared_ptr<int>(new int(fd), [](int* p) {
-    ::close(*p);
-    delete p;
-  });
+  if (fstat(fd, &st) != 0) {
+    ::close(fd);
+    throw Error(ErrorCode::kInternal, "cannot stat " + path);
+  }
   res.set_header("Content-Disposition", "attachment; filename=\"" + name + "\"");
-  res.set_content_provider(static_cast<size_t>(st.st_size), content_type,
-                           [shared_fd](size_t offset, size_t length, httplib::DataSink& sink) {
-                             char buf[64 * 1024];
-                             size_t n = std::min(length, sizeof(buf));
-                             ssize_t got = ::pread(*shared_fd, buf, n, static_cast<off_t>(offset));
-                             if (got <= 0) return false;
-                             return sink.write(buf, static_cast<size_t>(got));
-                           });
+  res.set_file(fd, static_cast<uint64_t>(st.st_size), content_type);
 }
 
 }  // namespace
 
 void register_dataset_routes(Router& r) {
-  r.post_stream("/v1/datasets", [&r](Ctx& ctx, const httplib::ContentReader& reader) {
-    create_dataset(ctx, reader, r);
-  });
+  r.post_stream("/v1/datasets",
+                [&r](Ctx& ctx, const ContentReader& reader) { create_dataset(ctx, reader, r); });
 
   r.get("/v1/datasets", [&r](Ctx& ctx) {
     DatasetFilter f;
@@ -299,7 +274,7 @@ void register_dataset_routes(Router& r) {
       [&r](Ctx& ctx) {
         std::string id = ctx.req.matches[1];
         std::string part = ctx.req.matches[2];
-        int64_t expires = std::atoll(ctx.req.get_param_value("expires").c_str());
+        int64_t expires = int_param(ctx.req, "expires", 0, 0, INT64_MAX);
         std::string sig = ctx.req.get_param_value("sig");
         int64_t now_s = now_us() / 1000000;
         if (!r.signer().verify(id, part, expires, sig, now_s)) {

@@ -8,16 +8,9 @@ namespace ej::api {
 void register_model_routes(Router& r) {
   r.get("/v1/models", [&r](Ctx& ctx) {
     std::string endpoint = ctx.req.get_param_value("endpoint");
-    int64_t page_size = 20;
-    if (ctx.req.has_param("page_size")) {
-      page_size = std::atoll(ctx.req.get_param_value("page_size").c_str());
-      if (page_size < 1 || page_size > 1000) throw_invalid("page_size must be between 1 and 1000");
-    }
-    int64_t start = 0;
-    if (ctx.req.has_param("page_token") && !ctx.req.get_param_value("page_token").empty()) {
-      start = std::atoll(ctx.req.get_param_value("page_token").c_str());
-      if (start < 0) throw_invalid("invalid page_token");
-    }
+    // Bounded so that start + page_size cannot overflow.
+    int64_t page_size = int_param(ctx.req, "page_size", 20, 1, 1000);
+    int64_t start = int_param(ctx.req, "page_token", 0, 0, 1000000000);
     std::vector<const service::ServedModel*> models;
     if (endpoint.empty() || endpoint == "embed") models = r.services().models->list();
     nlohmann::json list = nlohmann::json::array();

@@ -41,6 +41,7 @@ struct ServeOptions {
   int64_t lease_ms = 30000;
   int64_t max_upload_mb = 1536;
   double dataset_ttl_days = 30;
+  ej::api::HttpConfig http;  // the HTTP front's limits (--http-*)
 };
 
 int serve(const ServeOptions& o) {
@@ -58,7 +59,7 @@ int serve(const ServeOptions& o) {
     std::cerr << "--listen must be HOST:PORT, got '" << o.listen << "'\n";
     return 2;
   }
-  ej::api::HttpConfig http;
+  ej::api::HttpConfig http = o.http;
   http.host = o.listen.substr(0, colon);
   http.port = std::stoi(o.listen.substr(colon + 1));
   http.no_auth = o.no_auth;
@@ -191,6 +192,41 @@ int main(int argc, char** argv) {
   serve_cmd->add_option("--url-ttl", o.url_ttl_s, "Seconds a download link stays valid")
       ->capture_default_str();
   serve_cmd->add_option("--http-threads", o.http_threads, "HTTP worker threads")
+      ->capture_default_str();
+  serve_cmd->add_option("--http-io-threads", o.http.io_threads, "HTTP I/O (socket) threads")
+      ->check(CLI::Range(1, 64))
+      ->capture_default_str();
+  serve_cmd->add_option("--http-max-connections", o.http.max_connections, "Open connections")
+      ->capture_default_str();
+  serve_cmd
+      ->add_option("--http-max-connections-per-ip", o.http.max_connections_per_ip,
+                   "Open connections from one client address")
+      ->capture_default_str();
+  serve_cmd->add_option("--http-max-json-bytes", o.http.max_json_bytes, "Largest JSON body")
+      ->capture_default_str();
+  serve_cmd
+      ->add_option("--http-max-buffered-bytes", o.http.max_buffered_bytes,
+                   "Request bodies held in memory, all connections together")
+      ->capture_default_str();
+  serve_cmd
+      ->add_option("--http-header-timeout-s", o.http.header_timeout_s,
+                   "Seconds from a request's first byte to the end of its header")
+      ->check(CLI::Range(1, 3600))
+      ->capture_default_str();
+  serve_cmd
+      ->add_option("--http-request-timeout-s", o.http.request_timeout_s,
+                   "Seconds to receive a JSON body once the header is in")
+      ->check(CLI::Range(1, 3600))
+      ->capture_default_str();
+  serve_cmd
+      ->add_option("--http-upload-timeout-s", o.http.upload_timeout_s,
+                   "Seconds to receive an upload once the header is in")
+      ->check(CLI::Range(1, 86400))
+      ->capture_default_str();
+  serve_cmd
+      ->add_option("--http-idle-timeout-s", o.http.idle_timeout_s,
+                   "Seconds without progress mid-request (read or write) before closing")
+      ->check(CLI::Range(1, 3600))
       ->capture_default_str();
   serve_cmd->add_option("--job-workers", o.job_workers, "Jobs run at once")->capture_default_str();
   serve_cmd->add_option("--threads", o.engine_threads, "Engine threads (0 = all cores)")
