@@ -3,4 +3,6 @@
 #include "common/error.h"
 #include "engine/embedder.h"
 #include "service/services.h"
-int main() { return 0; }
+int main() {
+  return 0;
+}
