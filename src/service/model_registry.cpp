@@ -4,8 +4,10 @@
 
 namespace ej::service {
 
-void ModelRegistry::add(const std::string& name, std::shared_ptr<engine::Embedder> embedder) {
-  models_[name] = ServedModel{name, std::move(embedder)};
+void ModelRegistry::add(const std::string& name, std::shared_ptr<engine::Embedder> embedder,
+                        std::vector<int> output_dimensions) {
+  models_[name] = ServedModel{name, std::move(embedder), std::move(output_dimensions)};
+  if (default_name_.empty()) default_name_ = name;
 }
 
 const ServedModel* ModelRegistry::find(const std::string& name) const {

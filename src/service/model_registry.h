@@ -14,19 +14,26 @@ namespace ej::service {
 struct ServedModel {
   std::string name;
   std::shared_ptr<engine::Embedder> embedder;
+  // Matryoshka dimensions the model was trained for (--output-dimensions): output_dimension may
+  // pick one; the vector is then cut to it and L2-renormalized. Empty: output_dimension is a 400.
+  std::vector<int> output_dimensions;
 };
 
 class ModelRegistry {
  public:
-  void add(const std::string& name, std::shared_ptr<engine::Embedder> embedder);
+  void add(const std::string& name, std::shared_ptr<engine::Embedder> embedder,
+           std::vector<int> output_dimensions = {});
   // Throws ej::Error(kNotFound) with Cohere's message when the name is unknown.
   const ServedModel& get(const std::string& name) const;
   const ServedModel* find(const std::string& name) const;
   std::vector<const ServedModel*> list() const;
+  // The default model (for /v1/models?default_only=true): the first one added.
+  const ServedModel* default_model() const { return find(default_name_); }
   bool empty() const { return models_.empty(); }
 
  private:
   std::map<std::string, ServedModel> models_;
+  std::string default_name_;
 };
 
 // The name the built-in lexical model is served under when no --model is given.

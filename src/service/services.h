@@ -11,6 +11,7 @@
 namespace ej::service {
 
 class DatasetService;
+class EmbeddingService;
 class JobService;
 
 struct Services {
@@ -19,6 +20,7 @@ struct Services {
   ModelRegistry* models = nullptr;
   DatasetService* datasets = nullptr;
   JobService* jobs = nullptr;
+  EmbeddingService* embeddings = nullptr;  // every embedding and tokenization goes through it
 };
 
 }  // namespace ej::service
