@@ -132,12 +132,12 @@ SchedulerStats Scheduler::stats() const {
   return s;
 }
 
-bool Scheduler::take(const std::shared_ptr<EmbedTask>& task, int64_t limit,
+bool Scheduler::take(const std::shared_ptr<EmbedTask>& task, int64_t limit, bool force_first,
                      std::vector<Pick>* picks, int64_t* batch_tokens) {
   int64_t& queued = task->lane == Lane::kInteractive ? queued_interactive_ : queued_bulk_;
   while (task->next_ < task->inputs.size()) {
     const int64_t c = cost(task->inputs[task->next_]);
-    if (!picks->empty() && *batch_tokens + c > limit) return false;
+    if (*batch_tokens + c > limit && !(force_first && picks->empty())) return false;
     picks->push_back(Pick{task, task->next_});
     *batch_tokens += c;
     task->queued_ -= c;
@@ -157,16 +157,24 @@ void Scheduler::loop() {
       wake_.wait(lock, [&] { return stopping_ || !interactive_.empty() || !bulk_.empty(); });
       if (stopping_) return;
       int64_t tokens = 0;
-      auto take_bulk = [&](int64_t limit) {
-        while (!bulk_.empty() && take(bulk_.front(), limit, &picks, &tokens)) bulk_.pop_front();
+      auto take_bulk = [&](int64_t limit, bool force_first) {
+        while (!bulk_.empty() && take(bulk_.front(), limit, force_first, &picks, &tokens)) {
+          bulk_.pop_front();
+        }
       };
-      if (!bulk_.empty() && !interactive_.empty()) {
-        take_bulk(static_cast<int64_t>(static_cast<double>(budget) * options_.bulk_min_share));
+      const bool contended = !bulk_.empty() && !interactive_.empty();
+      if (contended) {
+        take_bulk(static_cast<int64_t>(static_cast<double>(budget) * options_.bulk_min_share),
+                  batches_without_bulk_ + 1 >= kMaxBatchesWithoutBulk);
       }
-      while (!interactive_.empty() && take(interactive_.begin()->second, budget, &picks, &tokens)) {
+      while (!interactive_.empty() &&
+             take(interactive_.begin()->second, budget, true, &picks, &tokens)) {
         interactive_.erase(interactive_.begin());
       }
-      take_bulk(budget);
+      take_bulk(budget, true);
+      const bool had_bulk = std::any_of(picks.begin(), picks.end(),
+                                        [](const Pick& p) { return p.task->lane == Lane::kBulk; });
+      batches_without_bulk_ = contended && !had_bulk ? batches_without_bulk_ + 1 : 0;
     }
     run_batch(picks);
   }

@@ -8,7 +8,8 @@
 // Order: interactive tasks (sync requests) before bulk tasks (job chunks). Interactive tasks go
 // by (priority, arrival) and a task's sequences are taken consecutively, so concurrent clients
 // take turns instead of all sharing the engine and all finishing late. Bulk work is never
-// starved: while it waits, it gets at least bulk_min_share of every batch's tokens.
+// starved: while it waits, it gets up to bulk_min_share of every batch's tokens, and at least
+// one sequence in every kMaxBatchesWithoutBulk-th batch (for sequences longer than that share).
 // Admission: interactive tasks are refused (429) when the queued tokens would pass
 // max_queued_tokens (a task is always accepted into an empty queue); bulk tasks are not
 // refused (the job workers bound them). A cancelled task's queued sequences are dropped.
@@ -107,10 +108,12 @@ class Scheduler {
   };
   void cancel(EmbedTask* task);
   void loop();
+  static constexpr int kMaxBatchesWithoutBulk = 4;
   // Takes the task's next sequences into *picks while the batch stays under `limit` tokens
-  // (the first sequence of a batch always fits); true when none is left. Caller holds mu_.
-  bool take(const std::shared_ptr<EmbedTask>& task, int64_t limit, std::vector<Pick>* picks,
-            int64_t* batch_tokens);
+  // (with force_first, the batch's first sequence always fits); true when none is left.
+  // Caller holds mu_.
+  bool take(const std::shared_ptr<EmbedTask>& task, int64_t limit, bool force_first,
+            std::vector<Pick>* picks, int64_t* batch_tokens);
   void run_batch(std::vector<Pick>& picks);
 
   std::shared_ptr<engine::Embedder> embedder_;
@@ -125,6 +128,7 @@ class Scheduler {
   std::map<std::pair<int, uint64_t>, std::shared_ptr<EmbedTask>> interactive_;
   std::deque<std::shared_ptr<EmbedTask>> bulk_;
   int64_t queued_interactive_ = 0, queued_bulk_ = 0;
+  int batches_without_bulk_ = 0;  // consecutive batches that left waiting bulk work out
   SchedulerStats stats_;
   std::thread thread_;
 };
