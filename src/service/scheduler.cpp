@@ -203,17 +203,19 @@ void Scheduler::run_batch(std::vector<Pick>& picks) {
   const auto us =
       std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() - t0)
           .count();
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    ++stats_.batches;
+    stats_.sequences += static_cast<int64_t>(picks.size());
+    stats_.tokens += tokens;
+    stats_.engine_us += us;
+  }
   const size_t dims = static_cast<size_t>(embedder_->info().dims);
   for (size_t i = 0; i < picks.size(); ++i) {
     EmbedTask& t = *picks[i].task;
     std::copy_n(vectors.data() + i * dims, dims, t.vectors.data() + picks[i].index * dims);
     if (++t.done_ == t.inputs.size()) t.finish(nullptr);
   }
-  std::lock_guard<std::mutex> lock(mu_);
-  ++stats_.batches;
-  stats_.sequences += static_cast<int64_t>(picks.size());
-  stats_.tokens += tokens;
-  stats_.engine_us += us;
 }
 
 }  // namespace ej::service
