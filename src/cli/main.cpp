@@ -70,6 +70,13 @@ std::string key_owner(const std::string& key) {
 }
 
 int serve(const ServeOptions& o) {
+  // Signals: blocked before any thread starts (engine, scheduler, tokenizer threads inherit the
+  // mask); one thread waits for them and stops the server.
+  sigset_t set;
+  sigemptyset(&set);
+  sigaddset(&set, SIGINT);
+  sigaddset(&set, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, &set, nullptr);
   fs::create_directories(o.data_dir);
   size_t colon = o.listen.rfind(':');
   if (colon == std::string::npos) {
@@ -160,12 +167,6 @@ int serve(const ServeOptions& o) {
                              ej::api::load_or_create_secret(o.data_dir + "/url_signing.key"));
   int port = server.bind();
 
-  // Signals: block them here, and let one thread wait for them and stop the server.
-  sigset_t set;
-  sigemptyset(&set);
-  sigaddset(&set, SIGINT);
-  sigaddset(&set, SIGTERM);
-  pthread_sigmask(SIG_BLOCK, &set, nullptr);
   std::thread signal_thread([&] {
     int sig = 0;
     sigwait(&set, &sig);
