@@ -5,14 +5,14 @@
 # 32 one-text clients vs the engine alone, 64 clients x 96 texts while a job runs, the job's
 # rows/s with and without that load; then the server's peak RSS and the CPU.
 #   THREADS (default 2)  engine threads of the server and of the engine-alone figure
-#   SECONDS (default 15) length of the timed windows
-#   EJ_BUILD_DIR (default build)
+#   BENCH_SECONDS (default 15) length of the timed windows
+#   EJ_BUILD_DIR (default build); EMBEDJOBS_BIN (default $EJ_BUILD_DIR/embedjobs)
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 cd "$ROOT"
 BUILD=${EJ_BUILD_DIR:-build}
 THREADS=${THREADS:-2}
-SECONDS_WINDOW=${SECONDS:-15}
+SECONDS_WINDOW=${BENCH_SECONDS:-15}
 GEN=$ROOT/bench/peers/generated
 MODEL=$GEN/minilm
 if [[ ! -f $MODEL/model.safetensors || ! -f $GEN/corpus.jsonl ]]; then
@@ -31,7 +31,7 @@ trap '[[ -n $PID ]] && kill $PID 2>/dev/null; rm -rf "$WORK"' EXIT
 # The job's input: the corpus six times (6,000 rows).
 for _ in 1 2 3 4 5 6; do sed 's/^/{"text": /; s/$/}/' "$GEN/corpus.jsonl"; done >"$WORK/job.jsonl"
 
-"$BUILD/embedjobs" serve --listen 127.0.0.1:0 --data-dir "$WORK/data" --api-key bench \
+"${EMBEDJOBS_BIN:-$BUILD/embedjobs}" serve --listen 127.0.0.1:0 --data-dir "$WORK/data" --api-key bench \
   --model "bench=$MODEL" --threads "$THREADS" --chunk-rows 100 --max-queued-tokens 1048576 \
   >"$WORK/out" 2>"$WORK/log" &
 PID=$!
@@ -43,7 +43,8 @@ until curl -sf -H "Authorization: Bearer bench" "$URL/v1/datasets/$ID" | grep -q
   sleep 0.2
 done
 
-echo "CPU: $(lscpu | sed -n 's/^Model name: *//p'), $(nproc) cores; model: MiniLM geometry (random weights)"
+echo "CPU: $(lscpu | sed -n 's/^Model name: *//p'), $(nproc) cores; load average before: $(cut -d' ' -f1-3 /proc/loadavg); model: MiniLM geometry (random weights)"
 "$BUILD/bench/serving_bench" --url "$URL" --key bench --model bench --model-dir "$MODEL" \
   --corpus "$GEN/corpus.jsonl" --dataset "$ID" --threads "$THREADS" --seconds "$SECONDS_WINDOW"
+echo "load average after: $(cut -d' ' -f1-3 /proc/loadavg)"
 echo "server peak RSS: $(awk '/VmHWM/ {printf "%.0f MiB", $2/1024}' /proc/$PID/status)"

@@ -78,7 +78,8 @@ void EmbeddingService::on_tokenizer_thread(const std::function<void()>& fn) {
   result.get();
 }
 
-EmbedResult EmbeddingService::embed(const ServedModel& model, EmbedRequest request) {
+EmbedResult EmbeddingService::embed(const ServedModel& model, EmbedRequest request,
+                                    const std::function<bool()>& client_gone) {
   Scheduler& scheduler = scheduler_for(model);
   auto task = std::make_shared<EmbedTask>();
   task->lane = Lane::kInteractive;
@@ -86,6 +87,11 @@ EmbedResult EmbeddingService::embed(const ServedModel& model, EmbedRequest reque
   on_tokenizer_thread([&] { tokenize_all(*model.embedder, request, task.get()); });
   task->texts = std::move(request.texts);
   scheduler.submit(task);
+  if (client_gone) {
+    while (!task->wait_for(kClientPollMs)) {
+      if (client_gone()) task->cancel();
+    }
+  }
   task->wait();
   EmbedResult r;
   r.vectors = std::move(task->vectors);

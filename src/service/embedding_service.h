@@ -54,7 +54,12 @@ class EmbeddingService {
 
   // Sync embedding at interactive priority; blocks the caller. Throws 400 for an input the
   // model refuses (too long with truncate NONE), 429 when the model's queue is full.
-  EmbedResult embed(const ServedModel& model, EmbedRequest request);
+  // client_gone (optional) is polled every kClientPollMs while the request waits: when it says
+  // true, the request's queued work is dropped and embed() throws ej::Error(kClientClosed).
+  // (The HTTP front passes it where it can tell that the connection closed.)
+  static constexpr int64_t kClientPollMs = 20;
+  EmbedResult embed(const ServedModel& model, EmbedRequest request,
+                    const std::function<bool()>& client_gone = {});
 
   // Job chunks: tokenizes here (the caller's thread), queues at bulk priority and returns the
   // task to wait on (EmbedTask::wait / wait_for) or cancel.

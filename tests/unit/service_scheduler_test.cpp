@@ -3,6 +3,8 @@
 // the same vector bit for bit however a text is batched (bert-tiny and lexical).
 #include <gtest/gtest.h>
 
+#include <atomic>
+#include <chrono>
 #include <condition_variable>
 #include <cstring>
 #include <mutex>
@@ -231,6 +233,41 @@ TEST(Scheduler, CancelDropsQueuedWork) {
   EXPECT_THROW(job->wait(), Error);
   for (const auto& batch : f.fake->batches()) {
     for (const auto& s : batch) EXPECT_TRUE(s == "hold" || s == "stays") << s;
+  }
+}
+
+TEST(EmbeddingService, ClientGoneDropsTheRequest) {
+  auto fake = std::make_shared<FakeEmbedder>(1000);
+  ModelRegistry models;
+  models.add("m", fake);
+  EmbeddingService svc(&models, EmbeddingServiceOptions{});
+  const ServedModel& m = models.get("m");
+  fake->hold();
+  std::thread first([&] {
+    EmbedRequest r;
+    r.texts = {"hold"};
+    svc.embed(m, r);
+  });
+  fake->wait_entered(1);
+  std::atomic<bool> gone{false};
+  std::thread waiter([&] {
+    EmbedRequest r;
+    r.texts = {"abandoned"};
+    try {
+      svc.embed(m, r, [&] { return gone.load(); });
+      ADD_FAILURE() << "expected kClientClosed";
+    } catch (const Error& e) {
+      EXPECT_EQ(e.code(), ErrorCode::kClientClosed);
+    }
+  });
+  while (svc.stats(m).queued_tokens == 0) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  gone = true;
+  waiter.join();
+  EXPECT_EQ(svc.stats(m).queued_tokens, 0);
+  fake->release();
+  first.join();
+  for (const auto& batch : fake->batches()) {
+    for (const auto& s : batch) EXPECT_EQ(s, "hold");
   }
 }
 
