@@ -6,6 +6,7 @@
 # rows/s with and without that load; then the server's peak RSS and the CPU.
 #   THREADS (default 2)  engine threads of the server and of the engine-alone figure
 #   BENCH_SECONDS (default 15) length of the timed windows
+#   BENCH_PHASES (default 1234) which of the four parts of serving_bench.cpp to run
 #   EJ_BUILD_DIR (default build); EMBEDJOBS_BIN (default $EJ_BUILD_DIR/embedjobs)
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
@@ -48,6 +49,7 @@ done
 
 echo "CPU: $(lscpu | sed -n 's/^Model name: *//p'), $(nproc) cores; load average before: $(cut -d' ' -f1-3 /proc/loadavg); model: MiniLM geometry (random weights)"
 "$BUILD/bench/serving_bench" --url "$URL" --key bench --model bench --model-dir "$MODEL" \
-  --corpus "$GEN/corpus.jsonl" --dataset "$ID" --threads "$THREADS" --seconds "$SECONDS_WINDOW"
+  --corpus "$GEN/corpus.jsonl" --dataset "$ID" --threads "$THREADS" --seconds "$SECONDS_WINDOW" \
+  --phases "${BENCH_PHASES:-1234}"
 echo "load average after: $(cut -d' ' -f1-3 /proc/loadavg)"
 echo "server peak RSS: $(awk '/VmHWM/ {printf "%.0f MiB", $2/1024}' /proc/$PID/status)"
