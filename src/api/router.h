@@ -93,5 +93,6 @@ void register_dataset_routes(Router& r);
 void register_job_routes(Router& r);
 void register_model_routes(Router& r);
 void register_embed_routes(Router& r);
+void register_tokenize_routes(Router& r);
 
 }  // namespace ej::api

@@ -18,6 +18,7 @@
 #include "hub/model_source.h"
 #include "service/api_keys.h"
 #include "service/dataset_service.h"
+#include "service/embedding_service.h"
 #include "service/job_service.h"
 #include "service/model_registry.h"
 #include "store/store.h"
@@ -41,8 +42,33 @@ struct ServeOptions {
   int64_t lease_ms = 30000;
   int64_t max_upload_mb = 1536;
   double dataset_ttl_days = 30;
-  ej::api::HttpConfig http;  // the HTTP front's limits (--http-*)
+  ej::api::HttpConfig http;                    // the HTTP front's limits (--http-*)
+  std::vector<std::string> output_dimensions;  // NAME=D1,D2,...
+  int64_t max_queued_tokens = 256 * 1024;
+  int tokenizer_threads = 2;
 };
+
+// "NAME=256,512" -> {NAME, {256, 512}}; throws CLI-style messages as std::invalid_argument.
+std::pair<std::string, std::vector<int>> parse_output_dimensions(const std::string& spec) {
+  size_t eq = spec.find('=');
+  if (eq == std::string::npos || eq == 0) {
+    throw std::invalid_argument("--output-dimensions must be NAME=D1,D2,..., got '" + spec + "'");
+  }
+  std::vector<int> dims;
+  std::string rest = spec.substr(eq + 1);
+  size_t pos = 0;
+  while (pos <= rest.size()) {
+    size_t comma = rest.find(',', pos);
+    std::string item =
+        rest.substr(pos, comma == std::string::npos ? std::string::npos : comma - pos);
+    int d = std::atoi(item.c_str());
+    if (d <= 0) throw std::invalid_argument("--output-dimensions: bad dimension '" + item + "'");
+    dims.push_back(d);
+    if (comma == std::string::npos) break;
+    pos = comma + 1;
+  }
+  return {spec.substr(0, eq), dims};
+}
 
 int serve(const ServeOptions& o) {
   // Block SIGINT/SIGTERM before any thread exists (the engine's OpenMP/oneDNN threads start while
@@ -88,6 +114,15 @@ int serve(const ServeOptions& o) {
     models.add(ej::service::kLexicalModelName, ej::engine::open_embedder("lexical", engine_options),
                ej::service::kLexicalModelIdentity);
   }
+  std::map<std::string, std::vector<int>> output_dims;
+  for (const auto& spec : o.output_dimensions) {
+    try {
+      output_dims.insert(parse_output_dimensions(spec));
+    } catch (const std::invalid_argument& e) {
+      std::cerr << e.what() << "\n";
+      return 2;
+    }
+  }
   struct Loaded {
     std::shared_ptr<ej::engine::Embedder> embedder;
     std::string identity;
@@ -113,7 +148,15 @@ int serve(const ServeOptions& o) {
         loaded.identity = ej::hub::model_identity(folder);
       }
     }
-    models.add(name, loaded.embedder, loaded.identity);
+    std::vector<int> dims = output_dims.count(name) ? output_dims[name] : std::vector<int>{};
+    for (int d : dims) {
+      if (d > loaded.embedder->info().dims) {
+        std::cerr << "--output-dimensions " << name << ": " << d << " is more than the model's "
+                  << loaded.embedder->info().dims << " dimensions\n";
+        return 2;
+      }
+    }
+    models.add(name, loaded.embedder, loaded.identity, dims);
     ej::log_info("model " + name + " = " + source + " (" + loaded.embedder->info().kind + ", " +
                  std::to_string(loaded.embedder->info().dims) + " dims, " + loaded.identity + ")");
   }
@@ -129,6 +172,11 @@ int serve(const ServeOptions& o) {
   services.store = store.get();
   services.keys = &keys;
   services.models = &models;
+  ej::service::EmbeddingServiceOptions embedding_options;
+  embedding_options.tokenizer_threads = o.tokenizer_threads;
+  embedding_options.scheduler.max_queued_tokens = o.max_queued_tokens;
+  ej::service::EmbeddingService embeddings(&models, embedding_options);
+  services.embeddings = &embeddings;
   ej::service::DatasetService datasets(&services);
   ej::service::JobService jobs(&services);
   services.datasets = &datasets;
@@ -245,6 +293,19 @@ int main(int argc, char** argv) {
       ->check(CLI::Range(0.0, 36500.0))
       ->capture_default_str();
   serve_cmd->add_option("--max-upload-mb", o.max_upload_mb, "Largest dataset upload (MiB)")
+      ->capture_default_str();
+  serve_cmd
+      ->add_option("--output-dimensions", o.output_dimensions,
+                   "NAME=D1,D2,... (repeatable): Matryoshka dimensions NAME's model was trained "
+                   "for; /v2/embed output_dimension may pick one")
+      ->envname("EMBEDJOBS_OUTPUT_DIMENSIONS");
+  serve_cmd
+      ->add_option("--max-queued-tokens", o.max_queued_tokens,
+                   "Sync embed tokens a model may have waiting before 429")
+      ->check(CLI::Range(int64_t{1}, int64_t{1} << 40))
+      ->capture_default_str();
+  serve_cmd->add_option("--tokenizer-threads", o.tokenizer_threads, "Tokenizer threads")
+      ->check(CLI::Range(1, 256))
       ->capture_default_str();
 
   CLI::App* keys_cmd = app.add_subcommand("keys", "Manage API keys");

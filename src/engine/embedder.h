@@ -1,7 +1,8 @@
 // Embedder: the one interface between the serving code (jobs, sync embed) and a model.
 // Implementations: LexicalEmbedder (built-in, offline, deterministic) and the neural encoder
-// engine (Hugging Face BERT / XLM-RoBERTa folders). Implementations are thread-safe: embed()
-// may be called from several threads at once.
+// engine (Hugging Face BERT / XLM-RoBERTa folders). Implementations are thread-safe: embed(),
+// tokenize_for(), tokenize_text() and detokenize() may be called from several threads at once;
+// embed_tokens() is called by one thread at a time per model (the service's scheduler).
 #pragma once
 
 #include <cstdint>
@@ -25,6 +26,30 @@ struct ModelInfo {
   // int8/uint8 calibration: x in [calib_lo, calib_hi] maps linearly onto 0..255 (see quantize.h).
   float calib_lo = -1.0f;
   float calib_hi = 1.0f;
+  // The model's tokenizer.json ("" when it has none, as the lexical model): /v1/models
+  // offers it for download so that clients can tokenize offline.
+  std::string tokenizer_file;
+};
+
+// One input as the model will embed it: what tokenize_for() made of a text.
+struct TokenizedInput {
+  // Neural models: token ids, special tokens included, truncated. Lexical model: the indices of
+  // the words kept (in words(text)).
+  std::vector<int32_t> ids;
+  int32_t prompt_tokens = 0;  // leading special + prompt tokens (pooling may skip them)
+};
+
+// A sequence handed to embed_tokens(); the views stay valid for the call.
+struct TokenSeq {
+  std::span<const int32_t> ids;  // TokenizedInput::ids
+  int32_t prompt_tokens = 0;
+  std::string_view text;  // the input's text (the lexical model reads its words from it)
+};
+
+// A text's tokens as /v1/tokenize shows them: content only (no special tokens, no truncation).
+struct TextTokens {
+  std::vector<int32_t> ids;
+  std::vector<std::string> strings;  // the vocabulary entry of each id ("##ing", "\u2581the")
 };
 
 struct EmbedOutput {
@@ -40,6 +65,26 @@ class Embedder {
   // truncate == kNone and an input is longer than max_tokens.
   virtual void embed(std::span<const std::string_view> texts, InputType input_type,
                      Truncate truncate, EmbedOutput* out) = 0;
+
+  // ---- The scheduler's path: tokenize on any thread, embed packed batches on one thread ----
+  // Text -> what embed_tokens() takes: the prompt for input_type prepended, cut to
+  // min(max_tokens, info().max_tokens) tokens (max_tokens 0 = the model's context) per
+  // `truncate`; kNone with a longer text throws ej::Error(kInvalidArgument) naming `index`.
+  // embed_tokens() of the result equals embed() of the text, bit for bit.
+  virtual TokenizedInput tokenize_for(std::string_view text, InputType input_type,
+                                      Truncate truncate, int max_tokens, size_t index) const = 0;
+  // Embeds the sequences as ONE batch (the caller packs it under max_batch_tokens()) with the
+  // engine's fixed thread count; *vectors gets seqs.size() * dims floats in input order. A
+  // sequence's vector does not depend on the other sequences of the batch.
+  virtual void embed_tokens(std::span<const TokenSeq> seqs, std::vector<float>* vectors) = 0;
+  // Token budget of one engine batch (sum of sequence lengths).
+  virtual int max_batch_tokens() const = 0;
+
+  // ---- /v1/tokenize and /v1/detokenize ----
+  virtual TextTokens tokenize_text(std::string_view text) const = 0;
+  // Throws ej::Error(kInvalidArgument) naming the first id outside the vocabulary, or when the
+  // model has no vocabulary (lexical).
+  virtual std::string detokenize(std::span<const int32_t> ids) const = 0;
 };
 
 struct EngineOptions {

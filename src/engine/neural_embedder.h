@@ -13,6 +13,7 @@
 
 #include "engine/embedder.h"
 #include "engine/encoder_model.h"
+#include "engine/token_decoder.h"
 #include "engine/tokenizer/tokenizer.h"
 
 namespace ej::engine {
@@ -49,9 +50,16 @@ class NeuralEmbedder final : public Embedder {
   // in neural_embedder.cpp.
   const std::string& prompt_for(InputType input_type) const;
 
+  // Embedder's scheduler path and /v1/tokenize, /v1/detokenize (neural_embedder_tokens.cpp).
+  TokenizedInput tokenize_for(std::string_view text, InputType input_type, Truncate truncate,
+                              int max_tokens, size_t index) const override;
+  void embed_tokens(std::span<const TokenSeq> seqs, std::vector<float>* vectors) override;
+  TextTokens tokenize_text(std::string_view text) const override;
+  std::string detokenize(std::span<const int32_t> ids) const override;
+
   const EncoderModel& model() const { return *model_; }
   int threads() const { return threads_; }
-  int max_batch_tokens() const { return max_batch_tokens_; }
+  int max_batch_tokens() const override { return max_batch_tokens_; }
   void set_max_batch_tokens(int tokens);  // not thread-safe: call before serving
 
  private:
@@ -62,6 +70,7 @@ class NeuralEmbedder final : public Embedder {
 
   std::unique_ptr<EncoderModel> model_;
   std::unique_ptr<Tokenizer> tokenizer_;
+  std::unique_ptr<TokenDecoder> decoder_;
   ModelInfo info_;
   int threads_ = 1;
   int max_batch_tokens_ = kDefaultBatchTokens;

@@ -11,9 +11,9 @@
 #include "common/failpoint.h"
 #include "common/ids.h"
 #include "common/log.h"
-#include "engine/quantize.h"
 #include "service/avro_concat.h"
 #include "service/avro_parts.h"
+#include "service/embedding_service.h"
 #include "service/embedding_types.h"
 #include "service/paths.h"
 #include "store/store.h"
@@ -23,8 +23,6 @@ namespace ej::service {
 namespace fs = std::filesystem;
 
 namespace {
-
-constexpr size_t kEmbedBatch = 256;  // texts per embed() call inside a chunk
 
 // Deterministic suffix so that re-assembling after a crash reuses the same dataset id.
 std::string output_dataset_id(const store::JobRow& job) {
@@ -130,7 +128,22 @@ std::vector<Job> JobService::list(const std::string& owner) {
 void JobService::cancel(const std::string& owner, const std::string& job_id) {
   get(owner, job_id);
   services_->store->request_cancel(job_id);
+  std::shared_ptr<EmbedTask> task;
+  {
+    std::lock_guard<std::mutex> lock(tasks_mu_);
+    if (auto it = tasks_.find(job_id); it != tasks_.end()) task = it->second;
+  }
+  if (task) task->cancel();  // the runner sees it and finishes the job as cancelled
   wake_.notify_all();
+}
+
+void JobService::track(const std::string& job_id, std::shared_ptr<EmbedTask> task) {
+  std::lock_guard<std::mutex> lock(tasks_mu_);
+  if (task) {
+    tasks_[job_id] = std::move(task);
+  } else {
+    tasks_.erase(job_id);
+  }
 }
 
 void JobService::start_workers(int count) {
@@ -206,8 +219,7 @@ void JobService::run_job(const store::JobRow& job, const std::string& worker) {
                     "embeddings of two models). Serve the original model to rerun it, or "
                     "start a new job");
   }
-  engine::Embedder& embedder = *model.embedder;
-  const engine::ModelInfo& info = embedder.info();
+  const engine::ModelInfo& info = model.embedder->info();
   EmbeddingTypes types = parse_embedding_types(nlohmann::json(job.embedding_types), false);
   engine::InputType input_type = parse_input_type(job.input_type);
   engine::Truncate truncate = parse_truncate(job.truncate, false);
@@ -221,7 +233,6 @@ void JobService::run_job(const store::JobRow& job, const std::string& worker) {
   int64_t row_index = 0;
   int64_t last_renew_ms = now_ms();
   std::vector<nlohmann::json> chunk;
-  engine::EmbedOutput out;
   bool cancelled = false;
 
   for (int64_t k = 0; row_index < input->num_rows; ++k) {
@@ -255,51 +266,67 @@ void JobService::run_job(const store::JobRow& job, const std::string& worker) {
     // Vectors barely compress (~10% with deflate) and deflate dominated the job's CPU time:
     // results are written uncompressed.
     EmbedResultWriter writer(cfg.data_dir + "/" + rel, kept, "null");
-    int64_t tokens = 0;
-    std::vector<std::string_view> texts;
-    nlohmann::json kept_values;
-    for (size_t b = 0; b < chunk.size(); b += kEmbedBatch) {
-      size_t e = std::min(chunk.size(), b + kEmbedBatch);
-      texts.clear();
-      for (size_t i = b; i < e; ++i)
-        texts.push_back(chunk[i].at("text").get_ref<const std::string&>());
-      embedder.embed(texts, input_type, truncate, &out);
-      for (size_t i = b; i < e; ++i) {
-        const float* v = out.vectors.data() + (i - b) * static_cast<size_t>(info.dims);
-        std::span<const float> span(v, static_cast<size_t>(info.dims));
-        std::vector<int8_t> i8, bin;
-        std::vector<uint8_t> u8, ubin;
-        if (types.int8) i8 = engine::quantize_int8(span, info.calib_lo, info.calib_hi);
-        if (types.uint8) u8 = engine::quantize_uint8(span, info.calib_lo, info.calib_hi);
-        if (types.binary) bin = engine::pack_binary(span);
-        if (types.ubinary) ubin = engine::pack_ubinary(span);
-        kept_values = chunk[i];
-        kept_values.erase("text");
-        EmbedResultRow r;
-        r.text = texts[i - b];
-        r.dims = info.dims;
-        r.float_values = types.float_ ? v : nullptr;
-        r.int8_values = types.int8 ? i8.data() : nullptr;
-        r.uint8_values = types.uint8 ? u8.data() : nullptr;
-        r.packed_len = (info.dims + 7) / 8;
-        r.binary_values = types.binary ? bin.data() : nullptr;
-        r.ubinary_values = types.ubinary ? ubin.data() : nullptr;
-        r.kept_fields = &kept_values;
-        writer.append_result(r);
-        tokens += out.num_tokens[i - b];
-      }
-      if (stopping_) {  // shutting down: drop the unfinished chunk, the next run redoes it
-        writer.abort();
-        services_->store->release_job(job.id, worker);
-        return;
-      }
+    // The whole chunk goes to the model's scheduler at bulk priority; while it waits there the
+    // lease is renewed, and cancel / shutdown drop its queued work.
+    EmbedRequest request;
+    request.input_type = input_type;
+    request.truncate = truncate;
+    request.texts.reserve(chunk.size());
+    for (const auto& r : chunk) request.texts.push_back(r.at("text").get<std::string>());
+    std::shared_ptr<EmbedTask> task = services_->embeddings->submit_bulk(model, request);
+    track(job.id, task);
+    bool lease_lost = false;
+    while (!task->wait_for(std::min<int64_t>(250, cfg.lease_ms / 3))) {
+      if (stopping_) task->cancel();
       if (now_ms() - last_renew_ms > cfg.lease_ms / 3) {
-        if (!services_->store->renew_job_lease(job.id, worker, cfg.lease_ms, nullptr)) {
-          log_warn("job " + job.id + ": lease lost mid-chunk");
-          return;
+        JobStatus st = JobStatus::kProcessing;
+        if (!services_->store->renew_job_lease(job.id, worker, cfg.lease_ms, &st)) {
+          lease_lost = true;
+          task->cancel();
+        } else if (st == JobStatus::kCancelling) {
+          task->cancel();
         }
         last_renew_ms = now_ms();
       }
+    }
+    track(job.id, nullptr);
+    if (lease_lost) {
+      writer.abort();
+      log_warn("job " + job.id + ": lease lost mid-chunk");
+      return;
+    }
+    if (stopping_) {  // shutting down: drop the unfinished chunk, the next run redoes it
+      writer.abort();
+      services_->store->release_job(job.id, worker);
+      return;
+    }
+    if (task->cancelled()) {
+      writer.abort();
+      cancelled = true;
+      break;
+    }
+    task->wait();  // rethrows an engine failure
+    int64_t tokens = 0;
+    nlohmann::json kept_values;
+    const size_t dims = static_cast<size_t>(info.dims);
+    for (size_t i = 0; i < chunk.size(); ++i) {
+      std::span<const float> span(task->vectors.data() + i * dims, dims);
+      ConvertedEmbedding conv;
+      convert_embedding(span, info, types, &conv);
+      kept_values = chunk[i];
+      kept_values.erase("text");
+      EmbedResultRow r;
+      r.text = task->texts[i];
+      r.dims = info.dims;
+      r.float_values = types.float_ ? span.data() : nullptr;
+      r.int8_values = types.int8 ? conv.int8.data() : nullptr;
+      r.uint8_values = types.uint8 ? conv.uint8.data() : nullptr;
+      r.packed_len = (info.dims + 7) / 8;
+      r.binary_values = types.binary ? conv.binary.data() : nullptr;
+      r.ubinary_values = types.ubinary ? conv.ubinary.data() : nullptr;
+      r.kept_fields = &kept_values;
+      writer.append_result(r);
+      tokens += static_cast<int64_t>(task->inputs[i].ids.size());
     }
     failpoint("job.before_chunk_close");
     store::ChunkRow c;

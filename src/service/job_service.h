@@ -10,6 +10,8 @@
 
 #include <atomic>
 #include <condition_variable>
+#include <map>
+#include <memory>
 #include <mutex>
 #include <optional>
 #include <string>
@@ -19,6 +21,7 @@
 #include <nlohmann/json.hpp>
 
 #include "service/resources.h"
+#include "service/scheduler.h"
 #include "service/services.h"
 
 namespace ej::store {
@@ -60,7 +63,12 @@ class JobService {
   void finish_with_output(const store::JobRow& job, const std::string& worker, JobStatus status,
                           const nlohmann::json& kept_entries);
 
+  // The chunk each running job waits on, so that cancel() drops its queued work at once.
+  void track(const std::string& job_id, std::shared_ptr<EmbedTask> task);
+
   Services* services_;
+  std::mutex tasks_mu_;
+  std::map<std::string, std::shared_ptr<EmbedTask>> tasks_;  // job id -> chunk in the scheduler
   std::atomic<bool> stopping_{false};
   std::mutex mu_;
   std::condition_variable wake_;

@@ -17,21 +17,27 @@ struct ServedModel {
   // What exactly is served under `name` (a digest of the model's files, or the built-in model's
   // version): a job records it when it starts and refuses to continue under another.
   std::string identity;
+  // Matryoshka dimensions the model was trained for (--output-dimensions): output_dimension may
+  // pick one; the vector is then cut to it and L2-renormalized. Empty: output_dimension is a 400.
+  std::vector<int> output_dimensions;
 };
 
 class ModelRegistry {
  public:
   // identity: see ServedModel; empty means the embedder's kind and source.
   void add(const std::string& name, std::shared_ptr<engine::Embedder> embedder,
-           std::string identity = "");
+           std::string identity = "", std::vector<int> output_dimensions = {});
   // Throws ej::Error(kNotFound) with Cohere's message when the name is unknown.
   const ServedModel& get(const std::string& name) const;
   const ServedModel* find(const std::string& name) const;
   std::vector<const ServedModel*> list() const;
+  // The default model (for /v1/models?default_only=true): the first one added.
+  const ServedModel* default_model() const { return find(default_name_); }
   bool empty() const { return models_.empty(); }
 
  private:
   std::map<std::string, ServedModel> models_;
+  std::string default_name_;
 };
 
 // The name the built-in lexical model is served under when no --model is given.

@@ -15,6 +15,7 @@ namespace ej::service {
 
 class ApiKeys;
 class DatasetService;
+class EmbeddingService;
 class JobService;
 
 struct Services {
@@ -24,6 +25,7 @@ struct Services {
   ModelRegistry* models = nullptr;
   DatasetService* datasets = nullptr;
   JobService* jobs = nullptr;
+  EmbeddingService* embeddings = nullptr;  // every embedding and tokenization goes through it
 };
 
 }  // namespace ej::service

@@ -12,6 +12,7 @@
 #include "service/avro_concat.h"
 #include "service/avro_parts.h"
 #include "service/dataset_service.h"
+#include "service/embedding_service.h"
 #include "service/job_service.h"
 #include "store/store.h"
 
@@ -36,6 +37,8 @@ class JobTest : public ::testing::Test {
     services_.config.part_max_rows = 20;
     services_.store = store_.get();
     services_.models = &models_;
+    embeddings_ = std::make_unique<EmbeddingService>(&models_, EmbeddingServiceOptions{});
+    services_.embeddings = embeddings_.get();
     datasets_ = std::make_unique<DatasetService>(&services_);
     jobs_ = std::make_unique<JobService>(&services_);
     services_.datasets = datasets_.get();
@@ -44,6 +47,7 @@ class JobTest : public ::testing::Test {
   void TearDown() override {
     jobs_.reset();
     datasets_.reset();
+    embeddings_.reset();
     store_.reset();
     fs::remove_all(dir_);
   }
@@ -93,6 +97,7 @@ class JobTest : public ::testing::Test {
   std::unique_ptr<store::Store> store_;
   ModelRegistry models_;
   Services services_;
+  std::unique_ptr<EmbeddingService> embeddings_;
   std::unique_ptr<DatasetService> datasets_;
   std::unique_ptr<JobService> jobs_;
 };
