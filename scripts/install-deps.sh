@@ -8,7 +8,7 @@ PKGS=(
   libcpp-httplib-dev nlohmann-json3-dev libsimdjson-dev
   libsqlite3-dev libpq-dev postgresql
   libavro-dev libssl-dev libcurl4-openssl-dev zlib1g-dev
-  libdnnl-dev libutf8proc-dev
+  libdnnl-dev libutf8proc-dev libonig-dev
   libcli11-dev libspdlog-dev libfmt-dev
   libgtest-dev libgmock-dev libbenchmark-dev
   python3 python3-avro
