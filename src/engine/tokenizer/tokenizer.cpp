@@ -132,12 +132,14 @@ void Tokenizer::load(std::string_view json_text) {
   std::vector<std::pair<std::string, int32_t>> normalized;
   vocab_size_ = model_->vocab_size();
   for (size_t k = 0; k < added_.size(); ++k) {
-    const AddedToken& t = added_[k];
+    AddedToken& t = added_[k];
     vocab_size_ = std::max(vocab_size_, static_cast<size_t>(t.id) + 1);
+    t.token_string = t.content;
     if (t.content.empty()) continue;
     if (t.normalized) {
       std::string content = t.content;
       if (normalizer_) normalizer_->normalize(&content);
+      t.token_string = content;  // HF's id_to_token gives the normalized content
       normalized.emplace_back(std::move(content), static_cast<int32_t>(k));
     } else {
       raw.emplace_back(t.content, static_cast<int32_t>(k));
@@ -162,7 +164,7 @@ std::optional<int32_t> Tokenizer::token_to_id(std::string_view token) const {
 
 std::optional<std::string> Tokenizer::id_to_token(int32_t id) const {
   auto it = added_by_id_.find(id);
-  if (it != added_by_id_.end()) return added_[it->second].content;
+  if (it != added_by_id_.end()) return added_[it->second].token_string;
   if (auto t = model_->id_to_token(id)) return std::string(*t);
   return std::nullopt;
 }

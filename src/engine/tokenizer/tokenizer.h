@@ -91,6 +91,7 @@ class Tokenizer {
     bool rstrip = false;
     bool normalized = false;
     bool special = false;
+    std::string token_string;  // what id_to_token gives: content, normalized when `normalized`
   };
   struct Split {
     size_t begin, end;
