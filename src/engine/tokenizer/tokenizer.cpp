@@ -114,6 +114,7 @@ void Tokenizer::load(std::string_view json_text) {
       t.special = a.value("special", false);
       t.normalized = a.value("normalized", !t.special);
       added_by_id_[t.id] = added_.size();
+      added_ids_[t.content] = t.id;  // a repeated content maps to its last id, as in HF
       if (t.special) special_contents_.insert(t.content);
       added_.push_back(std::move(t));
     }
@@ -156,9 +157,8 @@ void Tokenizer::load(std::string_view json_text) {
 }
 
 std::optional<int32_t> Tokenizer::token_to_id(std::string_view token) const {
-  for (const AddedToken& t : added_) {
-    if (t.content == token) return t.id;
-  }
+  auto it = added_ids_.find(token);
+  if (it != added_ids_.end()) return it->second;
   return model_ ? model_->token_to_id(token) : std::nullopt;
 }
 

@@ -108,6 +108,11 @@ class Tokenizer {
   std::unique_ptr<tok::Model> model_;
   std::unique_ptr<tok::Decoder> decoder_;
   std::vector<AddedToken> added_;
+  struct StringHash {
+    using is_transparent = void;
+    size_t operator()(std::string_view s) const { return std::hash<std::string_view>()(s); }
+  };
+  std::unordered_map<std::string, int32_t, StringHash, std::equal_to<>> added_ids_;  // content
   std::unordered_map<int32_t, size_t> added_by_id_;   // id -> index into added_ (last wins)
   std::unordered_set<std::string> special_contents_;  // contents of the special added tokens
   std::unique_ptr<tok::ByteTrie> raw_trie_;           // added tokens with normalized == false
