@@ -13,7 +13,7 @@ PKGS=(
   libavro-dev                                        # dataset parts (Avro object container files)
   libssl-dev                                         # key hashes, signed URLs, checksums
   libcurl4-openssl-dev                               # model download from the Hub
-  libdnnl-dev libutf8proc-dev                        # engine GEMMs; tokenizer Unicode
+  libdnnl-dev libutf8proc-dev libonig-dev            # engine GEMMs; tokenizer Unicode + regexes
   libcli11-dev                                       # command line
   libgtest-dev libgmock-dev                          # unit tests
   python3 python3-avro                               # integration test: an independent Avro reader

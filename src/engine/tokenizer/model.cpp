@@ -24,6 +24,25 @@ struct StringHash {
 };
 using VocabMap = std::unordered_map<std::string, int32_t, StringHash, std::equal_to<>>;
 
+// id -> token of a token -> id map (HF vocab_r); the last token of a repeated id wins.
+std::vector<std::string> reverse_vocab(const VocabMap& vocab) {
+  std::vector<std::string> out;
+  for (const auto& [token, id] : vocab) {
+    if (id < 0) continue;
+    if (static_cast<size_t>(id) >= out.size()) out.resize(static_cast<size_t>(id) + 1);
+    out[static_cast<size_t>(id)] = token;
+  }
+  return out;
+}
+
+std::optional<std::string_view> find_id(const std::vector<std::string>& vocab_r, int32_t id) {
+  if (id < 0 || static_cast<size_t>(id) >= vocab_r.size() ||
+      vocab_r[static_cast<size_t>(id)].empty()) {
+    return std::nullopt;
+  }
+  return std::string_view(vocab_r[static_cast<size_t>(id)]);
+}
+
 std::optional<int32_t> find_in(const VocabMap& vocab, std::string_view token) {
   auto it = vocab.find(token);
   if (it == vocab.end()) return std::nullopt;
@@ -48,6 +67,7 @@ class WordPieceModel final : public Model {
         continuing.emplace_back(token.substr(prefix_.size()), id);
       }
     }
+    vocab_r_ = reverse_vocab(vocab_);
     initial_ = ByteTrie(std::move(initial));
     continuing_ = ByteTrie(std::move(continuing));
     auto unk = find_in(vocab_, unk_token_);
@@ -85,10 +105,14 @@ class WordPieceModel final : public Model {
   std::optional<int32_t> token_to_id(std::string_view token) const override {
     return find_in(vocab_, token);
   }
+  std::optional<std::string_view> id_to_token(int32_t id) const override {
+    return find_id(vocab_r_, id);
+  }
   size_t vocab_size() const override { return vocab_.size(); }
 
  private:
   VocabMap vocab_;
+  std::vector<std::string> vocab_r_;
   ByteTrie initial_;
   ByteTrie continuing_;
   std::string unk_token_;
@@ -110,6 +134,7 @@ class UnigramModel final : public Model {
       double score = entry.at(1).get<double>();
       auto id = static_cast<int32_t>(scores_.size());
       token_to_id_[piece] = id;
+      pieces_.push_back(piece);
       entries.emplace_back(piece, id);
       scores_.push_back(score);
       min_score_ = std::min(min_score_, score);
@@ -216,10 +241,15 @@ class UnigramModel final : public Model {
   std::optional<int32_t> token_to_id(std::string_view token) const override {
     return find_in(token_to_id_, token);
   }
+  std::optional<std::string_view> id_to_token(int32_t id) const override {
+    if (id < 0 || static_cast<size_t>(id) >= pieces_.size()) return std::nullopt;
+    return std::string_view(pieces_[static_cast<size_t>(id)]);
+  }
   size_t vocab_size() const override { return scores_.size(); }
 
  private:
   std::vector<double> scores_;
+  std::vector<std::string> pieces_;
   VocabMap token_to_id_;
   ByteTrie trie_;
   double min_score_ = 0.0;
@@ -232,6 +262,7 @@ class WordLevelModel final : public Model {
  public:
   explicit WordLevelModel(const nlohmann::json& j) {
     for (const auto& [token, id] : j.at("vocab").items()) vocab_[token] = id.get<int32_t>();
+    vocab_r_ = reverse_vocab(vocab_);
     auto unk = find_in(vocab_, j.value("unk_token", std::string("<unk>")));
     unk_id_ = unk ? *unk : -1;
   }
@@ -247,10 +278,14 @@ class WordLevelModel final : public Model {
   std::optional<int32_t> token_to_id(std::string_view token) const override {
     return find_in(vocab_, token);
   }
+  std::optional<std::string_view> id_to_token(int32_t id) const override {
+    return find_id(vocab_r_, id);
+  }
   size_t vocab_size() const override { return vocab_.size(); }
 
  private:
   VocabMap vocab_;
+  std::vector<std::string> vocab_r_;
   int32_t unk_id_ = -1;
 };
 
@@ -274,6 +309,7 @@ std::unique_ptr<Model> make_model(const nlohmann::json& j) {
   if (type == "WordPiece") return std::make_unique<WordPieceModel>(j);
   if (type == "Unigram") return std::make_unique<UnigramModel>(j);
   if (type == "WordLevel") return std::make_unique<WordLevelModel>(j);
+  if (type == "BPE") return make_bpe_model(j);
   throw Error(ErrorCode::kNotImplemented,
               "tokenizer.json: model type '" + type + "' is not supported");
 }

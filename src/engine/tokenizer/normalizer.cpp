@@ -4,7 +4,7 @@
 #include <nlohmann/json.hpp>
 
 #include "common/error.h"
-#include "engine/tokenizer/simple_regex.h"
+#include "engine/tokenizer/onig_regex.h"
 #include "engine/tokenizer/unicode_util.h"
 
 namespace ej::engine::tok {
@@ -228,7 +228,7 @@ class ReplaceNormalizer final : public Normalizer {
 
  private:
   std::string literal_;
-  std::optional<SimpleRegex> regex_;
+  std::optional<OnigRegex> regex_;
   std::string content_;
 };
 

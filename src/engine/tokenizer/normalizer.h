@@ -1,8 +1,8 @@
 // Normalizers of tokenizer.json ("normalizer" block), reproducing Hugging Face tokenizers:
-// BertNormalizer, Precompiled (SentencePiece charsmap), Strip, StripAccents, Replace, Prepend,
-// NFC/NFD/NFKC/NFKD, Lowercase, Sequence. Each object owns its configuration (and, for
-// Precompiled, the decoded charsmap) and is immutable after construction: normalize() is const
-// and safe to call from several threads at once.
+// BertNormalizer, Precompiled (SentencePiece charsmap), Strip, StripAccents, Replace (string
+// or Oniguruma regex), Prepend, NFC/NFD/NFKC/NFKD, Lowercase, Sequence. Each object owns its
+// configuration (and, for Precompiled, the decoded charsmap) and is immutable after construction:
+// normalize() is const and safe to call from several threads at once.
 #pragma once
 
 #include <memory>

@@ -5,7 +5,8 @@
 #include <optional>
 
 #include "common/error.h"
-#include "engine/tokenizer/simple_regex.h"
+#include "engine/tokenizer/byte_level.h"
+#include "engine/tokenizer/onig_regex.h"
 #include "engine/tokenizer/unicode_util.h"
 
 namespace ej::engine::tok {
@@ -264,9 +265,54 @@ class SplitPreTokenizer final : public PreTokenizer {
 
  private:
   std::string literal_;
-  std::optional<SimpleRegex> regex_;
+  std::optional<OnigRegex> regex_;
   Behavior behavior_ = Behavior::kIsolated;
   bool invert_ = false;
+};
+
+// ByteLevel: optional prefix space, optional GPT-2 regex split (Isolated), then every byte of
+// every piece becomes its byte-level code point.
+class ByteLevelPreTokenizer final : public PreTokenizer {
+ public:
+  explicit ByteLevelPreTokenizer(const nlohmann::json& j) {
+    add_prefix_space_ = j.value("add_prefix_space", true);
+    if (j.value("use_regex", true)) regex_.emplace(kByteLevelPattern);
+  }
+  void pre_tokenize(std::vector<Piece>* pieces) const override {
+    std::vector<Piece> out;
+    out.reserve(pieces->size() * 4);
+    std::string text;
+    for (const Piece& p : *pieces) {
+      std::string_view view = p.text;
+      if (add_prefix_space_ && !view.starts_with(' ')) {
+        text = " " + p.text;
+        view = text;
+      }
+      auto emit = [&](size_t b, size_t e) {
+        if (e <= b) return;
+        Piece piece;
+        piece.at_start = p.at_start && b == 0;
+        append_byte_level(&piece.text, view.substr(b, e - b));
+        out.push_back(std::move(piece));
+      };
+      if (!regex_) {
+        emit(0, view.size());
+        continue;
+      }
+      size_t last = 0;
+      for (auto [b, e] : regex_->find_all(view)) {
+        emit(last, b);
+        emit(b, e);
+        last = e;
+      }
+      emit(last, view.size());
+    }
+    *pieces = std::move(out);
+  }
+
+ private:
+  bool add_prefix_space_ = true;
+  std::optional<OnigRegex> regex_;
 };
 
 enum class Prepend { kAlways, kFirst, kNever };
@@ -363,6 +409,7 @@ std::unique_ptr<PreTokenizer> make_pre_tokenizer(const nlohmann::json& j) {
   if (type == "Digits")
     return std::make_unique<DigitsPreTokenizer>(j.value("individual_digits", false));
   if (type == "Split") return std::make_unique<SplitPreTokenizer>(j);
+  if (type == "ByteLevel") return std::make_unique<ByteLevelPreTokenizer>(j);
   if (type == "Sequence") {
     std::vector<std::unique_ptr<PreTokenizer>> parts;
     for (const auto& p : j.at("pretokenizers")) {

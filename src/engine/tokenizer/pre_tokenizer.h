@@ -1,7 +1,8 @@
 // Pre-tokenizers of tokenizer.json ("pre_tokenizer" block), reproducing Hugging Face tokenizers:
 // BertPreTokenizer, Metaspace (prepend_scheme always/first/never, split, legacy
-// add_prefix_space), WhitespaceSplit, Whitespace, Punctuation, Digits, Split (string or simple
-// regex pattern) and Sequence. Each object owns its configuration and is immutable after
+// add_prefix_space), WhitespaceSplit, Whitespace, Punctuation, Digits, Split (string or
+// Oniguruma regex pattern, every behavior, invert), ByteLevel (add_prefix_space, use_regex) and
+// Sequence. Each object owns its configuration and is immutable after
 // construction: pre_tokenize() is const and safe to call from several threads at once.
 #pragma once
 

@@ -7,6 +7,7 @@
 
 #include "common/error.h"
 #include "engine/tokenizer/byte_trie.h"
+#include "engine/tokenizer/decoder.h"
 #include "engine/tokenizer/model.h"
 #include "engine/tokenizer/normalizer.h"
 #include "engine/tokenizer/pre_tokenizer.h"
@@ -101,6 +102,7 @@ void Tokenizer::load(std::string_view json_text) {
     normalizer_ = tok::make_normalizer(j.value("normalizer", nlohmann::json()));
     pre_tokenizer_ = tok::make_pre_tokenizer(j.value("pre_tokenizer", nlohmann::json()));
     model_ = tok::make_model(j.at("model"));
+    decoder_ = tok::make_decoder(j.value("decoder", nlohmann::json()));
     parse_post_processor(j.value("post_processor", nlohmann::json()), &prefix_ids_, &suffix_ids_);
     for (const auto& a : j.value("added_tokens", nlohmann::json::array())) {
       AddedToken t;
@@ -109,7 +111,11 @@ void Tokenizer::load(std::string_view json_text) {
       t.single_word = a.value("single_word", false);
       t.lstrip = a.value("lstrip", false);
       t.rstrip = a.value("rstrip", false);
-      t.normalized = a.value("normalized", !a.value("special", false));
+      t.special = a.value("special", false);
+      t.normalized = a.value("normalized", !t.special);
+      added_by_id_[t.id] = added_.size();
+      added_ids_[t.content] = t.id;  // a repeated content maps to its last id, as in HF
+      if (t.special) special_contents_.insert(t.content);
       added_.push_back(std::move(t));
     }
     const auto& padding = j.value("padding", nlohmann::json());
@@ -127,12 +133,14 @@ void Tokenizer::load(std::string_view json_text) {
   std::vector<std::pair<std::string, int32_t>> normalized;
   vocab_size_ = model_->vocab_size();
   for (size_t k = 0; k < added_.size(); ++k) {
-    const AddedToken& t = added_[k];
+    AddedToken& t = added_[k];
     vocab_size_ = std::max(vocab_size_, static_cast<size_t>(t.id) + 1);
+    t.token_string = t.content;
     if (t.content.empty()) continue;
     if (t.normalized) {
       std::string content = t.content;
       if (normalizer_) normalizer_->normalize(&content);
+      t.token_string = content;  // HF's id_to_token gives the normalized content
       normalized.emplace_back(std::move(content), static_cast<int32_t>(k));
     } else {
       raw.emplace_back(t.content, static_cast<int32_t>(k));
@@ -149,10 +157,50 @@ void Tokenizer::load(std::string_view json_text) {
 }
 
 std::optional<int32_t> Tokenizer::token_to_id(std::string_view token) const {
-  for (const AddedToken& t : added_) {
-    if (t.content == token) return t.id;
-  }
+  auto it = added_ids_.find(token);
+  if (it != added_ids_.end()) return it->second;
   return model_ ? model_->token_to_id(token) : std::nullopt;
+}
+
+std::optional<std::string> Tokenizer::id_to_token(int32_t id) const {
+  auto it = added_by_id_.find(id);
+  if (it != added_by_id_.end()) return added_[it->second].token_string;
+  if (auto t = model_->id_to_token(id)) return std::string(*t);
+  return std::nullopt;
+}
+
+std::vector<std::string> Tokenizer::token_strings(std::span<const int32_t> ids) const {
+  std::vector<std::string> out;
+  out.reserve(ids.size());
+  for (int32_t id : ids) out.push_back(id_to_token(id).value_or(std::string()));
+  return out;
+}
+
+bool Tokenizer::is_special_id(int32_t id) const {
+  auto t = id_to_token(id);
+  return t && special_contents_.contains(*t);
+}
+
+std::string Tokenizer::decode(std::span<const int32_t> ids, bool skip_special_tokens) const {
+  std::vector<std::string> tokens;
+  tokens.reserve(ids.size());
+  for (int32_t id : ids) {
+    auto t = id_to_token(id);
+    if (!t) continue;
+    if (skip_special_tokens && special_contents_.contains(*t)) continue;
+    tokens.push_back(std::move(*t));
+  }
+  std::string out;
+  if (!decoder_) {
+    for (size_t i = 0; i < tokens.size(); ++i) {
+      if (i) out.push_back(' ');
+      out += tokens[i];
+    }
+    return out;
+  }
+  decoder_->decode_chain(&tokens);
+  for (const std::string& t : tokens) out += t;
+  return out;
 }
 
 void Tokenizer::find_added(std::string_view s, const tok::ByteTrie& trie,

@@ -1,17 +1,22 @@
 // Tokenizer: a Hugging Face `tokenizer.json` tokenizer reimplemented in C++, token for token:
 // added/special tokens matched on the raw text (lstrip/rstrip/single_word/normalized honoured),
-// then normalizer -> pre-tokenizer -> model (WordPiece or Unigram; WordLevel too) -> truncation
-// that keeps the special tokens -> post-processor (TemplateProcessing, BertProcessing,
-// RobertaProcessing). BPE / ByteLevel files are rejected at load with ej::Error(kNotImplemented).
-// Owns the whole pipeline; immutable after from_file()/from_json(): every const method is safe to
-// call from several threads at once.
+// then normalizer -> pre-tokenizer -> model (WordPiece, Unigram, WordLevel or BPE, byte-level or
+// SentencePiece-style with byte fallback) -> truncation that keeps the special tokens ->
+// post-processor (TemplateProcessing, BertProcessing, RobertaProcessing, ByteLevel). decode()
+// runs the file's decoder as HF's tokenizer.decode does. Unsupported components (BPE dropout,
+// unknown types) are rejected at load with ej::Error(kNotImplemented). Owns the whole pipeline;
+// immutable after from_file()/from_json(): every const method is safe to call from several threads
+// at once.
 #pragma once
 
 #include <cstdint>
 #include <memory>
 #include <optional>
+#include <span>
 #include <string>
 #include <string_view>
+#include <unordered_map>
+#include <unordered_set>
 #include <vector>
 
 #include "engine/embedder.h"
@@ -22,6 +27,7 @@ namespace tok {
 class Normalizer;
 class PreTokenizer;
 class Model;
+class Decoder;
 class ByteTrie;
 }  // namespace tok
 
@@ -64,6 +70,18 @@ class Tokenizer {
   // Model vocabulary size plus added tokens outside it (max id + 1).
   size_t vocab_size() const { return vocab_size_; }
 
+  // The token string of an id as HF's id_to_token gives it (added tokens first, then the model
+  // vocabulary; raw vocabulary form, e.g. "Ġworld" or "##ing"); nullopt for unknown ids.
+  std::optional<std::string> id_to_token(int32_t id) const;
+  // id_to_token of every id; unknown ids give "".
+  std::vector<std::string> token_strings(std::span<const int32_t> ids) const;
+  // True for ids of added tokens marked "special" (what skip_special_tokens drops).
+  bool is_special_id(int32_t id) const;
+  // The text of ids, as HF's tokenizer.decode(ids, skip_special_tokens): unknown ids are
+  // skipped, then the decoder runs (no decoder: the tokens joined by spaces). Invalid UTF-8
+  // left by byte-level tokens becomes U+FFFD.
+  std::string decode(std::span<const int32_t> ids, bool skip_special_tokens = false) const;
+
  private:
   struct AddedToken {
     std::string content;
@@ -72,6 +90,8 @@ class Tokenizer {
     bool lstrip = false;
     bool rstrip = false;
     bool normalized = false;
+    bool special = false;
+    std::string token_string;  // what id_to_token gives: content, normalized when `normalized`
   };
   struct Split {
     size_t begin, end;
@@ -86,9 +106,17 @@ class Tokenizer {
   std::unique_ptr<tok::Normalizer> normalizer_;
   std::unique_ptr<tok::PreTokenizer> pre_tokenizer_;
   std::unique_ptr<tok::Model> model_;
+  std::unique_ptr<tok::Decoder> decoder_;
   std::vector<AddedToken> added_;
-  std::unique_ptr<tok::ByteTrie> raw_trie_;         // added tokens with normalized == false
-  std::unique_ptr<tok::ByteTrie> normalized_trie_;  // added tokens with normalized == true
+  struct StringHash {
+    using is_transparent = void;
+    size_t operator()(std::string_view s) const { return std::hash<std::string_view>()(s); }
+  };
+  std::unordered_map<std::string, int32_t, StringHash, std::equal_to<>> added_ids_;  // content
+  std::unordered_map<int32_t, size_t> added_by_id_;   // id -> index into added_ (last wins)
+  std::unordered_set<std::string> special_contents_;  // contents of the special added tokens
+  std::unique_ptr<tok::ByteTrie> raw_trie_;           // added tokens with normalized == false
+  std::unique_ptr<tok::ByteTrie> normalized_trie_;    // added tokens with normalized == true
   std::vector<int32_t> prefix_ids_;
   std::vector<int32_t> suffix_ids_;
   int32_t pad_id_ = 0;
