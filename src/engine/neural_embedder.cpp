@@ -30,7 +30,6 @@ std::shared_ptr<NeuralEmbedder> NeuralEmbedder::open(const std::string& source,
                 "cannot load model '" + source + "': no tokenizer.json in the folder");
   }
   e->tokenizer_ = Tokenizer::from_file(tok_path);
-  e->decoder_ = TokenDecoder::from_file(tok_path);
   e->info_.tokenizer_file = tok_path;
   e->threads_ = resolve_threads(options.threads);
   const EncoderSpec& s = e->model_->spec();

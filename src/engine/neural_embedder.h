@@ -13,7 +13,6 @@
 
 #include "engine/embedder.h"
 #include "engine/encoder_model.h"
-#include "engine/token_decoder.h"
 #include "engine/tokenizer/tokenizer.h"
 
 namespace ej::engine {
@@ -70,7 +69,6 @@ class NeuralEmbedder final : public Embedder {
 
   std::unique_ptr<EncoderModel> model_;
   std::unique_ptr<Tokenizer> tokenizer_;
-  std::unique_ptr<TokenDecoder> decoder_;
   ModelInfo info_;
   int threads_ = 1;
   int max_batch_tokens_ = kDefaultBatchTokens;

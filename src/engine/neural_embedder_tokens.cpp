@@ -53,13 +53,21 @@ void NeuralEmbedder::embed_tokens(std::span<const TokenSeq> seqs, std::vector<fl
 TextTokens NeuralEmbedder::tokenize_text(std::string_view text) const {
   TextTokens t;
   t.ids = tokenizer_->encode_ids_no_specials(text);
-  t.strings.reserve(t.ids.size());
-  for (size_t i = 0; i < t.ids.size(); ++i) t.strings.push_back(decoder_->token(t.ids[i], i));
+  t.strings = tokenizer_->token_strings(t.ids);
   return t;
 }
 
 std::string NeuralEmbedder::detokenize(std::span<const int32_t> ids) const {
-  return decoder_->decode(ids);
+  for (size_t i = 0; i < ids.size(); ++i) {
+    if (!tokenizer_->id_to_token(ids[i])) {
+      throw Error(ErrorCode::kInvalidArgument,
+                  "tokens[" + std::to_string(i) + "] = " + std::to_string(ids[i]) +
+                      " is not a token id of this model (vocabulary of " +
+                      std::to_string(tokenizer_->vocab_size()) + ")");
+    }
+  }
+  // As Hugging Face tokenizers' decode(ids, skip_special_tokens=True).
+  return tokenizer_->decode(ids, /*skip_special_tokens=*/true);
 }
 
 }  // namespace ej::engine
