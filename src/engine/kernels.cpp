@@ -209,6 +209,18 @@ void bias_activation_rows(float* x, size_t rows, size_t cols, size_t ld, const f
   for (size_t r = 0; r < rows; ++r) bias_act_row(x + r * ld, cols, bias, act);
 }
 
+void gated_activation_rows(const float* u, size_t rows, size_t ff, float* out, Activation act,
+                           int threads) {
+#pragma omp parallel for num_threads(threads) schedule(static) if (rows * ff > 32768)
+  for (size_t r = 0; r < rows; ++r) {
+    const float* g = u + r * 2 * ff;
+    float* o = out + r * ff;
+    std::memcpy(o, g, ff * sizeof(float));
+    bias_act_row(o, ff, nullptr, act);
+    for (size_t c = 0; c < ff; ++c) o[c] *= g[ff + c];
+  }
+}
+
 void add_bias_rows(float* x, size_t rows, size_t cols, size_t ld, const float* bias, int threads) {
   bias_activation_rows(x, rows, cols, ld, bias, Activation::kIdentity, threads);
 }

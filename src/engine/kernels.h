@@ -38,6 +38,11 @@ size_t attention_scratch_floats(size_t len, size_t dh);
 void attention_head(const float* q, const float* k, const float* v, size_t ld, size_t len,
                     size_t dh, float scale, float* out, size_t ld_out, float* scratch);
 
+// Gated FFN (SwiGLU / GeGLU): out[r, c] = act(u[r, c]) * u[r, ff + c] for r < rows, c < ff;
+// u rows are 2 ff floats, out rows ff floats.
+void gated_activation_rows(const float* u, size_t rows, size_t ff, float* out, Activation act,
+                           int threads);
+
 // In-place activation of n values.
 void activation(float* x, size_t n, Activation act);
 

@@ -32,7 +32,7 @@ std::shared_ptr<NeuralEmbedder> NeuralEmbedder::open(const std::string& source,
   e->tokenizer_ = Tokenizer::from_file(tok_path);
   e->threads_ = resolve_threads(options.threads);
   const EncoderSpec& s = e->model_->spec();
-  e->info_.kind = s.family == ModelFamily::kXlmRoberta ? "xlm-roberta" : "bert";
+  e->info_.kind = e->model_->arch().kind;
   e->info_.source = source;
   e->info_.dims = s.embedding_dim;
   e->info_.max_tokens = s.max_seq_length;
@@ -85,7 +85,7 @@ void NeuralEmbedder::calibrate() {
     for (auto& id : ids) {
       state = state * 6364136223846793005ull + 1442695040888963407ull;
       id = static_cast<int32_t>((state >> 33) % static_cast<uint64_t>(s.vocab_size));
-      if (s.family == ModelFamily::kXlmRoberta && id == s.pad_token_id) id = 0;
+      if (id == model_->arch().pad_token_id) id = 0;  // pads do not advance positions
     }
     seqs.push_back(std::move(ids));
   }
