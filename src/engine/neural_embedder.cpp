@@ -18,7 +18,49 @@ int resolve_threads(int requested) {
   return hc == 0 ? 1 : static_cast<int>(hc);
 }
 
+// Length in bytes of the UTF-8 sequence starting with byte c (1 for invalid bytes).
+size_t utf8_len(unsigned char c) {
+  if (c < 0x80) return 1;
+  if ((c >> 5) == 0x6) return 2;
+  if ((c >> 4) == 0xE) return 3;
+  if ((c >> 3) == 0x1E) return 4;
+  return 1;
+}
+
+uint32_t utf8_decode(std::string_view s, size_t i, size_t n) {
+  const auto b = [&](size_t k) { return static_cast<uint32_t>(static_cast<unsigned char>(s[k])); };
+  if (n == 1) return b(i);
+  if (n == 2) return ((b(i) & 0x1F) << 6) | (b(i + 1) & 0x3F);
+  if (n == 3) return ((b(i) & 0x0F) << 12) | ((b(i + 1) & 0x3F) << 6) | (b(i + 2) & 0x3F);
+  return ((b(i) & 0x07) << 18) | ((b(i + 1) & 0x3F) << 12) | ((b(i + 2) & 0x3F) << 6) |
+         (b(i + 3) & 0x3F);
+}
+
 }  // namespace
+
+bool py_isspace(uint32_t cp) {
+  return (cp >= 0x09 && cp <= 0x0D) || (cp >= 0x1C && cp <= 0x20) || cp == 0x85 || cp == 0xA0 ||
+         cp == 0x1680 || (cp >= 0x2000 && cp <= 0x200A) || cp == 0x2028 || cp == 0x2029 ||
+         cp == 0x202F || cp == 0x205F || cp == 0x3000;
+}
+
+std::string_view py_strip(std::string_view s) {
+  size_t begin = 0;
+  while (begin < s.size()) {
+    const size_t n = std::min(utf8_len(static_cast<unsigned char>(s[begin])), s.size() - begin);
+    if (!py_isspace(utf8_decode(s, begin, n))) break;
+    begin += n;
+  }
+  size_t end = s.size();
+  while (end > begin) {
+    size_t start = end - 1;  // back to the lead byte
+    while (start > begin && (static_cast<unsigned char>(s[start]) & 0xC0) == 0x80) --start;
+    const size_t n = std::min(utf8_len(static_cast<unsigned char>(s[start])), end - start);
+    if (n != end - start || !py_isspace(utf8_decode(s, start, n))) break;
+    end = start;
+  }
+  return s.substr(begin, end - begin);
+}
 
 std::shared_ptr<NeuralEmbedder> NeuralEmbedder::open(const std::string& source,
                                                      const EngineOptions& options) {
@@ -169,12 +211,14 @@ std::vector<int32_t> NeuralEmbedder::tokenize(std::string_view text, const std::
                                               Truncate truncate, size_t index,
                                               int32_t* prompt_tokens) const {
   const int max = info_.max_tokens;
+  // sentence-transformers tokenizes (prompt + text).strip() (Python's str.strip()).
   std::string full;
   if (!prompt.empty()) {
     full.reserve(prompt.size() + text.size());
     full.append(prompt).append(text);
     text = full;
   }
+  text = py_strip(text);
   const int32_t n_prompt =
       prompt.empty() ? 0 : static_cast<int32_t>(tokenizer_->encode_ids_no_specials(prompt).size());
   *prompt_tokens = static_cast<int32_t>(tokenizer_->prefix_ids().size()) + n_prompt;
