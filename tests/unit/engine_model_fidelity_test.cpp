@@ -1,4 +1,5 @@
-// Fidelity of the neural encoder engine against the reference fixtures in tests/data:
+// Fidelity of the neural encoder engine against the reference fixtures in tests/data (copies of
+// ../shared/fixtures, plus qwen2-tiny / roberta-tiny made by tests/tools/make_reference_models.py):
 // last hidden states and sentence embeddings within 1e-4 of Hugging Face transformers +
 // sentence-transformers for every case; every case inside one packed mixed-length batch equal to
 // the case alone within 1e-5.
@@ -134,7 +135,8 @@ TEST_P(FidelityTest, PackedMixedBatchEqualsAlone) {
 INSTANTIATE_TEST_SUITE_P(Fixtures, FidelityTest,
                          ::testing::Values("bert-tiny", "bert-tiny-cls-f16", "xlmr-tiny",
                                            "nomic-bert-tiny", "mpnet-tiny", "qwen3-tiny",
-                                           "modernbert-tiny", "gemma3-emb-tiny"),
+                                           "modernbert-tiny", "gemma3-emb-tiny", "qwen2-tiny",
+                                           "roberta-tiny"),
                          [](const auto& info) {
                            std::string n = info.param;
                            std::replace(n.begin(), n.end(), '-', '_');
