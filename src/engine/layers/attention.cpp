@@ -26,39 +26,6 @@ std::string bias_name(const std::string& weight) {
   return weight + ".bias";
 }
 
-// One head of one sequence with a mask: query i sees keys [lo(i), hi(i)) (causal and / or
-// window), scores q.k * scale (+ rel[j - i]), softmax, P V. Scalar code with f32 accumulation in
-// the same order as the unmasked kernel's reference path.
-void masked_head(const float* q, const float* k, const float* v, size_t ld, int64_t len, int64_t dh,
-                 float scale, bool causal, int64_t window, const float* rel, float* out,
-                 size_t ld_out, float* s) {
-  for (int64_t i = 0; i < len; ++i) {
-    int64_t lo = 0, hi = len;
-    if (causal) hi = i + 1;
-    if (window >= 0) {
-      lo = std::max<int64_t>(0, i - window);
-      hi = std::min<int64_t>(hi, i + window + 1);
-    }
-    const float* qi = q + static_cast<size_t>(i) * ld;
-    for (int64_t j = lo; j < hi; ++j) {
-      const float* kj = k + static_cast<size_t>(j) * ld;
-      float a = 0.0f;
-      for (int64_t d = 0; d < dh; ++d) a += qi[d] * kj[d];
-      a *= scale;
-      if (rel != nullptr) a += rel[j - i];
-      s[j - lo] = a;
-    }
-    kernels::softmax(s, static_cast<size_t>(hi - lo));
-    float* o = out + static_cast<size_t>(i) * ld_out;
-    for (int64_t d = 0; d < dh; ++d) o[d] = 0.0f;
-    for (int64_t j = lo; j < hi; ++j) {
-      const float p = s[j - lo];
-      const float* vj = v + static_cast<size_t>(j) * ld;
-      for (int64_t d = 0; d < dh; ++d) o[d] += p * vj[d];
-    }
-  }
-}
-
 }  // namespace
 
 int64_t load_linear(WeightReader& r, const dnnl::engine& eng, const LinearSpec& spec,
@@ -165,9 +132,13 @@ void Attention::forward(const float* in, float* out, const BatchContext& bc, con
       kernels::attention_head(q, k, v, static_cast<size_t>(W), static_cast<size_t>(len),
                               static_cast<size_t>(dh), spec_.scale, o, static_cast<size_t>(QW), sc);
     } else {
-      const float* r = rel != nullptr ? rel + head * rel_len + (bc.max_len - 1) : nullptr;
-      masked_head(q, k, v, static_cast<size_t>(W), len, dh, spec_.scale, spec_.causal, spec_.window,
-                  r, o, static_cast<size_t>(QW), sc);
+      kernels::AttentionMask mask;
+      mask.causal = spec_.causal;
+      mask.window = spec_.window;
+      mask.rel = rel != nullptr ? rel + head * rel_len + (bc.max_len - 1) : nullptr;
+      kernels::attention_head_masked(q, k, v, static_cast<size_t>(W), static_cast<size_t>(len),
+                                     static_cast<size_t>(dh), spec_.scale, mask, o,
+                                     static_cast<size_t>(QW), sc);
     }
   }
   st->attention_s += seconds_since(t1);
