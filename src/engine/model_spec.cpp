@@ -1,5 +1,6 @@
 #include "engine/model_spec.h"
 
+#include <algorithm>
 #include <fstream>
 #include <limits>
 #include <nlohmann/json.hpp>
@@ -178,6 +179,23 @@ EncoderSpec read_encoder_spec(const fs::path& dir) {
   if (!have_pooling && fs::exists(dir / "1_Pooling" / "config.json"))
     read_pooling(dir / "1_Pooling");
   s.embedding_dim = dims;
+  for (const json* src : {&stc, &cfg}) {
+    for (const char* key : {"matryoshka_dims", "matryoshka_dimensions"}) {
+      auto it = src->is_object() ? src->find(key) : src->end();
+      if (!src->is_object() || it == src->end() || !it->is_array() || !s.matryoshka_dims.empty()) {
+        continue;
+      }
+      for (const auto& d : *it) {
+        if (!d.is_number_integer() || d.get<int>() <= 0 || d.get<int>() > dims) {
+          problems.push_back(std::string(key) + ": " + d.dump() + " is not a size in 1.." +
+                             std::to_string(dims));
+          continue;
+        }
+        s.matryoshka_dims.push_back(d.get<int>());
+      }
+      std::sort(s.matryoshka_dims.begin(), s.matryoshka_dims.end());
+    }
+  }
 
   if (!problems.empty()) {
     std::string msg = "cannot load model '" + dir.string() + "':";

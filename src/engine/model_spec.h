@@ -74,6 +74,9 @@ struct EncoderSpec {
   std::string default_prompt_name;
   int embedding_dim = 0;                 // dims of the final sentence embedding
   std::shared_ptr<const ArchSpec> arch;  // the layer stack (models/registry.h)
+  // Matryoshka output sizes the model declares ("matryoshka_dims" / "matryoshka_dimensions" in
+  // config_sentence_transformers.json or config.json), ascending, each <= embedding_dim.
+  std::vector<int> matryoshka_dims;
 
   int head_dim() const { return hidden_size / num_heads; }
 };

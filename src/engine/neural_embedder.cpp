@@ -78,6 +78,7 @@ std::shared_ptr<NeuralEmbedder> NeuralEmbedder::open(const std::string& source,
   e->info_.source = source;
   e->info_.dims = s.embedding_dim;
   e->info_.max_tokens = s.max_seq_length;
+  e->info_.matryoshka_dims = s.matryoshka_dims;
   e->max_batch_tokens_ = std::max(kDefaultBatchTokens, s.max_seq_length);
 
   // Cohere input_type -> sentence-transformers prompt name (config_sentence_transformers.json):

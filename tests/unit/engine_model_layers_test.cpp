@@ -5,8 +5,12 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <filesystem>
+#include <fstream>
 #include <nlohmann/json.hpp>
 #include <random>
+
+#include <unistd.h>
 
 #include "common/error.h"
 #include "engine/kernels.h"
@@ -152,6 +156,33 @@ TEST(EngineLayers, EveryFixtureConfigMapsToItsLayerStack) {
   EXPECT_FLOAT_EQ(g.arch->embeddings.scale, 8.0f);
   EXPECT_FLOAT_EQ(g.arch->blocks[0].attn.scale, 1.0f / std::sqrt(24.0f));
   EXPECT_TRUE(g.arch->blocks[0].norm1.plus_one);
+}
+
+TEST(EngineLayers, MatryoshkaDimsComeFromTheConfig) {
+  namespace fs = std::filesystem;
+  const fs::path dir = fs::temp_directory_path() / ("ej_matryoshka_" + std::to_string(::getpid()));
+  fs::remove_all(dir);
+  fs::copy(std::string(EJ_TEST_DATA_DIR) + "/mpnet-tiny", dir, fs::copy_options::recursive);
+  fs::permissions(dir / "config_sentence_transformers.json", fs::perms::owner_write,
+                  fs::perm_options::add);
+  auto edit = [&](const nlohmann::json& dims) {
+    std::ifstream in(dir / "config_sentence_transformers.json");
+    auto j = nlohmann::json::parse(in);
+    in.close();
+    j["matryoshka_dims"] = dims;
+    std::ofstream(dir / "config_sentence_transformers.json") << j.dump();
+  };
+  EXPECT_TRUE(read_encoder_spec(dir).matryoshka_dims.empty());
+  edit({64, 16, 32});
+  EXPECT_EQ(read_encoder_spec(dir).matryoshka_dims, (std::vector<int>{16, 32, 64}));
+  edit({16, 128});
+  try {
+    read_encoder_spec(dir);
+    ADD_FAILURE() << "128 > 64 dims must be refused";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("matryoshka_dims: 128"), std::string::npos) << e.what();
+  }
+  fs::remove_all(dir);
 }
 
 }  // namespace
