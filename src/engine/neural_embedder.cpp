@@ -84,7 +84,8 @@ std::shared_ptr<NeuralEmbedder> NeuralEmbedder::open(const std::string& source,
   // Cohere input_type -> sentence-transformers prompt name (config_sentence_transformers.json):
   //   search_query    -> "query", else "search_query"
   //   search_document -> "passage", else "document", else "search_document"
-  //   classification  -> "classification";  clustering -> "clustering";  image -> none
+  //   classification  -> "classification" / "Classification" (EmbeddingGemma)
+  //   clustering      -> "clustering" / "Clustering";  image -> none
   // When no name matches, the model's default_prompt_name (if any) applies, as in
   // sentence-transformers' encode() without prompt_name.
   auto pick = [&](std::initializer_list<const char*> names) -> std::string {
@@ -97,8 +98,9 @@ std::shared_ptr<NeuralEmbedder> NeuralEmbedder::open(const std::string& source,
   e->prompts_[static_cast<int>(InputType::kSearchQuery)] = pick({"query", "search_query"});
   e->prompts_[static_cast<int>(InputType::kSearchDocument)] =
       pick({"passage", "document", "search_document"});
-  e->prompts_[static_cast<int>(InputType::kClassification)] = pick({"classification"});
-  e->prompts_[static_cast<int>(InputType::kClustering)] = pick({"clustering"});
+  e->prompts_[static_cast<int>(InputType::kClassification)] =
+      pick({"classification", "Classification"});
+  e->prompts_[static_cast<int>(InputType::kClustering)] = pick({"clustering", "Clustering"});
   e->prompts_[static_cast<int>(InputType::kImage)] = std::string();
   e->calibrate();
   return e;
