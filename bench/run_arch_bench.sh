@@ -40,7 +40,7 @@ for arch in "${list[@]}"; do
   fi
   ours=$("$BUILD/bench/engine_bench" --model "$dir" --seq 0 --corpus "$dir/bench_ids.json" \
            --threads "$THREADS" --reps "$REPS" --warmup 1 --json "$dir/ours.json")
-  echo "$ours" | grep -E "^ours (corpus|: peak)"
+  echo "$ours" | grep -E "^ours( corpus|: peak)"
   peer=$($PY "$ROOT/bench/arch_bench.py" torch --model "$dir" --threads "$THREADS" --reps "$REPS" \
            --warmup 1 --json "$dir/torch.json")
   echo "$peer"
@@ -50,7 +50,7 @@ d, arch = sys.argv[1], sys.argv[2]
 o = json.load(open(f"{d}/ours.json"))
 ours = [r for r in o["results"] if r["name"] == "corpus"][0]["tok_per_s"] if "results" in o else o["tok_per_s"]
 t = json.load(open(f"{d}/torch.json"))
-print(f"== {arch}: ours {ours:.0f} tok/s, torch eager {t['tok_per_s']:.0f} tok/s, ratio {ours / t['tok_per_s']:.2f}x; torch peak RSS {t['peak_rss_mib']:.0f} MiB")
+print(f"== {arch}: ours {ours:.0f} tok/s, torch eager {t['tok_per_s']:.0f} tok/s, ratio {ours / t['tok_per_s']:.2f}x; peak RSS ours {o['peak_rss_mib']:.0f} MiB, torch {t['peak_rss_mib']:.0f} MiB")
 PYEOF
 done
 echo "load after: $(cut -d' ' -f1-3 /proc/loadavg)"
