@@ -30,6 +30,15 @@ while [[ $# -gt 0 ]]; do
   esac
 done
 PY=/usr/bin/python3
+need=()
+for p in python3-numpy python3-torch libopenblas0-openmp; do
+  dpkg -s "$p" >/dev/null 2>&1 || need+=("$p")
+done
+if [[ ${#need[@]} -gt 0 ]]; then
+  SUDO=; [[ $(id -u) -ne 0 ]] && SUDO=sudo
+  echo "== installing ${need[*]}"
+  $SUDO apt-get install -y "${need[@]}" >/dev/null
+fi
 echo "CPU: $(lscpu | grep 'Model name' | sed 's/Model name:\s*//'), $(nproc) cores; load: $(cut -d' ' -f1-3 /proc/loadavg)"
 IFS=, read -ra list <<< "$ARCHS"
 for arch in "${list[@]}"; do
