@@ -19,10 +19,13 @@ enum class InputType { kSearchDocument, kSearchQuery, kClassification, kClusteri
 enum class Truncate { kNone, kStart, kEnd };
 
 struct ModelInfo {
-  std::string kind;    // "lexical", "bert", "xlm-roberta"
+  std::string kind;    // "lexical", or the model_type ("bert", "xlm-roberta", "qwen3", ...)
   std::string source;  // what --model pointed at
   int dims = 0;        // embedding dimensions
   int max_tokens = 0;  // context length, special tokens included
+  // Matryoshka sizes the model declares (ascending; empty = none): a vector's first d
+  // components, re-normalized, are a valid d-dimensional embedding (for output_dimension).
+  std::vector<int> matryoshka_dims;
   // int8/uint8 calibration: x in [calib_lo, calib_hi] maps linearly onto 0..255 (see quantize.h).
   float calib_lo = -1.0f;
   float calib_hi = 1.0f;

@@ -209,6 +209,18 @@ void bias_activation_rows(float* x, size_t rows, size_t cols, size_t ld, const f
   for (size_t r = 0; r < rows; ++r) bias_act_row(x + r * ld, cols, bias, act);
 }
 
+void gated_activation_rows(const float* u, size_t rows, size_t ff, float* out, Activation act,
+                           int threads) {
+#pragma omp parallel for num_threads(threads) schedule(static) if (rows * ff > 32768)
+  for (size_t r = 0; r < rows; ++r) {
+    const float* g = u + r * 2 * ff;
+    float* o = out + r * ff;
+    std::memcpy(o, g, ff * sizeof(float));
+    bias_act_row(o, ff, nullptr, act);
+    for (size_t c = 0; c < ff; ++c) o[c] *= g[ff + c];
+  }
+}
+
 void add_bias_rows(float* x, size_t rows, size_t cols, size_t ld, const float* bias, int threads) {
   bias_activation_rows(x, rows, cols, ld, bias, Activation::kIdentity, threads);
 }
@@ -334,9 +346,10 @@ inline void score_block(const float* const* qr, const float* kt, size_t ldk, __m
 // row max tracked on the fly (masked to real keys), exp + sum in place, then P V with RB x NV
 // accumulators, scaled by 1 / sum at the end. Rows past len repeat the last row (computed,
 // never stored) so every loop has a fixed trip count and the accumulators stay in registers.
-template <int NV, int RB>
+template <int NV, int RB, bool MASKED = false>
 void attention_head_avx512(const float* q, const float* k, const float* v, size_t ld, size_t len,
-                           float scale, float* out, size_t ld_out, float* scratch) {
+                           float scale, float* out, size_t ld_out, float* scratch,
+                           const AttentionMask* mask = nullptr) {
   static_assert(RB % 4 == 0 || RB < 4, "RB is 1, 2 or a multiple of 4");
   constexpr size_t dh = 16 * NV;
   const size_t lp = (len + 15) / 16 * 16;  // keys padded to whole vectors (zero keys)
@@ -404,12 +417,36 @@ void attention_head_avx512(const float* q, const float* k, const float* v, size_
       for (int r = 0; r < QR; ++r) row_max[g + r] = _mm512_reduce_max_ps(vmax[r]);
     }
     // exp in place over the real keys; zero the rest so P V can run over whole rows.
+    size_t j_lo = 0, j_hi = len;  // keys any row of the block sees
+    if constexpr (MASKED) {
+      j_lo = len;
+      j_hi = 0;
+    }
     for (int r = 0; r < RB; ++r) {
       float* row = sc + r * lp;
+      size_t lo = 0, hi = len;
+      if constexpr (MASKED) {
+        // The visible keys of this row's query, its bias by distance, and the max over them.
+        const size_t i = i0 + std::min<size_t>(static_cast<size_t>(r), rows - 1);
+        mask->range(i, len, &lo, &hi);
+        if (mask->rel != nullptr) {
+          const float* rel = mask->rel - static_cast<ptrdiff_t>(i);
+          for (size_t j = lo; j < hi; ++j) row[j] += rel[j];
+        }
+        float mxv = -INFINITY;
+        for (size_t j = lo; j < hi; ++j) mxv = std::max(mxv, row[j]);
+        row_max[r] = mxv;
+        j_lo = std::min(j_lo, lo);
+        j_hi = std::max(j_hi, hi);
+      }
       const __m512 mx = _mm512_set1_ps(row_max[r]);
       __m512 sum = _mm512_setzero_ps();
       for (size_t j = 0; j < len; j += 16) {
-        const __mmask16 m = tail_mask(len - j);
+        __mmask16 m = tail_mask(len - j);
+        if constexpr (MASKED) {
+          m = j < hi ? static_cast<__mmask16>(m & tail_mask(hi - j)) : static_cast<__mmask16>(0);
+          if (j < lo) m = static_cast<__mmask16>(m & ~tail_mask(lo - j));
+        }
         __m512 e = _mm512_maskz_mov_ps(m, exp512(_mm512_sub_ps(_mm512_loadu_ps(row + j), mx)));
         sum = _mm512_add_ps(sum, e);
         _mm512_storeu_ps(row + j, e);
@@ -423,7 +460,7 @@ void attention_head_avx512(const float* q, const float* k, const float* v, size_
 #pragma GCC unroll 8
       for (int c = 0; c < NV; ++c) o[r][c] = _mm512_setzero_ps();
     }
-    for (size_t j = 0; j < len; ++j) {
+    for (size_t j = j_lo; j < j_hi; ++j) {
       __m512 vv[NV];
       const float* vr = vc + j * dh;
 #pragma GCC unroll 8
@@ -472,6 +509,55 @@ void attention_head(const float* q, const float* k, const float* v, size_t ld, s
   }
 #endif
   attention_head_scalar(q, k, v, ld, len, dh, scale, out, ld_out, scratch);
+}
+
+void AttentionMask::range(size_t i, size_t len, size_t* lo, size_t* hi) const {
+  *lo = 0;
+  *hi = causal ? i + 1 : len;
+  if (window >= 0) {
+    const size_t w = static_cast<size_t>(window);
+    *lo = i > w ? i - w : 0;
+    *hi = std::min(*hi, i + w + 1);
+  }
+}
+
+void attention_head_masked(const float* q, const float* k, const float* v, size_t ld, size_t len,
+                           size_t dh, float scale, const AttentionMask& mask, float* out,
+                           size_t ld_out, float* scratch) {
+#if defined(__AVX512F__)
+  const AttentionMask* m = &mask;
+  switch (dh) {
+    case 16:
+      return attention_head_avx512<1, 8, true>(q, k, v, ld, len, scale, out, ld_out, scratch, m);
+    case 32:
+      return attention_head_avx512<2, 8, true>(q, k, v, ld, len, scale, out, ld_out, scratch, m);
+    case 64:
+      return attention_head_avx512<4, 4, true>(q, k, v, ld, len, scale, out, ld_out, scratch, m);
+    case 128:
+      return attention_head_avx512<8, 2, true>(q, k, v, ld, len, scale, out, ld_out, scratch, m);
+    default:
+      break;
+  }
+#endif
+  // Reference path: any dh.
+  float* s = scratch;
+  for (size_t i = 0; i < len; ++i) {
+    size_t lo = 0, hi = len;
+    mask.range(i, len, &lo, &hi);
+    for (size_t j = lo; j < hi; ++j) {
+      float a = 0.0f;
+      for (size_t d = 0; d < dh; ++d) a += q[i * ld + d] * k[j * ld + d];
+      a *= scale;
+      if (mask.rel != nullptr) a += mask.rel[static_cast<ptrdiff_t>(j) - static_cast<ptrdiff_t>(i)];
+      s[j - lo] = a;
+    }
+    softmax(s, hi - lo);
+    float* o = out + i * ld_out;
+    for (size_t d = 0; d < dh; ++d) o[d] = 0.0f;
+    for (size_t j = lo; j < hi; ++j) {
+      for (size_t d = 0; d < dh; ++d) o[d] += s[j - lo] * v[j * ld + d];
+    }
+  }
 }
 
 void activation(float* x, size_t n, Activation act) {

@@ -6,6 +6,7 @@
 #pragma once
 
 #include <cstddef>
+#include <cstdint>
 
 #include "engine/model_spec.h"
 
@@ -37,6 +38,26 @@ void softmax(float* x, size_t n);
 size_t attention_scratch_floats(size_t len, size_t dh);
 void attention_head(const float* q, const float* k, const float* v, size_t ld, size_t len,
                     size_t dh, float scale, float* out, size_t ld_out, float* scratch);
+
+// Gated FFN (SwiGLU / GeGLU): out[r, c] = act(u[r, c]) * u[r, ff + c] for r < rows, c < ff;
+// u rows are 2 ff floats, out rows ff floats.
+void gated_activation_rows(const float* u, size_t rows, size_t ff, float* out, Activation act,
+                           int threads);
+
+// Which keys a query sees, and an additive bias by distance: query i attends keys [lo, hi) with
+// hi = i + 1 when causal (else len), and |i - j| <= window when window >= 0; rel (optional)
+// points at the bias of distance 0, rel[j - i] added to the scaled score.
+struct AttentionMask {
+  bool causal = false;
+  int64_t window = -1;
+  const float* rel = nullptr;
+  void range(size_t i, size_t len, size_t* lo, size_t* hi) const;
+};
+
+// attention_head with a mask (same scratch); AVX-512 for dh 16 / 32 / 64 / 128.
+void attention_head_masked(const float* q, const float* k, const float* v, size_t ld, size_t len,
+                           size_t dh, float scale, const AttentionMask& mask, float* out,
+                           size_t ld_out, float* scratch);
 
 // In-place activation of n values.
 void activation(float* x, size_t n, Activation act);

@@ -1,10 +1,13 @@
 #include "engine/model_spec.h"
 
+#include <algorithm>
 #include <fstream>
+#include <limits>
 #include <nlohmann/json.hpp>
 #include <sstream>
 
 #include "common/error.h"
+#include "engine/models/registry.h"
 
 namespace ej::engine {
 
@@ -23,20 +26,6 @@ bool read_json(const fs::path& p, json* out, std::vector<std::string>* problems)
     return false;
   }
   return true;
-}
-
-int get_int(const json& j, const char* key, int dflt, std::vector<std::string>* problems,
-            bool required) {
-  auto it = j.find(key);
-  if (it == j.end() || it->is_null()) {
-    if (required) problems->push_back(std::string("config.json: missing '") + key + "'");
-    return dflt;
-  }
-  if (!it->is_number_integer()) {
-    problems->push_back(std::string("config.json: '") + key + "' is not an integer");
-    return dflt;
-  }
-  return it->get<int>();
 }
 
 bool ends_with(const std::string& s, const std::string& suffix) {
@@ -89,45 +78,12 @@ EncoderSpec read_encoder_spec(const fs::path& dir) {
     throw Error(ErrorCode::kInvalidArgument, msg);
   }
 
-  s.model_type = cfg.value("model_type", std::string());
-  if (s.model_type == "bert") {
-    s.family = ModelFamily::kBert;
-  } else if (s.model_type == "xlm-roberta" || s.model_type == "roberta" ||
-             s.model_type == "camembert") {
-    s.family = ModelFamily::kXlmRoberta;
-  } else {
-    problems.push_back("config.json: model_type '" + s.model_type +
-                       "' is not supported (bert, xlm-roberta, roberta, camembert)");
-  }
-  s.vocab_size = get_int(cfg, "vocab_size", 0, &problems, true);
-  s.hidden_size = get_int(cfg, "hidden_size", 0, &problems, true);
-  s.num_layers = get_int(cfg, "num_hidden_layers", 0, &problems, true);
-  s.num_heads = get_int(cfg, "num_attention_heads", 0, &problems, true);
-  s.intermediate_size = get_int(cfg, "intermediate_size", 0, &problems, true);
-  s.max_position_embeddings = get_int(cfg, "max_position_embeddings", 512, &problems, false);
-  s.type_vocab_size = get_int(cfg, "type_vocab_size", 2, &problems, false);
-  s.pad_token_id =
-      get_int(cfg, "pad_token_id", s.family == ModelFamily::kBert ? 0 : 1, &problems, false);
-  s.position_offset = s.family == ModelFamily::kXlmRoberta ? s.pad_token_id + 1 : 0;
-  if (auto it = cfg.find("layer_norm_eps"); it != cfg.end() && it->is_number()) {
-    s.layer_norm_eps = it->get<float>();
-  }
-  std::string act = cfg.value("hidden_act", std::string("gelu"));
-  if (!parse_activation(act, &s.hidden_act) || s.hidden_act == Activation::kIdentity) {
-    problems.push_back("config.json: hidden_act '" + act + "' is not supported");
-  }
-  std::string pos_type = cfg.value("position_embedding_type", std::string("absolute"));
-  if (pos_type != "absolute") {
-    problems.push_back("config.json: position_embedding_type '" + pos_type +
-                       "' is not supported (absolute only)");
-  }
-  if (s.hidden_size > 0 && s.num_heads > 0 && s.hidden_size % s.num_heads != 0) {
-    problems.push_back("config.json: hidden_size is not a multiple of num_attention_heads");
-  }
-  if (s.type_vocab_size < 1) s.type_vocab_size = 1;
+  // The architecture mapping (models/<type>.cpp) fills the generic fields.
+  s.arch = map_architecture(cfg, &s, &problems);
 
   // Context length: sentence_bert_config.json max_seq_length, else what the positions allow.
-  int pos_limit = s.max_position_embeddings - s.position_offset;
+  int pos_limit = s.arch != nullptr && s.arch->max_positions > 0 ? s.arch->max_positions
+                                                                 : std::numeric_limits<int>::max();
   s.max_seq_length = pos_limit;
   json sb;
   if (read_json(dir / "sentence_bert_config.json", &sb, &problems)) {
@@ -223,6 +179,23 @@ EncoderSpec read_encoder_spec(const fs::path& dir) {
   if (!have_pooling && fs::exists(dir / "1_Pooling" / "config.json"))
     read_pooling(dir / "1_Pooling");
   s.embedding_dim = dims;
+  for (const json* src : {&stc, &cfg}) {
+    for (const char* key : {"matryoshka_dims", "matryoshka_dimensions"}) {
+      auto it = src->is_object() ? src->find(key) : src->end();
+      if (!src->is_object() || it == src->end() || !it->is_array() || !s.matryoshka_dims.empty()) {
+        continue;
+      }
+      for (const auto& d : *it) {
+        if (!d.is_number_integer() || d.get<int>() <= 0 || d.get<int>() > dims) {
+          problems.push_back(std::string(key) + ": " + d.dump() + " is not a size in 1.." +
+                             std::to_string(dims));
+          continue;
+        }
+        s.matryoshka_dims.push_back(d.get<int>());
+      }
+      std::sort(s.matryoshka_dims.begin(), s.matryoshka_dims.end());
+    }
+  }
 
   if (!problems.empty()) {
     std::string msg = "cannot load model '" + dir.string() + "':";

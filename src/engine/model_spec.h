@@ -7,6 +7,7 @@
 
 #include <filesystem>
 #include <map>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -14,7 +15,10 @@ namespace ej::engine {
 
 enum class Activation { kGeluErf, kGeluTanh, kQuickGelu, kRelu, kSilu, kTanh, kSigmoid, kIdentity };
 
+// kXlmRoberta: positions come from the ids (pad ids do not advance them); kBert: every other.
 enum class ModelFamily { kBert, kXlmRoberta };
+
+struct ArchSpec;  // engine/models/arch_spec.h: the layer stack
 
 // Sentence-transformers Pooling; several modes set at once are concatenated in the order
 // sentence-transformers uses: cls, max, mean, mean_sqrt_len, weightedmean, lasttoken.
@@ -47,7 +51,7 @@ struct PostStep {
 struct EncoderSpec {
   std::filesystem::path dir;
   ModelFamily family = ModelFamily::kBert;
-  std::string model_type;  // config.json model_type ("bert", "xlm-roberta", ...)
+  std::string model_type;  // config.json model_type ("bert", "qwen3", ...)
   int vocab_size = 0;
   int hidden_size = 0;
   int num_layers = 0;
@@ -68,7 +72,11 @@ struct EncoderSpec {
   bool normalize = false;                      // true if a Normalize step is present
   std::map<std::string, std::string> prompts;  // config_sentence_transformers.json
   std::string default_prompt_name;
-  int embedding_dim = 0;  // dims of the final sentence embedding
+  int embedding_dim = 0;                 // dims of the final sentence embedding
+  std::shared_ptr<const ArchSpec> arch;  // the layer stack (models/registry.h)
+  // Matryoshka output sizes the model declares ("matryoshka_dims" / "matryoshka_dimensions" in
+  // config_sentence_transformers.json or config.json), ascending, each <= embedding_dim.
+  std::vector<int> matryoshka_dims;
 
   int head_dim() const { return hidden_size / num_heads; }
 };

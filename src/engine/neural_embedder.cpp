@@ -18,7 +18,49 @@ int resolve_threads(int requested) {
   return hc == 0 ? 1 : static_cast<int>(hc);
 }
 
+// Length in bytes of the UTF-8 sequence starting with byte c (1 for invalid bytes).
+size_t utf8_len(unsigned char c) {
+  if (c < 0x80) return 1;
+  if ((c >> 5) == 0x6) return 2;
+  if ((c >> 4) == 0xE) return 3;
+  if ((c >> 3) == 0x1E) return 4;
+  return 1;
+}
+
+uint32_t utf8_decode(std::string_view s, size_t i, size_t n) {
+  const auto b = [&](size_t k) { return static_cast<uint32_t>(static_cast<unsigned char>(s[k])); };
+  if (n == 1) return b(i);
+  if (n == 2) return ((b(i) & 0x1F) << 6) | (b(i + 1) & 0x3F);
+  if (n == 3) return ((b(i) & 0x0F) << 12) | ((b(i + 1) & 0x3F) << 6) | (b(i + 2) & 0x3F);
+  return ((b(i) & 0x07) << 18) | ((b(i + 1) & 0x3F) << 12) | ((b(i + 2) & 0x3F) << 6) |
+         (b(i + 3) & 0x3F);
+}
+
 }  // namespace
+
+bool py_isspace(uint32_t cp) {
+  return (cp >= 0x09 && cp <= 0x0D) || (cp >= 0x1C && cp <= 0x20) || cp == 0x85 || cp == 0xA0 ||
+         cp == 0x1680 || (cp >= 0x2000 && cp <= 0x200A) || cp == 0x2028 || cp == 0x2029 ||
+         cp == 0x202F || cp == 0x205F || cp == 0x3000;
+}
+
+std::string_view py_strip(std::string_view s) {
+  size_t begin = 0;
+  while (begin < s.size()) {
+    const size_t n = std::min(utf8_len(static_cast<unsigned char>(s[begin])), s.size() - begin);
+    if (!py_isspace(utf8_decode(s, begin, n))) break;
+    begin += n;
+  }
+  size_t end = s.size();
+  while (end > begin) {
+    size_t start = end - 1;  // back to the lead byte
+    while (start > begin && (static_cast<unsigned char>(s[start]) & 0xC0) == 0x80) --start;
+    const size_t n = std::min(utf8_len(static_cast<unsigned char>(s[start])), end - start);
+    if (n != end - start || !py_isspace(utf8_decode(s, start, n))) break;
+    end = start;
+  }
+  return s.substr(begin, end - begin);
+}
 
 std::shared_ptr<NeuralEmbedder> NeuralEmbedder::open(const std::string& source,
                                                      const EngineOptions& options) {
@@ -33,16 +75,18 @@ std::shared_ptr<NeuralEmbedder> NeuralEmbedder::open(const std::string& source,
   e->info_.tokenizer_file = tok_path;
   e->threads_ = resolve_threads(options.threads);
   const EncoderSpec& s = e->model_->spec();
-  e->info_.kind = s.family == ModelFamily::kXlmRoberta ? "xlm-roberta" : "bert";
+  e->info_.kind = e->model_->arch().kind;
   e->info_.source = source;
   e->info_.dims = s.embedding_dim;
   e->info_.max_tokens = s.max_seq_length;
+  e->info_.matryoshka_dims = s.matryoshka_dims;
   e->max_batch_tokens_ = std::max(kDefaultBatchTokens, s.max_seq_length);
 
   // Cohere input_type -> sentence-transformers prompt name (config_sentence_transformers.json):
   //   search_query    -> "query", else "search_query"
   //   search_document -> "passage", else "document", else "search_document"
-  //   classification  -> "classification";  clustering -> "clustering";  image -> none
+  //   classification  -> "classification" / "Classification" (EmbeddingGemma)
+  //   clustering      -> "clustering" / "Clustering";  image -> none
   // When no name matches, the model's default_prompt_name (if any) applies, as in
   // sentence-transformers' encode() without prompt_name.
   auto pick = [&](std::initializer_list<const char*> names) -> std::string {
@@ -55,8 +99,9 @@ std::shared_ptr<NeuralEmbedder> NeuralEmbedder::open(const std::string& source,
   e->prompts_[static_cast<int>(InputType::kSearchQuery)] = pick({"query", "search_query"});
   e->prompts_[static_cast<int>(InputType::kSearchDocument)] =
       pick({"passage", "document", "search_document"});
-  e->prompts_[static_cast<int>(InputType::kClassification)] = pick({"classification"});
-  e->prompts_[static_cast<int>(InputType::kClustering)] = pick({"clustering"});
+  e->prompts_[static_cast<int>(InputType::kClassification)] =
+      pick({"classification", "Classification"});
+  e->prompts_[static_cast<int>(InputType::kClustering)] = pick({"clustering", "Clustering"});
   e->prompts_[static_cast<int>(InputType::kImage)] = std::string();
   e->calibrate();
   return e;
@@ -86,7 +131,7 @@ void NeuralEmbedder::calibrate() {
     for (auto& id : ids) {
       state = state * 6364136223846793005ull + 1442695040888963407ull;
       id = static_cast<int32_t>((state >> 33) % static_cast<uint64_t>(s.vocab_size));
-      if (s.family == ModelFamily::kXlmRoberta && id == s.pad_token_id) id = 0;
+      if (id == model_->arch().pad_token_id) id = 0;  // pads do not advance positions
     }
     seqs.push_back(std::move(ids));
   }
@@ -170,12 +215,14 @@ std::vector<int32_t> NeuralEmbedder::tokenize(std::string_view text, const std::
                                               Truncate truncate, size_t index,
                                               int32_t* prompt_tokens) const {
   const int max = info_.max_tokens;
+  // sentence-transformers tokenizes (prompt + text).strip() (Python's str.strip()).
   std::string full;
   if (!prompt.empty()) {
     full.reserve(prompt.size() + text.size());
     full.append(prompt).append(text);
     text = full;
   }
+  text = py_strip(text);
   const int32_t n_prompt =
       prompt.empty() ? 0 : static_cast<int32_t>(tokenizer_->encode_ids_no_specials(prompt).size());
   *prompt_tokens = static_cast<int32_t>(tokenizer_->prefix_ids().size()) + n_prompt;

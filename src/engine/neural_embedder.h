@@ -1,8 +1,8 @@
 // NeuralEmbedder: the neural encoder engine behind the Embedder interface (issue 3): a
-// BERT / XLM-RoBERTa sentence-embedding folder in Hugging Face layout, run on the CPU by
-// EncoderModel. Owns the model, the thread count and a pool of per-call workspaces.
-// Thread-safety: embed() / embed_ids() may be called from several threads at once; each call
-// takes its own workspace from the pool (scratch buffers are never shared between calls).
+// sentence-embedding folder in Hugging Face layout (any architecture of models/registry.h),
+// run on the CPU by EncoderModel. Owns the model, the thread count and a pool of per-call
+// workspaces. Thread-safety: embed() / embed_ids() may be called from several threads at once; each
+// call takes its own workspace from the pool (scratch buffers are never shared between calls).
 #pragma once
 
 #include <memory>
@@ -76,6 +76,10 @@ class NeuralEmbedder final : public Embedder {
   std::mutex pool_mu_;
   std::vector<std::unique_ptr<EncoderWorkspace>> pool_;
 };
+
+// Python's str.isspace() for one code point, and str.strip() of UTF-8 text (exposed for tests).
+bool py_isspace(uint32_t cp);
+std::string_view py_strip(std::string_view s);
 
 // source: a model folder in Hugging Face layout (or, later, a Hub repo id).
 std::shared_ptr<Embedder> open_neural_embedder(const std::string& source,

@@ -1,4 +1,5 @@
-// Fidelity of the neural encoder engine against the reference fixtures in tests/data:
+// Fidelity of the neural encoder engine against the reference fixtures in tests/data (copies of
+// ../shared/fixtures, plus qwen2-tiny / roberta-tiny made by tests/tools/make_reference_models.py):
 // last hidden states and sentence embeddings within 1e-4 of Hugging Face transformers +
 // sentence-transformers for every case; every case inside one packed mixed-length batch equal to
 // the case alone within 1e-5.
@@ -131,7 +132,21 @@ TEST_P(FidelityTest, PackedMixedBatchEqualsAlone) {
       GetParam().c_str(), shuffled.size(), ids.size(), worst_alone, worst_ref);
 }
 
-TEST_P(FidelityTest, EmbedderSplitsBatchesByTokenBudget) {
+INSTANTIATE_TEST_SUITE_P(Fixtures, FidelityTest,
+                         ::testing::Values("bert-tiny", "bert-tiny-cls-f16", "xlmr-tiny",
+                                           "nomic-bert-tiny", "mpnet-tiny", "qwen3-tiny",
+                                           "modernbert-tiny", "gemma3-emb-tiny", "qwen2-tiny",
+                                           "roberta-tiny"),
+                         [](const auto& info) {
+                           std::string n = info.param;
+                           std::replace(n.begin(), n.end(), '-', '_');
+                           return n;
+                         });
+
+// Through NeuralEmbedder (needs the fixture's tokenizer.json to load).
+class EmbedderFidelityTest : public ::testing::TestWithParam<std::string> {};
+
+TEST_P(EmbedderFidelityTest, EmbedderSplitsBatchesByTokenBudget) {
   Fixture f = load_fixture(GetParam());
   auto e = NeuralEmbedder::open(f.dir, EngineOptions{2});
   e->set_max_batch_tokens(1);  // clamps to max_tokens: many batches
@@ -149,7 +164,7 @@ TEST_P(FidelityTest, EmbedderSplitsBatchesByTokenBudget) {
   EXPECT_GT(stats.gemm_s, 0.0);
 }
 
-TEST_P(FidelityTest, ConcurrentCallsAgree) {
+TEST_P(EmbedderFidelityTest, ConcurrentCallsAgree) {
   Fixture f = load_fixture(GetParam());
   auto e = NeuralEmbedder::open(f.dir, EngineOptions{1});
   std::vector<std::vector<int32_t>> seqs;
@@ -170,8 +185,9 @@ TEST_P(FidelityTest, ConcurrentCallsAgree) {
   }
 }
 
-INSTANTIATE_TEST_SUITE_P(Fixtures, FidelityTest,
-                         ::testing::Values("bert-tiny", "bert-tiny-cls-f16", "xlmr-tiny"),
+INSTANTIATE_TEST_SUITE_P(Fixtures, EmbedderFidelityTest,
+                         ::testing::Values("bert-tiny", "bert-tiny-cls-f16", "xlmr-tiny",
+                                           "nomic-bert-tiny", "mpnet-tiny"),
                          [](const auto& info) {
                            std::string n = info.param;
                            std::replace(n.begin(), n.end(), '-', '_');
