@@ -1,7 +1,7 @@
-// The newer architectures behind the API (issue 10): a NomicBert and an MPNet fixture served
-// under Cohere names; for each input_type that maps to one of the model's prompts (or to none),
-// an embed job's vectors equal POST /v2/embed's and the reference embeddings of those cases.
-// (The BPE-tokenized fixtures - qwen3, gemma3, modernbert - need the BPE tokenizer to serve.)
+// The newer architectures behind the API (issue 10): NomicBert, MPNet, Qwen3, EmbeddingGemma and
+// ModernBERT fixtures served under Cohere names; for each input_type that maps to one of the
+// model's prompts (or to none), an embed job's vectors equal POST /v2/embed's and the reference
+// embeddings of those cases, and /v1/tokenize returns the reference ids.
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import fs from "node:fs";
@@ -25,6 +25,9 @@ const groups = {
     search_document: "search_document",
     classification: "classification",
   },
+  "qwen3-tiny": { clustering: null, search_query: "query", search_document: "document" },
+  "gemma3-emb-tiny": { search_query: "query", search_document: "document", clustering: "Clustering" },
+  "modernbert-tiny": { clustering: null, search_query: "query", search_document: "document" },
 };
 
 for (const [name, byType] of Object.entries(groups)) {
@@ -66,6 +69,25 @@ for (const [name, byType] of Object.entries(groups)) {
         });
       }
       assert.ok(checked > 0);
+      // /v1/tokenize gives the reference ids: the case's input_ids are the tokens of its exact
+      // tokenizer input plus the model's special tokens around them (at most 2 on each side).
+      let tokenized = 0;
+      for (const c of expected.cases.filter((x) => x.num_tokens === x.num_tokens_untruncated).slice(0, 20)) {
+        const r = await raw(srv.url, "POST", "/v1/tokenize", { token: KEY_A, body: { model, text: c.input_text } });
+        if (c.input_text === "") {
+          assert.equal(r.status, 400, r.text); // Cohere: text must not be empty
+          continue;
+        }
+        assert.equal(r.status, 200, r.text);
+        const toks = r.json.tokens;
+        const ids = c.input_ids;
+        const at = [0, 1, 2].find((off) => toks.every((t, i) => ids[off + i] === t));
+        assert.ok(at !== undefined && ids.length - at - toks.length <= 2 && ids.length - at - toks.length >= 0,
+          `${name} ${c.name}: /v1/tokenize ${JSON.stringify(toks)} vs reference ${JSON.stringify(ids)}`);
+        assert.equal(r.json.token_strings.length, toks.length);
+        tokenized++;
+      }
+      assert.ok(tokenized > 5, `${name}: only ${tokenized} cases tokenized`);
     } finally {
       await srv.stop();
     }

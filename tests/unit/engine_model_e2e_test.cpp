@@ -108,24 +108,13 @@ TEST_P(TokenizeEmbedTest, CaseIdsAndEmbeddingsMatch) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Fixtures, TokenizeEmbedTest,
-                         ::testing::Values("nomic-bert-tiny", "mpnet-tiny"), [](const auto& info) {
+                         ::testing::Values("nomic-bert-tiny", "mpnet-tiny", "qwen3-tiny",
+                                           "modernbert-tiny", "gemma3-emb-tiny"),
+                         [](const auto& info) {
                            std::string n = info.param;
                            std::replace(n.begin(), n.end(), '-', '_');
                            return n;
                          });
-
-// The byte-level / SentencePiece BPE fixtures: the model loads; the folder either opens (once
-// the BPE tokenizer exists) or fails with 501 naming the tokenizer, never anything else.
-TEST(EndToEnd, BpeFixturesOpenOrFailWithNotImplemented) {
-  for (const char* name : {"qwen3-tiny", "modernbert-tiny", "gemma3-emb-tiny"}) {
-    try {
-      auto e = NeuralEmbedder::open(data_dir(name), EngineOptions{1});
-      EXPECT_GT(e->info().dims, 0) << name;
-    } catch (const Error& err) {
-      EXPECT_EQ(err.code(), ErrorCode::kNotImplemented) << name << ": " << err.what();
-    }
-  }
-}
 
 TEST(EndToEnd, PythonStripRemovesWhatStrIsspaceRemoves) {
   EXPECT_EQ(py_strip("  a b \t\n"), "a b");
