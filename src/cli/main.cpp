@@ -148,7 +148,9 @@ int serve(const ServeOptions& o) {
         loaded.identity = ej::hub::model_identity(folder);
       }
     }
-    std::vector<int> dims = output_dims.count(name) ? output_dims[name] : std::vector<int>{};
+    // Matryoshka sizes: --output-dimensions, else what the model's own config declares.
+    std::vector<int> dims = output_dims.count(name) ? output_dims[name]
+                                                    : loaded.embedder->info().matryoshka_dims;
     for (int d : dims) {
       if (d > loaded.embedder->info().dims) {
         std::cerr << "--output-dimensions " << name << ": " << d << " is more than the model's "

@@ -93,3 +93,45 @@ for (const [name, byType] of Object.entries(groups)) {
     }
   });
 }
+
+// Matryoshka dimensions that a model declares in its own config feed output_dimension with no
+// --output-dimensions flag: a cut to a declared size is the reference vector's prefix,
+// renormalized; an undeclared size is a 400.
+test("matryoshka_dims from the model's config feed /v2/embed output_dimension", async () => {
+  const os = await import("node:os");
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), "ej-matryoshka-"));
+  try {
+    fs.cpSync(fixture("nomic-bert-tiny"), dir, { recursive: true });
+    const stPath = path.join(dir, "config_sentence_transformers.json");
+    const st = JSON.parse(fs.readFileSync(stPath, "utf8"));
+    const expected = JSON.parse(fs.readFileSync(path.join(dir, "expected.json"), "utf8"));
+    const dims = expected.model.embedding_dim;
+    st.matryoshka_dims = [dims / 2, dims / 4];
+    fs.writeFileSync(stPath, JSON.stringify(st));
+    const model = "embed-v4.0";
+    const srv = await startServer({ args: ["--model", `${model}=${dir}`] });
+    try {
+      const c = expected.cases.find((x) => x.prompt_name === "search_query" && x.truncate === "END");
+      const half = dims / 2;
+      const r = await raw(srv.url, "POST", "/v2/embed", {
+        token: KEY_A,
+        body: { model, input_type: "search_query", texts: [c.text], embedding_types: ["float"], output_dimension: half },
+      });
+      assert.equal(r.status, 200, r.text);
+      const got = r.json.embeddings.float[0];
+      assert.equal(got.length, half);
+      const prefix = c.embedding.slice(0, half);
+      const norm = Math.hypot(...prefix);
+      assert.ok(maxAbsDiff(got, prefix.map((x) => x / norm)) <= 1e-4);
+      const bad = await raw(srv.url, "POST", "/v2/embed", {
+        token: KEY_A,
+        body: { model, input_type: "search_query", texts: [c.text], output_dimension: half + 1 },
+      });
+      assert.equal(bad.status, 400, bad.text);
+    } finally {
+      await srv.stop();
+    }
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+});
