@@ -1,7 +1,5 @@
 #include "hub/model_identity.h"
 
-#include <openssl/evp.h>
-
 #include <algorithm>
 #include <filesystem>
 #include <fstream>
@@ -9,6 +7,7 @@
 #include <vector>
 
 #include "common/error.h"
+#include "common/ids.h"
 
 namespace ej::hub {
 
@@ -19,32 +18,6 @@ namespace {
 constexpr uint64_t kMiB = 1u << 20;
 constexpr uint64_t kWholeBelow = 16 * kMiB;
 constexpr uint64_t kSampleStride = 64 * kMiB;
-
-class Sha256 {
- public:
-  Sha256() : ctx_(EVP_MD_CTX_new(), EVP_MD_CTX_free) {
-    if (!ctx_ || EVP_DigestInit_ex(ctx_.get(), EVP_sha256(), nullptr) != 1) {
-      throw Error(ErrorCode::kInternal, "sha256: cannot initialise OpenSSL digest");
-    }
-  }
-  void update(const void* p, size_t n) { EVP_DigestUpdate(ctx_.get(), p, n); }
-  void update(const std::string& s) { update(s.data(), s.size() + 1); }  // with the NUL: framed
-  std::string hex() {
-    unsigned char md[EVP_MAX_MD_SIZE];
-    unsigned int len = 0;
-    EVP_DigestFinal_ex(ctx_.get(), md, &len);
-    static const char* kHex = "0123456789abcdef";
-    std::string out;
-    for (unsigned int i = 0; i < len; ++i) {
-      out.push_back(kHex[md[i] >> 4]);
-      out.push_back(kHex[md[i] & 15]);
-    }
-    return out;
-  }
-
- private:
-  std::unique_ptr<EVP_MD_CTX, decltype(&EVP_MD_CTX_free)> ctx_;
-};
 
 void hash_range(std::ifstream& in, uint64_t offset, uint64_t size, std::vector<char>& buf,
                 Sha256& h) {
@@ -77,8 +50,8 @@ std::string model_identity(const std::string& folder) {
     std::string path = (fs::path(folder) / rel).string();
     uint64_t size = fs::file_size(path, ec);
     if (ec) continue;
-    h.update(rel);
-    h.update(std::to_string(size));
+    std::string header = rel + '\0' + std::to_string(size) + '\0';  // framed: no ambiguity
+    h.update(header);
     std::ifstream in(path, std::ios::binary);
     if (!in) throw Error(ErrorCode::kNotFound, "cannot read model file " + path);
     if (size < kWholeBelow) {

@@ -2,7 +2,6 @@
 
 #include <curl/curl.h>
 #include <fcntl.h>
-#include <openssl/evp.h>
 #include <sys/file.h>
 #include <unistd.h>
 
@@ -27,6 +26,7 @@
 
 #include "common/durable_file.h"
 #include "common/error.h"
+#include "common/ids.h"
 #include "common/log.h"
 
 namespace ej::hub {
@@ -151,27 +151,15 @@ std::string unique_suffix() {
 }
 
 std::string sha256_file(const fs::path& p) {
-  std::unique_ptr<EVP_MD_CTX, decltype(&EVP_MD_CTX_free)> ctx(EVP_MD_CTX_new(), EVP_MD_CTX_free);
-  if (!ctx || EVP_DigestInit_ex(ctx.get(), EVP_sha256(), nullptr) != 1) {
-    throw Error(ErrorCode::kInternal, "sha256: cannot initialise OpenSSL digest");
-  }
+  Sha256 h;
   std::ifstream in(p, std::ios::binary);
   if (!in) throw Error(ErrorCode::kInternal, "cannot read " + p.string());
   std::vector<char> buf(1 << 20);
   while (in) {
     in.read(buf.data(), static_cast<std::streamsize>(buf.size()));
-    if (in.gcount() > 0) EVP_DigestUpdate(ctx.get(), buf.data(), static_cast<size_t>(in.gcount()));
+    if (in.gcount() > 0) h.update(buf.data(), static_cast<size_t>(in.gcount()));
   }
-  unsigned char md[EVP_MAX_MD_SIZE];
-  unsigned int len = 0;
-  EVP_DigestFinal_ex(ctx.get(), md, &len);
-  static const char* kHex = "0123456789abcdef";
-  std::string out;
-  for (unsigned int i = 0; i < len; ++i) {
-    out += kHex[md[i] >> 4];
-    out += kHex[md[i] & 15];
-  }
-  return out;
+  return h.hex();
 }
 
 // An exclusive flock(2) on a lock file, held for the object's lifetime.

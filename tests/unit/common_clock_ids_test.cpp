@@ -54,3 +54,17 @@ TEST(Ids, Sha256AndHmacKnownVectors) {
 
 }  // namespace
 }  // namespace ej
+
+namespace ej {
+namespace {
+
+TEST(Sha256, StreamingEqualsOneShotAndTheKnownVector) {
+  EXPECT_EQ(sha256_hex("abc"), "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+  Sha256 h;
+  h.update("a");
+  h.update(std::string_view("bc"));
+  EXPECT_EQ(h.hex(), sha256_hex("abc"));
+}
+
+}  // namespace
+}  // namespace ej
