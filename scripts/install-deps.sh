@@ -6,6 +6,7 @@ if [ "$(id -u)" != "0" ]; then SUDO="sudo"; fi
 # Only what the build, the tests and the server use; each line says who needs it.
 PKGS=(
   build-essential cmake pkg-config git clang-format  # build + format check
+  ccache                                             # faster rebuilds (scripts/build.sh uses it)
   libboost1.81-dev                                   # HTTP front (Boost.Beast / Asio)
   libcpp-httplib-dev                                 # the fake Hugging Face Hub in tests
   nlohmann-json3-dev libsimdjson-dev                 # JSON bodies; bulk JSONL ingest
