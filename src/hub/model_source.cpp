@@ -1,113 +1,33 @@
 #include "hub/model_source.h"
 
-#include <curl/curl.h>
-#include <fcntl.h>
-#include <sys/file.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <atomic>
 #include <cctype>
-#include <chrono>
 #include <cstdio>
-#include <cstdlib>
 #include <fstream>
 #include <map>
 #include <memory>
-#include <mutex>
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <set>
-#include <sstream>
-#include <string_view>
 #include <system_error>
-#include <thread>
 #include <vector>
 
 #include "common/durable_file.h"
 #include "common/error.h"
 #include "common/ids.h"
 #include "common/log.h"
+#include "hub/hub_cache.h"
+#include "hub/hub_env.h"
+#include "hub/hub_http.h"
 
 namespace ej::hub {
 namespace {
 
 namespace fs = std::filesystem;
-
-constexpr int kMaxAttempts = 5;             // per HTTP exchange, for transient failures
-constexpr size_t kMaxTextBody = 64u << 20;  // API JSON / error bodies kept in memory
-constexpr size_t kMaxErrorBody = 4096;      // body bytes quoted in an error message
-constexpr std::string_view kDefaultEndpoint = "https://huggingface.co";
-
-// ---- environment --------------------------------------------------------------------------------
-
-std::string env(const char* name) {
-  const char* v = std::getenv(name);
-  return v ? std::string(v) : std::string();
-}
-
-std::string lower(std::string s) {
-  for (char& c : s) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  return s;
-}
-
-bool env_truthy(const char* name) {
-  std::string v = lower(env(name));
-  return v == "1" || v == "true" || v == "yes" || v == "on";
-}
-
-fs::path home_dir() {
-  std::string h = env("HOME");
-  return h.empty() ? fs::path("/") : fs::path(h);
-}
-
-fs::path hf_home() {
-  std::string h = env("HF_HOME");
-  if (!h.empty()) return h;
-  std::string xdg = env("XDG_CACHE_HOME");
-  return (xdg.empty() ? home_dir() / ".cache" : fs::path(xdg)) / "huggingface";
-}
-
-std::string trim(std::string_view s) {
-  size_t b = 0, e = s.size();
-  while (b < e && std::isspace(static_cast<unsigned char>(s[b]))) ++b;
-  while (e > b && std::isspace(static_cast<unsigned char>(s[e - 1]))) --e;
-  return std::string(s.substr(b, e - b));
-}
-
-std::string hf_token() {
-  for (const char* name : {"HF_TOKEN", "HUGGING_FACE_HUB_TOKEN"}) {
-    std::string t = trim(env(name));
-    if (!t.empty()) return t;
-  }
-  std::string path = env("HF_TOKEN_PATH");
-  std::ifstream in(path.empty() ? hf_home() / "token" : fs::path(path));
-  if (!in) return {};
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return trim(ss.str());
-}
-
-std::string hf_endpoint() {
-  std::string e = trim(env("HF_ENDPOINT"));
-  if (e.empty()) e = kDefaultEndpoint;
-  while (!e.empty() && e.back() == '/') e.pop_back();
-  return e;
-}
-
-// ---- small helpers ------------------------------------------------------------------------------
-
-bool is_hex(std::string_view s, size_t n) {
-  return s.size() == n && std::all_of(s.begin(), s.end(), [](char c) {
-           return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f');
-         });
-}
-bool is_commit_hash(std::string_view s) {
-  return is_hex(s, 40);
-}
-bool is_sha256(std::string_view s) {
-  return is_hex(s, 64);
-}
+using namespace detail;
 
 std::string percent_encode(std::string_view s, bool keep_slash) {
   static const char* kHex = "0123456789ABCDEF";
@@ -137,13 +57,6 @@ std::string human_size(uint64_t n) {
   return buf;
 }
 
-std::string read_file(const fs::path& p) {
-  std::ifstream in(p, std::ios::binary);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
-
 // A file name suffix no other thread or process uses at the same time.
 std::string unique_suffix() {
   static std::atomic<uint64_t> counter{0};
@@ -160,349 +73,6 @@ std::string sha256_file(const fs::path& p) {
     if (in.gcount() > 0) h.update(buf.data(), static_cast<size_t>(in.gcount()));
   }
   return h.hex();
-}
-
-// An exclusive flock(2) on a lock file, held for the object's lifetime.
-class FileLock {
- public:
-  explicit FileLock(const fs::path& p) {
-    fs::create_directories(p.parent_path());
-    fd_ = ::open(p.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
-    if (fd_ < 0) throw Error(ErrorCode::kInternal, "cannot create lock file " + p.string());
-    while (::flock(fd_, LOCK_EX) != 0) {
-      if (errno != EINTR) {
-        ::close(fd_);
-        throw Error(ErrorCode::kInternal, "cannot lock " + p.string());
-      }
-    }
-  }
-  ~FileLock() {
-    ::flock(fd_, LOCK_UN);
-    ::close(fd_);
-  }
-  FileLock(const FileLock&) = delete;
-  FileLock& operator=(const FileLock&) = delete;
-
- private:
-  int fd_ = -1;
-};
-
-// ---- source parsing and the cache ---------------------------------------------------------------
-
-struct RepoRef {
-  std::string repo;      // org/name
-  std::string revision;  // branch, tag or commit hash
-};
-
-bool valid_repo_part(std::string_view s) {
-  if (s.empty() || s.size() > 96 || s.front() == '.' || s.front() == '-' || s.back() == '.' ||
-      s.find("..") != std::string_view::npos || s.find("--") != std::string_view::npos) {
-    return false;
-  }
-  return std::all_of(s.begin(), s.end(), [](char c) {
-    return std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '_' || c == '.';
-  });
-}
-
-std::optional<RepoRef> parse_repo_id(const std::string& source) {
-  RepoRef ref;
-  size_t at = source.find('@');
-  ref.repo = source.substr(0, at);
-  ref.revision = at == std::string::npos ? "main" : source.substr(at + 1);
-  size_t slash = ref.repo.find('/');
-  if (slash == std::string::npos) {
-    if (!valid_repo_part(ref.repo)) return std::nullopt;
-  } else if (ref.repo.find('/', slash + 1) != std::string::npos ||
-             !valid_repo_part(std::string_view(ref.repo).substr(0, slash)) ||
-             !valid_repo_part(std::string_view(ref.repo).substr(slash + 1))) {
-    return std::nullopt;
-  }
-  if (ref.revision.empty() || ref.revision.find("..") != std::string::npos ||
-      ref.revision.front() == '/' || ref.revision.back() == '/') {
-    return std::nullopt;
-  }
-  for (char c : ref.revision) {
-    if (!std::isalnum(static_cast<unsigned char>(c)) && c != '-' && c != '_' && c != '.' &&
-        c != '/') {
-      return std::nullopt;
-    }
-  }
-  return ref;
-}
-
-fs::path repo_folder_name(const std::string& repo) {
-  std::string name = "models--" + repo;
-  for (size_t p = name.find('/'); p != std::string::npos; p = name.find('/', p)) {
-    name.replace(p, 1, "--");
-  }
-  return name;
-}
-
-// Shard file names listed by a model.safetensors.index.json (its weight_map values).
-std::vector<std::string> shards_of_index(const fs::path& index_path) {
-  nlohmann::json j = nlohmann::json::parse(read_file(index_path), nullptr, false);
-  std::set<std::string> files;
-  if (j.is_object() && j.contains("weight_map") && j["weight_map"].is_object()) {
-    for (const auto& [tensor, file] : j["weight_map"].items()) {
-      if (file.is_string()) files.insert(file.get<std::string>());
-    }
-  }
-  return {files.begin(), files.end()};
-}
-
-// What a cached snapshot lacks to be loadable (empty = complete): config.json and its
-// safetensors weights (model.safetensors, or the index and every shard it names).
-std::vector<std::string> snapshot_missing(const fs::path& dir) {
-  std::vector<std::string> missing;
-  if (!fs::exists(dir / "config.json")) missing.push_back("config.json");
-  if (fs::exists(dir / "model.safetensors")) return missing;
-  if (!fs::exists(dir / "model.safetensors.index.json")) {
-    missing.push_back("model.safetensors");
-    return missing;
-  }
-  std::vector<std::string> shards = shards_of_index(dir / "model.safetensors.index.json");
-  if (shards.empty()) missing.push_back("model.safetensors.index.json (no weight_map)");
-  for (const std::string& s : shards) {
-    if (!fs::exists(dir / s)) missing.push_back(s);
-  }
-  return missing;
-}
-
-// The snapshot folder a revision points at in the cache, when there is one.
-std::optional<fs::path> cached_snapshot(const fs::path& repo_dir, const std::string& revision) {
-  std::string commit;
-  if (is_commit_hash(revision)) {
-    commit = revision;
-  } else {
-    fs::path ref = repo_dir / "refs" / revision;
-    if (!fs::is_regular_file(ref)) return std::nullopt;
-    commit = trim(read_file(ref));
-    if (commit.empty()) return std::nullopt;
-  }
-  fs::path snap = repo_dir / "snapshots" / commit;
-  if (!fs::is_directory(snap)) return std::nullopt;
-  return snap;
-}
-
-// ---- HTTP (libcurl) -----------------------------------------------------------------------------
-
-void curl_init_once() {
-  static std::once_flag once;
-  std::call_once(once, [] {
-    if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
-      throw Error(ErrorCode::kInternal, "libcurl initialisation failed");
-    }
-  });
-}
-
-struct HttpResult {
-  CURLcode curl = CURLE_OK;
-  std::string curl_error;
-  long status = 0;
-  std::map<std::string, std::string> headers;  // lower-case names, the last response only
-  std::map<std::string, std::string> hub;      // x-linked-*, x-repo-commit, x-error-*: any hop
-  std::string body;                            // text requests, or an error body
-  uint64_t written = 0;                        // download requests: bytes written to the file
-  bool range_mismatch = false;                 // a 206 that does not start where we asked
-  bool disk_error = false;                     // the download could not be written
-  bool ok() const { return curl == CURLE_OK && (status == 200 || status == 206); }
-};
-
-// A transfer's state, shared with the curl callbacks.
-struct Transfer {
-  CURL* handle = nullptr;
-  HttpResult* result = nullptr;
-  FILE* file = nullptr;    // download target (opened for appending), or null for text
-  uint64_t offset = 0;     // bytes already in `file` (the Range start)
-  bool decided = false;    // status of the final response seen by the body callback
-  bool to_file = false;    // body goes to `file` (a 200 / 206 answer)
-  std::string sink_error;  // why the body callback stopped the transfer
-};
-
-size_t on_header(char* data, size_t size, size_t n, void* user) {
-  auto* t = static_cast<Transfer*>(user);
-  std::string_view line(data, size * n);
-  if (line.substr(0, 5) == "HTTP/") {
-    t->result->headers.clear();  // a new response (after a redirect)
-  } else if (size_t colon = line.find(':'); colon != std::string_view::npos) {
-    std::string name = lower(trim(line.substr(0, colon)));
-    std::string value = trim(line.substr(colon + 1));
-    t->result->headers[name] = value;
-    if (name.rfind("x-linked-", 0) == 0 || name == "x-repo-commit" ||
-        name.rfind("x-error-", 0) == 0) {
-      t->result->hub.emplace(name, value);
-    }
-  }
-  return size * n;
-}
-
-// "bytes START-END/TOTAL" -> START; nullopt when unparsable.
-std::optional<uint64_t> content_range_start(const std::string& v) {
-  size_t sp = v.find(' ');
-  if (sp == std::string::npos) return std::nullopt;
-  try {
-    return std::stoull(v.substr(sp + 1));
-  } catch (...) {
-    return std::nullopt;
-  }
-}
-
-size_t on_body(char* data, size_t size, size_t n, void* user) {
-  auto* t = static_cast<Transfer*>(user);
-  size_t bytes = size * n;
-  if (!t->decided) {
-    t->decided = true;
-    curl_easy_getinfo(t->handle, CURLINFO_RESPONSE_CODE, &t->result->status);
-    long st = t->result->status;
-    if (t->file && st == 206) {
-      auto start = content_range_start(t->result->headers["content-range"]);
-      if (!start || *start != t->offset) {
-        t->sink_error = "server answered the range request from the wrong offset (" +
-                        t->result->headers["content-range"] + ")";
-        t->result->range_mismatch = true;
-        return 0;
-      }
-      t->to_file = true;
-    } else if (t->file && st == 200) {
-      // A whole body: whatever a previous attempt left is replaced.
-      std::fflush(t->file);
-      if (::ftruncate(::fileno(t->file), 0) != 0) {
-        t->sink_error = "cannot truncate the partial download";
-        t->result->disk_error = true;
-        return 0;
-      }
-      t->offset = 0;
-      t->to_file = true;
-    }
-  }
-  if (t->to_file) {
-    if (std::fwrite(data, 1, bytes, t->file) != bytes) {
-      t->sink_error = "cannot write the download to disk (disk full?)";
-      t->result->disk_error = true;
-      return 0;
-    }
-    t->result->written += bytes;
-    return bytes;
-  }
-  size_t cap = t->file ? kMaxErrorBody : kMaxTextBody;
-  if (t->result->body.size() + bytes > cap) {
-    if (!t->file) {
-      t->sink_error = "response too large";
-      return 0;
-    }
-    t->result->body.append(data, cap - std::min(cap, t->result->body.size()));
-    return bytes;
-  }
-  t->result->body.append(data, bytes);
-  return bytes;
-}
-
-long timeout_seconds() {
-  std::string v = env("HF_HUB_DOWNLOAD_TIMEOUT");
-  long s = v.empty() ? 0 : std::atol(v.c_str());
-  return s > 0 ? s : 30;
-}
-
-enum class Method { kGet, kHead };
-
-// One HTTP exchange, following redirects when `follow`. With `file`, a 200 / 206 body is appended
-// to it (a Range request from `offset` when offset > 0); otherwise the body is kept in
-// result.body.
-HttpResult http_request(Method method, const std::string& url, const std::string& token,
-                        bool follow, FILE* file = nullptr, uint64_t offset = 0) {
-  curl_init_once();
-  HttpResult result;
-  std::unique_ptr<CURL, decltype(&curl_easy_cleanup)> h(curl_easy_init(), curl_easy_cleanup);
-  if (!h) throw Error(ErrorCode::kInternal, "curl_easy_init failed");
-  std::unique_ptr<curl_slist, decltype(&curl_slist_free_all)> hdrs(nullptr, curl_slist_free_all);
-  auto add_header = [&](const std::string& line) {
-    curl_slist* l = curl_slist_append(hdrs.get(), line.c_str());
-    if (!l) throw Error(ErrorCode::kInternal, "curl_slist_append failed");
-    hdrs.release();
-    hdrs.reset(l);
-  };
-  // libcurl (>= 7.58) drops a custom Authorization header when a redirect leaves the host, so
-  // the token never reaches the CDN a Hub redirect points at.
-  if (!token.empty()) add_header("Authorization: Bearer " + token);
-  if (file && offset > 0) add_header("Range: bytes=" + std::to_string(offset) + "-");
-
-  Transfer t;
-  t.handle = h.get();
-  t.result = &result;
-  t.file = file;
-  t.offset = offset;
-  char errbuf[CURL_ERROR_SIZE] = {0};
-  CURL* c = h.get();
-  curl_easy_setopt(c, CURLOPT_URL, url.c_str());
-  curl_easy_setopt(c, CURLOPT_HTTPHEADER, hdrs.get());
-  curl_easy_setopt(c, CURLOPT_USERAGENT, "embedjobs/0.1 libcurl");
-  curl_easy_setopt(c, CURLOPT_FOLLOWLOCATION, follow ? 1L : 0L);
-  curl_easy_setopt(c, CURLOPT_MAXREDIRS, 10L);
-#if LIBCURL_VERSION_NUM >= 0x075500
-  curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
-  curl_easy_setopt(c, CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
-#endif
-  curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
-  curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT, timeout_seconds());
-  curl_easy_setopt(c, CURLOPT_LOW_SPEED_LIMIT, 1L);  // a stalled transfer fails (and resumes)
-  curl_easy_setopt(c, CURLOPT_LOW_SPEED_TIME, timeout_seconds());
-  curl_easy_setopt(c, CURLOPT_ERRORBUFFER, errbuf);
-  curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, on_header);
-  curl_easy_setopt(c, CURLOPT_HEADERDATA, &t);
-  curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_body);
-  curl_easy_setopt(c, CURLOPT_WRITEDATA, &t);
-  if (method == Method::kHead) curl_easy_setopt(c, CURLOPT_NOBODY, 1L);
-
-  result.curl = curl_easy_perform(c);
-  curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &result.status);
-  if (result.curl != CURLE_OK) {
-    result.curl_error = !t.sink_error.empty() ? t.sink_error
-                        : errbuf[0]           ? std::string(errbuf)
-                                              : std::string(curl_easy_strerror(result.curl));
-  }
-  if (file) std::fflush(file);
-  return result;
-}
-
-// Failures worth another attempt: the network, the server being busy or broken for a moment.
-bool transient(const HttpResult& r) {
-  if (r.curl != CURLE_OK) {
-    switch (r.curl) {
-      case CURLE_COULDNT_RESOLVE_HOST:
-      case CURLE_COULDNT_RESOLVE_PROXY:
-      case CURLE_UNSUPPORTED_PROTOCOL:
-      case CURLE_URL_MALFORMAT:
-      case CURLE_TOO_MANY_REDIRECTS:
-      case CURLE_WRITE_ERROR:
-      case CURLE_FILESIZE_EXCEEDED:
-      case CURLE_PEER_FAILED_VERIFICATION:
-      case CURLE_SSL_CERTPROBLEM:
-      case CURLE_SSL_CACERT_BADFILE:
-        return false;
-      default:
-        return true;
-    }
-  }
-  return r.status == 408 || r.status == 429 || r.status >= 500;
-}
-
-void backoff(int attempt) {
-  std::this_thread::sleep_for(std::chrono::milliseconds(std::min(100 << attempt, 4000)));
-}
-
-// A short quote of what the server said about an error.
-std::string server_says(const HttpResult& r) {
-  auto it = r.hub.find("x-error-message");
-  std::string msg = it != r.hub.end() ? it->second : std::string();
-  if (msg.empty()) {
-    nlohmann::json j = nlohmann::json::parse(r.body, nullptr, false);
-    if (j.is_object() && j.contains("error") && j["error"].is_string()) {
-      msg = j["error"].get<std::string>();
-    } else {
-      msg = trim(r.body.substr(0, 200));
-    }
-  }
-  return msg.empty() ? std::string() : ": " + msg;
 }
 
 // ---- the Hub ------------------------------------------------------------------------------------
@@ -869,14 +439,6 @@ class HubDownload {
 };
 
 }  // namespace
-
-fs::path hf_hub_cache_dir() {
-  for (const char* name : {"HF_HUB_CACHE", "HUGGINGFACE_HUB_CACHE"}) {
-    std::string v = env(name);
-    if (!v.empty()) return v;
-  }
-  return hf_home() / "hub";
-}
 
 std::string resolve_model_source(const std::string& source) {
   if (source.empty()) throw_invalid("model source is empty: give a folder or a Hub repo id");

@@ -28,7 +28,7 @@ inline constexpr std::string_view kDefaultAvroCodec = "deflate";
 // 384-float rows from ~128k to ~9k rows/s for an 11% smaller file (float32 barely compresses).
 inline constexpr std::string_view kEmbedResultAvroCodec = "null";
 
-// Internal compiled form of a schema (defined in avro_parts.cpp).
+// Internal compiled form of a schema (defined in avro_schema.h).
 struct AvroNode;
 struct AvroSchemaTree;
 
