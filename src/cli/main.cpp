@@ -149,8 +149,8 @@ int serve(const ServeOptions& o) {
       }
     }
     // Matryoshka sizes: --output-dimensions, else what the model's own config declares.
-    std::vector<int> dims = output_dims.count(name) ? output_dims[name]
-                                                    : loaded.embedder->info().matryoshka_dims;
+    std::vector<int> dims =
+        output_dims.count(name) ? output_dims[name] : loaded.embedder->info().matryoshka_dims;
     for (int d : dims) {
       if (d > loaded.embedder->info().dims) {
         std::cerr << "--output-dimensions " << name << ": " << d << " is more than the model's "
