@@ -45,22 +45,15 @@ ArchSpec map_mpnet(Config& c, EncoderSpec* s) {
   a.relative_bias.max_distance = 128;
   for (int i = 0; i < L; ++i) {
     const std::string p = "encoder.layer." + std::to_string(i) + ".";
-    BlockSpec b;
-    b.style = BlockSpec::kPostNorm;
+    BlockSpec b = post_norm_block(NH, dh);
     AttentionSpec& at = b.attn;
-    at.num_heads = at.num_kv_heads = NH;
-    at.head_dim = dh;
-    at.scale = 1.0f / std::sqrt(static_cast<float>(dh));
     at.relative_bias = true;
     at.qkv = linear({p + "attention.attn.q.weight", p + "attention.attn.k.weight",
                      p + "attention.attn.v.weight"},
                     {H, H, H}, true);
     at.o = linear({p + "attention.attn.o.weight"}, {H}, true);
     b.norm1 = layer_norm(p + "attention.LayerNorm", eps);
-    b.mlp.up = linear({p + "intermediate.dense.weight"}, {FF}, true);
-    b.mlp.down = linear({p + "output.dense.weight"}, {H}, true);
-    b.mlp.act = s->hidden_act;
-    b.norm2 = layer_norm(p + "output.LayerNorm", eps);
+    bert_layout_ffn(&b, p, H, FF, s->hidden_act, eps);
     a.blocks.push_back(std::move(b));
   }
   return a;

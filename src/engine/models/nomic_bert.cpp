@@ -58,12 +58,8 @@ ArchSpec map_nomic_bert(Config& c, EncoderSpec* s) {
   a.ropes.push_back(rope);
   for (int i = 0; i < L; ++i) {
     const std::string p = "encoder.layers." + std::to_string(i) + ".";
-    BlockSpec b;
-    b.style = BlockSpec::kPostNorm;
+    BlockSpec b = post_norm_block(NH, dh);
     AttentionSpec& at = b.attn;
-    at.num_heads = at.num_kv_heads = NH;
-    at.head_dim = dh;
-    at.scale = 1.0f / std::sqrt(static_cast<float>(dh));
     at.rope = 0;
     at.qkv = linear({p + "attn.Wqkv.weight"}, {3 * H}, qkv_bias);
     at.o = linear({p + "attn.out_proj.weight"}, {H}, qkv_bias);

@@ -1,5 +1,7 @@
 #include "engine/models/registry.h"
 
+#include <cmath>
+
 namespace ej::engine {
 
 LinearSpec linear(std::vector<std::string> weights, std::vector<int64_t> rows, bool bias) {
@@ -8,6 +10,23 @@ LinearSpec linear(std::vector<std::string> weights, std::vector<int64_t> rows, b
   l.rows = std::move(rows);
   l.bias = bias;
   return l;
+}
+
+BlockSpec post_norm_block(int num_heads, int head_dim) {
+  BlockSpec b;
+  b.style = BlockSpec::kPostNorm;
+  b.attn.num_heads = b.attn.num_kv_heads = num_heads;
+  b.attn.head_dim = head_dim;
+  b.attn.scale = 1.0f / std::sqrt(static_cast<float>(head_dim));
+  return b;
+}
+
+void bert_layout_ffn(BlockSpec* b, const std::string& p, int64_t hidden, int64_t intermediate,
+                     Activation act, float eps) {
+  b->mlp.up = linear({p + "intermediate.dense.weight"}, {intermediate}, true);
+  b->mlp.down = linear({p + "output.dense.weight"}, {hidden}, true);
+  b->mlp.act = act;
+  b->norm2 = layer_norm(p + "output.LayerNorm", eps);
 }
 
 NormSpec layer_norm(std::string name, float eps, bool bias) {

@@ -31,5 +31,11 @@ ArchSpec map_mpnet(Config& c, EncoderSpec* s);
 LinearSpec linear(std::vector<std::string> weights, std::vector<int64_t> rows, bool bias);
 NormSpec layer_norm(std::string name, float eps, bool bias = true);
 NormSpec rms_norm(std::string name, float eps, bool plus_one = false);
+// A post-norm block with plain multi-head attention (every head its own K/V, 1/sqrt(d) scale).
+BlockSpec post_norm_block(int num_heads, int head_dim);
+// The FFN half of a BERT-layout block under prefix p ("encoder.layer.<i>."): intermediate.dense,
+// output.dense, output.LayerNorm.
+void bert_layout_ffn(BlockSpec* b, const std::string& p, int64_t hidden, int64_t intermediate,
+                     Activation act, float eps);
 
 }  // namespace ej::engine
