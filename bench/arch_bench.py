@@ -26,6 +26,9 @@ import time
 import numpy as np
 import torch
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tests", "tools"))
+from safetensors_writer import save_safetensors  # noqa: E402
+
 GEOMETRY = {
     "qwen3-0.6b": dict(model_type="qwen3", hidden_size=1024, num_hidden_layers=28,
                        num_attention_heads=16, num_key_value_heads=8, head_dim=128,
@@ -42,26 +45,6 @@ GEOMETRY = {
                             pad_token_id=50283, architectures=["ModernBertModel"],
                             torch_dtype="float32"),
 }
-
-
-def save_safetensors(path, tensors, dtype):
-    header, off = {}, 0
-    blobs = []
-    for name, a in tensors.items():
-        if dtype == "BF16":
-            b = (a.astype(np.float32).view(np.uint32) >> 16).astype(np.uint16).tobytes()
-        else:
-            b = a.astype(np.float32).tobytes()
-        header[name] = {"dtype": dtype, "shape": list(a.shape), "data_offsets": [off, off + len(b)]}
-        blobs.append(b)
-        off += len(b)
-    h = json.dumps(header).encode()
-    h += b" " * ((8 - len(h) % 8) % 8)
-    with open(path, "wb") as f:
-        f.write(struct.pack("<Q", len(h)))
-        f.write(h)
-        for b in blobs:
-            f.write(b)
 
 
 def qwen3_tensors(c, rng):

@@ -13,6 +13,17 @@ import { CohereClient } from "cohere-ai";
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 export const repoRoot = path.resolve(here, "..", "..");
+/** The path of a model fixture folder under tests/data. */
+export const fixture = (name) => path.join(repoRoot, "tests", "data", name);
+
+/** max |a[i] - b[i]| of two equally long vectors. */
+export function maxAbsDiff(a, b) {
+  assert.equal(a.length, b.length);
+  let m = 0;
+  for (let i = 0; i < a.length; i++) m = Math.max(m, Math.abs(a[i] - b[i]));
+  return m;
+}
+
 export const binary = process.env.EMBEDJOBS_BIN || path.join(repoRoot, "build", "embedjobs");
 
 export const KEY_A = "it-key-alpha-0123456789";

@@ -5,16 +5,7 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import fs from "node:fs";
 import path from "node:path";
-import { startServer, client, waitValidated, waitJob, downloadRecords, raw, repoRoot, KEY_A } from "./harness.mjs";
-
-const fixture = (name) => path.join(repoRoot, "tests", "data", name);
-
-function maxAbsDiff(a, b) {
-  assert.equal(a.length, b.length);
-  let m = 0;
-  for (let i = 0; i < a.length; i++) m = Math.max(m, Math.abs(a[i] - b[i]));
-  return m;
-}
+import { startServer, client, waitValidated, waitJob, downloadRecords, raw, repoRoot, KEY_A, fixture, maxAbsDiff } from "./harness.mjs";
 
 for (const [name, model] of [
   ["bert-tiny", "embed-english-light-v3.0"],

@@ -21,29 +21,13 @@ import argparse
 import json
 import math
 import os
-import struct
 
 import numpy as np
 import torch
 
+from safetensors_writer import save_safetensors
+
 F64 = torch.float64
-
-
-def save_safetensors(path, tensors):
-    header, blobs, off = {}, [], 0
-    for name, t in tensors.items():
-        a = np.ascontiguousarray(t.detach().to(torch.float32).numpy())
-        b = a.tobytes()
-        header[name] = {"dtype": "F32", "shape": list(a.shape), "data_offsets": [off, off + len(b)]}
-        blobs.append(b)
-        off += len(b)
-    h = json.dumps(header, separators=(",", ":")).encode()
-    h += b" " * ((8 - len(h) % 8) % 8)
-    with open(path, "wb") as f:
-        f.write(struct.pack("<Q", len(h)))
-        f.write(h)
-        for b in blobs:
-            f.write(b)
 
 
 def write_st_files(d, pooling, max_seq_length, hidden, prompts):
@@ -236,7 +220,8 @@ def write(out, name, cfg, W, cases, fwd, pooling, max_seq):
     d = os.path.join(out, name)
     os.makedirs(d, exist_ok=True)
     json.dump(cfg, open(os.path.join(d, "config.json"), "w"), indent=2)
-    save_safetensors(os.path.join(d, "model.safetensors"), W)
+    save_safetensors(os.path.join(d, "model.safetensors"),
+                     {n: t.detach().to(torch.float32).numpy() for n, t in W.items()})
     H = cfg["hidden_size"]
     write_st_files(d, pooling, max_seq, H, {"query": "query: "})
     rows, out_cases, off = [], [], 0
