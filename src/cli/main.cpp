@@ -17,6 +17,8 @@
 #include "hub/model_identity.h"
 #include "hub/model_source.h"
 #include "service/api_keys.h"
+#include "service/batch_job_kind.h"
+#include "service/batch_service.h"
 #include "service/dataset_service.h"
 #include "service/embedding_service.h"
 #include "service/job_service.h"
@@ -183,6 +185,9 @@ int serve(const ServeOptions& o) {
   ej::service::JobService jobs(&services);
   services.datasets = &datasets;
   services.jobs = &jobs;
+  jobs.add_kind(std::make_unique<ej::service::BatchJobKind>(&services));  // /v2/batches
+  ej::service::BatchService batches(&services);
+  services.batches = &batches;
 
   ej::api::HttpServer server(&services, http,
                              ej::api::load_or_create_secret(o.data_dir + "/url_signing.key"));

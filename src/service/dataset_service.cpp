@@ -10,6 +10,7 @@
 #include "common/ids.h"
 #include "common/log.h"
 #include "service/dataset_ingest.h"
+#include "service/ingest/batch_input.h"
 #include "service/paths.h"
 #include "store/store.h"
 
@@ -79,9 +80,9 @@ Dataset DatasetService::create(const std::string& owner, const CreateDatasetRequ
   if (r.name.empty()) throw_invalid("name must be set");
   if (r.name.size() >= 50) throw_invalid("name must be less than 50 characters");
   if (r.type.empty()) throw_invalid("type must be set");
-  if (r.type != "embed-input") {
+  if (r.type != "embed-input" && r.type != kBatchEmbedInputType) {
     throw_invalid("dataset type is invalid: '" + r.type +
-                  "' (this server accepts embed-input uploads)");
+                  "' (this server accepts embed-input and batch-embed-v2-input uploads)");
   }
   nlohmann::json o = {{"filename", r.filename},
                       {"keep_fields", r.keep_fields},
@@ -220,7 +221,10 @@ bool DatasetService::validate_one(const std::string& worker) {
                                             " times without finishing");
     }
     fs::create_directories(dir);
-    IngestResult res = ingest_embed_input(upload, dir, "part", ingest_options(row->options, cfg));
+    IngestResult res =
+        row->dataset_type == kBatchEmbedInputType  // batches (service/ingest/batch_input.h)
+            ? ingest_batch_embed_input(upload, dir, "part", ingest_options(row->options, cfg))
+            : ingest_embed_input(upload, dir, "part", ingest_options(row->options, cfg));
     failpoint("dataset.after_ingest");
     nlohmann::json parts = nlohmann::json::array();
     for (const auto& p : res.parts) {

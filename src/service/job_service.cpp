@@ -13,6 +13,8 @@
 #include "common/log.h"
 #include "service/avro_concat.h"
 #include "service/avro_parts.h"
+#include "service/embed_job_kind.h"
+#include "service/job_kind.h"
 #include "service/embedding_service.h"
 #include "service/embedding_types.h"
 #include "service/paths.h"
@@ -23,17 +25,6 @@ namespace ej::service {
 namespace fs = std::filesystem;
 
 namespace {
-
-// Deterministic suffix so that re-assembling after a crash reuses the same dataset id.
-std::string output_dataset_id(const store::JobRow& job) {
-  std::string h = sha256_hex("output:" + job.id);
-  static const char* kAlphabet = "abcdefghijklmnopqrstuvwxyz0123456789";
-  std::string suffix;
-  for (size_t i = 0; i < 6; ++i) {
-    suffix.push_back(kAlphabet[std::stoi(h.substr(i * 2, 2), nullptr, 16) % 36]);
-  }
-  return slugify(job.name.empty() ? job.id : job.name) + "-output-" + suffix;
-}
 
 // Streams the rows of a dataset's parts in order.
 class RowStream {
@@ -61,7 +52,14 @@ class RowStream {
 
 }  // namespace
 
-JobService::JobService(Services* services) : services_(services) {}
+JobService::JobService(Services* services) : services_(services) {
+  add_kind(std::make_unique<EmbedJobKind>(services));
+}
+
+void JobService::add_kind(std::unique_ptr<JobKind> kind) {
+  std::string name(kind->name());
+  kinds_[name] = std::move(kind);
+}
 
 JobService::~JobService() {
   stop_workers();
@@ -115,20 +113,28 @@ Job JobService::create(const std::string& owner, const CreateJobRequest& r) {
 
 Job JobService::get(const std::string& owner, const std::string& job_id) {
   std::optional<store::JobRow> job = services_->store->get_job(job_id);
-  if (!job || job->owner != owner) throw_not_found("embed job with id " + job_id + " not found");
+  if (!job || job->owner != owner || job->kind != "embed") {
+    throw_not_found("embed job with id " + job_id + " not found");
+  }
   return *job;
 }
 
 std::vector<Job> JobService::list(const std::string& owner) {
   std::vector<Job> out;
-  for (const auto& row : services_->store->list_jobs(owner)) out.push_back(row);
+  for (const auto& row : services_->store->list_jobs(owner)) {
+    if (row.kind == "embed") out.push_back(row);  // batches are listed by /v2/batches
+  }
   return out;
 }
 
 void JobService::cancel(const std::string& owner, const std::string& job_id) {
   get(owner, job_id);
+  cancel_run(job_id);
+}
+
+void JobService::cancel_run(const std::string& job_id) {
   services_->store->request_cancel(job_id);
-  std::shared_ptr<EmbedTask> task;
+  std::shared_ptr<ChunkRun> task;
   {
     std::lock_guard<std::mutex> lock(tasks_mu_);
     if (auto it = tasks_.find(job_id); it != tasks_.end()) task = it->second;
@@ -137,7 +143,11 @@ void JobService::cancel(const std::string& owner, const std::string& job_id) {
   wake_.notify_all();
 }
 
-void JobService::track(const std::string& job_id, std::shared_ptr<EmbedTask> task) {
+void JobService::wake() {
+  wake_.notify_all();
+}
+
+void JobService::track(const std::string& job_id, std::shared_ptr<ChunkRun> task) {
   std::lock_guard<std::mutex> lock(tasks_mu_);
   if (task) {
     tasks_[job_id] = std::move(task);
@@ -204,9 +214,14 @@ void JobService::run_job(const store::JobRow& job, const std::string& worker) {
     throw Error(ErrorCode::kNotFound,
                 "input dataset " + job.input_dataset_id + " was deleted while the job ran");
   }
-  nlohmann::json kept = kept_field_entries(input->info.value("schema", std::string("{}")));
+  auto kind = kinds_.find(job.kind);
+  if (kind == kinds_.end()) {
+    throw Error(ErrorCode::kInternal,
+                "job has kind '" + job.kind + "', which this server cannot run");
+  }
+  std::unique_ptr<KindRun> run = kind->second->begin(job, *input);
   if (job.status == JobStatus::kCancelling) {
-    finish_with_output(job, worker, JobStatus::kCancelled, kept);
+    finish_with_output(job, worker, JobStatus::kCancelled, *run);
     return;
   }
   const ServedModel& model = services_->models->get(job.model);
@@ -219,11 +234,6 @@ void JobService::run_job(const store::JobRow& job, const std::string& worker) {
                     "embeddings of two models). Serve the original model to rerun it, or "
                     "start a new job");
   }
-  const engine::ModelInfo& info = model.embedder->info();
-  EmbeddingTypes types = parse_embedding_types(nlohmann::json(job.embedding_types), false);
-  engine::InputType input_type = parse_input_type(job.input_type);
-  engine::Truncate truncate = parse_truncate(job.truncate, false);
-
   std::set<int64_t> done;
   for (const auto& c : services_->store->list_chunks(job.id)) done.insert(c.chunk_index);
   fs::create_directories(job_dir(cfg.data_dir, job.id));
@@ -263,17 +273,10 @@ void JobService::run_job(const store::JobRow& job, const std::string& worker) {
     }
 
     std::string rel = "jobs/" + job.id + "/chunk-" + std::to_string(k) + ".avro";
-    // Vectors barely compress (~10% with deflate) and deflate dominated the job's CPU time:
-    // results are written uncompressed.
-    EmbedResultWriter writer(cfg.data_dir + "/" + rel, kept, "null");
-    // The whole chunk goes to the model's scheduler at bulk priority; while it waits there the
-    // lease is renewed, and cancel / shutdown drop its queued work.
-    EmbedRequest request;
-    request.input_type = input_type;
-    request.truncate = truncate;
-    request.texts.reserve(chunk.size());
-    for (const auto& r : chunk) request.texts.push_back(r.at("text").get<std::string>());
-    std::shared_ptr<EmbedTask> task = services_->embeddings->submit_bulk(model, request);
+    // The chunk goes to the model's scheduler at bulk priority (the kind decides how); while it
+    // waits there the lease is renewed, and cancel / shutdown drop its queued work.
+    std::shared_ptr<ChunkRun> task =
+        run->start_chunk(model, k, std::move(chunk), cfg.data_dir + "/" + rel);
     track(job.id, task);
     bool lease_lost = false;
     while (!task->wait_for(std::min<int64_t>(250, cfg.lease_ms / 3))) {
@@ -291,51 +294,23 @@ void JobService::run_job(const store::JobRow& job, const std::string& worker) {
     }
     track(job.id, nullptr);
     if (lease_lost) {
-      writer.abort();
       log_warn("job " + job.id + ": lease lost mid-chunk");
       return;
     }
     if (stopping_) {  // shutting down: drop the unfinished chunk, the next run redoes it
-      writer.abort();
       services_->store->release_job(job.id, worker);
       return;
     }
     if (task->cancelled()) {
-      writer.abort();
       cancelled = true;
       break;
     }
-    task->wait();  // rethrows an engine failure
-    int64_t tokens = 0;
-    nlohmann::json kept_values;
-    const size_t dims = static_cast<size_t>(info.dims);
-    for (size_t i = 0; i < chunk.size(); ++i) {
-      std::span<const float> span(task->vectors.data() + i * dims, dims);
-      ConvertedEmbedding conv;
-      convert_embedding(span, info, types, &conv);
-      kept_values = chunk[i];
-      kept_values.erase("text");
-      EmbedResultRow r;
-      r.text = task->texts[i];
-      r.dims = info.dims;
-      r.float_values = types.float_ ? span.data() : nullptr;
-      r.int8_values = types.int8 ? conv.int8.data() : nullptr;
-      r.uint8_values = types.uint8 ? conv.uint8.data() : nullptr;
-      r.packed_len = (info.dims + 7) / 8;
-      r.binary_values = types.binary ? conv.binary.data() : nullptr;
-      r.ubinary_values = types.ubinary ? conv.ubinary.data() : nullptr;
-      r.kept_fields = &kept_values;
-      writer.append_result(r);
-      tokens += static_cast<int64_t>(task->inputs[i].ids.size());
-    }
-    failpoint("job.before_chunk_close");
     store::ChunkRow c;
     c.chunk_index = k;
     c.first_row = first_row;
-    c.num_rows = static_cast<int64_t>(chunk.size());
-    c.tokens = tokens;
-    c.size_bytes = static_cast<int64_t>(writer.close());
+    c.num_rows = row_index - first_row;
     c.file = rel;
+    task->write(&c);  // rethrows an engine failure
     failpoint("job.before_commit");
     if (!services_->store->commit_chunk(job.id, worker, c)) {
       log_warn("job " + job.id + ": lease lost before commit");
@@ -343,11 +318,11 @@ void JobService::run_job(const store::JobRow& job, const std::string& worker) {
     }
     failpoint("job.after_commit");
   }
-  finish_with_output(job, worker, cancelled ? JobStatus::kCancelled : JobStatus::kComplete, kept);
+  finish_with_output(job, worker, cancelled ? JobStatus::kCancelled : JobStatus::kComplete, *run);
 }
 
 void JobService::finish_with_output(const store::JobRow& job, const std::string& worker,
-                                    JobStatus status, const nlohmann::json& kept) {
+                                    JobStatus status, KindRun& run) {
   const ServiceConfig& cfg = services_->config;
   std::vector<store::ChunkRow> chunks = services_->store->list_chunks(job.id);
   // Chunks must be contiguous from row 0 for a complete job; a cancelled job keeps the prefix
@@ -364,10 +339,8 @@ void JobService::finish_with_output(const store::JobRow& job, const std::string&
                                           " rows, expected " + std::to_string(job.total_rows));
   }
   store::DatasetRow out;
-  out.id = output_dataset_id(job);
+  run.describe_output(&out, status, next_row);
   out.owner = job.owner;
-  out.name = (job.name.empty() ? job.id : job.name) + "-output";
-  out.dataset_type = "embed-result";
   out.status = DatasetStatus::kValidated;
   out.created_us = now_us();
   out.updated_us = out.created_us;
@@ -403,8 +376,7 @@ void JobService::finish_with_output(const store::JobRow& job, const std::string&
   if (parts.empty()) {
     // No rows finished (cancelled at once): an empty, valid Avro part keeps readers simple.
     std::string rel = "datasets/" + out.id + "/part-0.avro";
-    EmbedResultWriter empty(cfg.data_dir + "/" + rel, kept, "null");
-    int64_t size = static_cast<int64_t>(empty.close());
+    int64_t size = run.write_empty_part(cfg.data_dir + "/" + rel);
     total_bytes += size;
     parts.push_back({{"index", 0},
                      {"name", "part-0.avro"},
@@ -414,11 +386,7 @@ void JobService::finish_with_output(const store::JobRow& job, const std::string&
                      {"samples", nlohmann::json::array()}});
   }
   out.size_bytes = total_bytes;
-  nlohmann::json preserve = nlohmann::json::array();
-  for (const auto& e : kept) preserve.push_back(e.at("name"));
-  out.info = {{"schema", embed_result_schema_json(kept)},  {"parts", parts},
-              {"required_fields", {"text", "embeddings"}}, {"preserve_fields", preserve},
-              {"warnings", nlohmann::json::array()},       {"job_id", job.id}};
+  out.info["parts"] = parts;
   failpoint("job.before_finish");
   if (!services_->store->finish_job(job.id, worker, status, out, "")) {
     log_warn("job " + job.id + ": lease lost before finishing");

@@ -5,7 +5,9 @@
 // A committed chunk is never redone; a crash between writing and committing redoes only that
 // chunk (it overwrites its own file). At the end the chunk files are concatenated, in input
 // order, into the parts of an embed-result dataset, which is inserted together with the job's
-// final status in one transaction. Thread-safe.
+// final status in one transaction. What a chunk's rows become and what the output dataset is
+// depends on the job's kind (job_kind.h): "embed" (embed jobs) and "batch" (/v2/batches, added by
+// the CLI through add_kind). Thread-safe.
 #pragma once
 
 #include <atomic>
@@ -30,6 +32,10 @@ struct JobRow;
 
 namespace ej::service {
 
+class ChunkRun;  // job_kind.h (which the API layer may not see: it speaks of store rows)
+class JobKind;
+class KindRun;
+
 struct CreateJobRequest {
   std::string model;
   std::string dataset_id;
@@ -53,6 +59,14 @@ class JobService {
   // processing -> cancelling; the runner then writes cancelled. Harmless on any other status.
   void cancel(const std::string& owner, const std::string& job_id);
 
+  // --- for other job kinds' services (service/batch_service.h) ---
+  // Registers a job kind (before start_workers); "embed" is there from the start.
+  void add_kind(std::unique_ptr<JobKind> kind);
+  // processing -> cancelling for any kind, and drops the running chunk's queued work.
+  void cancel_run(const std::string& job_id);
+  // A job was inserted: a waiting worker looks for it now.
+  void wake();
+
   void start_workers(int count);
   void stop_workers();  // finishes the current chunk, gives the lease back
 
@@ -61,14 +75,15 @@ class JobService {
   void run_job(const store::JobRow& job, const std::string& worker);
   // Builds the output dataset from the committed chunks and finishes the job.
   void finish_with_output(const store::JobRow& job, const std::string& worker, JobStatus status,
-                          const nlohmann::json& kept_entries);
+                          KindRun& run);
 
   // The chunk each running job waits on, so that cancel() drops its queued work at once.
-  void track(const std::string& job_id, std::shared_ptr<EmbedTask> task);
+  void track(const std::string& job_id, std::shared_ptr<ChunkRun> task);
 
   Services* services_;
+  std::map<std::string, std::unique_ptr<JobKind>> kinds_;  // by JobRecord::kind; fixed at start
   std::mutex tasks_mu_;
-  std::map<std::string, std::shared_ptr<EmbedTask>> tasks_;  // job id -> chunk in the scheduler
+  std::map<std::string, std::shared_ptr<ChunkRun>> tasks_;  // job id -> chunk in the scheduler
   std::atomic<bool> stopping_{false};
   std::mutex mu_;
   std::condition_variable wake_;

@@ -14,6 +14,7 @@ class Store;
 namespace ej::service {
 
 class ApiKeys;
+class BatchService;
 class DatasetService;
 class EmbeddingService;
 class JobService;
@@ -26,6 +27,7 @@ struct Services {
   DatasetService* datasets = nullptr;
   JobService* jobs = nullptr;
   EmbeddingService* embeddings = nullptr;  // every embedding and tokenization goes through it
+  BatchService* batches = nullptr;         // /v2/batches (runs on `jobs`)
 };
 
 }  // namespace ej::service

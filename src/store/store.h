@@ -60,6 +60,13 @@ struct ChunkRow {
   std::string file;
 };
 
+// Where a page of list_jobs_page ends: the sort time (created_us or updated_us) and id of its
+// last row.
+struct JobPageKey {
+  int64_t sort_us = 0;
+  std::string id;
+};
+
 class Store {
  public:
   virtual ~Store() = default;
@@ -110,6 +117,21 @@ class Store {
                           const std::optional<DatasetRow>& output, const std::string& error) = 0;
   // Gives the lease back without changing the status (shutdown), so another run can resume.
   virtual void release_job(const std::string& job_id, const std::string& worker) = 0;
+
+  // --- batches (jobs of kind "batch"; the methods above run them) ---
+  // One page of `owner`'s jobs of `kind`, ordered by created_us (or updated_us when
+  // `by_updated`), newest first unless `ascending`, ties by id; starting after `after` (the
+  // last row of the previous page) when given; at most `limit` rows.
+  virtual std::vector<JobRow> list_jobs_page(const std::string& owner, const std::string& kind,
+                                             bool by_updated, bool ascending,
+                                             const std::optional<JobPageKey>& after,
+                                             int64_t limit) = 0;
+  // How many of a chunk's rows failed (batch records answered with an error). Written before
+  // the chunk's commit_chunk (a replay writes it again); counted only once the chunk is committed.
+  virtual void put_chunk_failures(const std::string& job_id, int64_t chunk_index,
+                                  int64_t failed_rows) = 0;
+  // Failed rows over the job's committed chunks.
+  virtual int64_t failed_rows(const std::string& job_id) = 0;
 };
 
 // Opens (creating if needed) the SQLite database file at `path`.

@@ -1,0 +1,237 @@
+#include "service/batch_job_kind.h"
+
+#include <algorithm>
+
+#include "common/clock.h"
+#include "common/error.h"
+#include "common/failpoint.h"
+#include "common/ids.h"
+#include "common/log.h"
+#include "service/avro_parts.h"
+#include "service/embed_request.h"
+#include "service/embedding_service.h"
+#include "service/ingest/batch_input.h"
+
+namespace ej::service {
+
+namespace {
+
+using nlohmann::json;
+
+json nullable(json type) {
+  return json::array({"null", std::move(type)});
+}
+json array_of(json items) {
+  return {{"type", "array"}, {"items", std::move(items)}};
+}
+json field(const char* name, json type) {
+  return {{"name", name}, {"type", std::move(type)}};
+}
+json record(const char* name, json fields) {
+  return {{"type", "record"}, {"name", name}, {"fields", std::move(fields)}};
+}
+
+// The HTTP status /v2/embed would have answered a record's error with.
+int status_code(const Error& e) {
+  switch (e.code()) {
+    case ErrorCode::kInvalidArgument:
+      return 400;
+    case ErrorCode::kNotFound:
+      return 404;
+    case ErrorCode::kUnprocessable:
+      return 422;
+    default:
+      return 500;
+  }
+}
+
+// One record of a chunk: its body's call and task, or its error.
+struct Record {
+  std::string custom_id;
+  json body;
+  EmbedCall call;
+  std::shared_ptr<EmbedTask> task;
+  json error;  // null unless the record failed
+};
+
+class BatchChunk final : public ChunkRun {
+ public:
+  BatchChunk(Services* services, const store::JobRow& job, const ServedModel& model,
+             int64_t chunk_index, std::vector<json> rows, const std::string& path)
+      : services_(services),
+        job_id_(job.id),
+        model_(model),
+        chunk_index_(chunk_index),
+        writer_(path, batch_output_schema_json(), kEmbedResultAvroCodec) {
+    records_.reserve(rows.size());
+    for (auto& row : rows) {
+      Record r;
+      r.custom_id = row.at("custom_id").get<std::string>();
+      try {
+        r.body = json::parse(row.at("body").get<std::string>());
+        r.call = decode_v2_embed(r.body, &model);
+        r.task = services->embeddings->submit_bulk(model, r.call.request);
+      } catch (const Error& e) {
+        if (e.code() == ErrorCode::kInternal || e.code() == ErrorCode::kUnavailable) throw;
+        fail(&r, e);
+      }
+      records_.push_back(std::move(r));
+    }
+  }
+  ~BatchChunk() override {
+    if (!written_) writer_.abort();
+  }
+
+  bool wait_for(int64_t timeout_ms) override {
+    const int64_t deadline = now_ms() + timeout_ms;
+    for (; next_ < records_.size(); ++next_) {
+      const auto& task = records_[next_].task;
+      if (task && !task->wait_for(std::max<int64_t>(0, deadline - now_ms()))) return false;
+    }
+    return true;
+  }
+  void cancel() override {
+    cancelled_ = true;
+    for (auto& r : records_) {
+      if (r.task) r.task->cancel();
+    }
+  }
+  bool cancelled() const override { return cancelled_.load(); }
+
+  void write(store::ChunkRow* c) override {
+    int64_t tokens = 0, failed = 0;
+    for (auto& r : records_) {
+      json out = {{"custom_id", r.custom_id}, {"body", nullptr}, {"error", nullptr}};
+      if (r.task) {
+        try {
+          r.task->wait();
+        } catch (const Error& e) {
+          // A record the engine refuses fails alone; anything else fails the batch.
+          if (e.code() != ErrorCode::kInvalidArgument) throw;
+          fail(&r, e);
+        }
+      }
+      if (r.error.is_null()) {
+        EmbedResult result;
+        result.vectors = std::move(r.task->vectors);
+        for (const auto& in : r.task->inputs) {
+          result.num_tokens.push_back(static_cast<int>(in.ids.size()));
+          result.total_tokens += static_cast<int64_t>(in.ids.size());
+        }
+        tokens += result.total_tokens;
+        out["body"] = v2_embed_response(r.call, result, model_, random_uuid());
+      } else {
+        out["error"] = r.error;
+        ++failed;
+      }
+      writer_.append(out);
+      r.task.reset();
+    }
+    failpoint("job.before_chunk_close");
+    services_->store->put_chunk_failures(job_id_, chunk_index_, failed);
+    c->tokens = tokens;
+    c->size_bytes = static_cast<int64_t>(writer_.close());
+    written_ = true;
+  }
+
+ private:
+  static void fail(Record* r, const Error& e) {
+    r->task.reset();
+    r->error = {{"status_code", status_code(e)},
+                {"message", public_message(e, "embedding record " + r->custom_id)}};
+  }
+
+  Services* services_;
+  std::string job_id_;
+  const ServedModel& model_;
+  int64_t chunk_index_;
+  AvroPartWriter writer_;
+  std::vector<Record> records_;
+  size_t next_ = 0;  // records before it are finished
+  std::atomic<bool> cancelled_{false};
+  bool written_ = false;
+};
+
+class BatchRun final : public KindRun {
+ public:
+  BatchRun(Services* services, const store::JobRow& job) : services_(services), job_(job) {}
+
+  std::unique_ptr<ChunkRun> start_chunk(const ServedModel& model, int64_t chunk_index,
+                                        std::vector<json> rows, const std::string& path) override {
+    return std::make_unique<BatchChunk>(services_, job_, model, chunk_index, std::move(rows), path);
+  }
+
+  void describe_output(store::DatasetRow* out, JobStatus status, int64_t rows) override {
+    const std::string suffix = batch_output_suffix(job_.id);
+    out->id = slugify(job_.name) + "-output-" + suffix;
+    out->name = job_.name + "-output-" + suffix;
+    out->dataset_type = std::string(kBatchEmbedOutputType);
+    json warnings = json::array();
+    if (status == JobStatus::kCancelled) {
+      warnings.push_back("the batch was canceled: this dataset holds the first " +
+                         std::to_string(rows) + " of " + std::to_string(job_.total_rows) +
+                         " records, those finished before the cancel");
+    }
+    out->info = {{"schema", batch_output_schema_json()},
+                 {"required_fields", {"custom_id"}},
+                 {"preserve_fields", json::array()},
+                 {"warnings", warnings},
+                 {"job_id", job_.id}};
+  }
+
+  int64_t write_empty_part(const std::string& path) override {
+    AvroPartWriter empty(path, batch_output_schema_json(), kEmbedResultAvroCodec);
+    return static_cast<int64_t>(empty.close());
+  }
+
+ private:
+  Services* services_;
+  store::JobRow job_;
+};
+
+}  // namespace
+
+std::string batch_output_schema_json() {
+  static const std::string schema = [] {
+    json int_lists = nullable(array_of(array_of("int")));
+    json embeddings =
+        record("embeddings_by_type",
+               {field("float", nullable(array_of(array_of("float")))), field("int8", int_lists),
+                field("uint8", int_lists), field("binary", int_lists), field("ubinary", int_lists),
+                field("base64", nullable(array_of("string")))});
+    json tokens = json::array({field("input_tokens", "long")});
+    json meta = record("api_meta",
+                       {field("api_version", record("api_version", {field("version", "string")})),
+                        field("billed_units", record("billed_units", tokens)),
+                        field("tokens", record("tokens", tokens)),
+                        field("warnings", nullable(array_of("string")))});
+    json body =
+        record("v2_embed_response", {field("id", "string"), field("response_type", "string"),
+                                     field("embeddings", embeddings),
+                                     field("texts", array_of("string")), field("meta", meta)});
+    json error = record("batch_error", {field("status_code", "int"), field("message", "string")});
+    json root =
+        record("batch_embed_result", {field("custom_id", "string"), field("body", nullable(body)),
+                                      field("error", nullable(error))});
+    root["namespace"] = std::string(kAvroNamespace);
+    return root.dump();
+  }();
+  return schema;
+}
+
+std::string batch_output_suffix(const std::string& job_id) {
+  std::string h = sha256_hex("batch-output:" + job_id);
+  static const char* kAlphabet = "abcdefghijklmnopqrstuvwxyz0123456789";
+  std::string suffix;
+  for (size_t i = 0; i < 6; ++i) {
+    suffix.push_back(kAlphabet[std::stoi(h.substr(i * 2, 2), nullptr, 16) % 36]);
+  }
+  return suffix;
+}
+
+std::unique_ptr<KindRun> BatchJobKind::begin(const store::JobRow& job,
+                                             const store::DatasetRow&) const {
+  return std::make_unique<BatchRun>(services_, job);
+}
+
+}  // namespace ej::service

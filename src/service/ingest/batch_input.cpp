@@ -1,0 +1,206 @@
+// ingest_batch_embed_input: one pass over a batch-embed-v2-input upload (check each line, write
+// the parts).
+#include "service/ingest/batch_input.h"
+
+#include <unistd.h>
+
+#include <memory>
+#include <unordered_map>
+
+#include "common/error.h"
+#include "service/embed_request.h"
+#include "service/ingest/input_file.h"
+#include "service/ingest/text_util.h"
+
+namespace ej::service {
+
+namespace {
+
+using nlohmann::json;
+
+constexpr int kMaxJsonDepth = 64;  // as the HTTP front allows for a /v2/embed body
+constexpr size_t kMaxCustomIdBytes = 1024;
+
+// The record of one line, or throws kInvalidArgument with the problem (no "line N: " prefix).
+json parse_record(const std::string& line) {
+  json::parser_callback_t depth_limit = [](int depth, json::parse_event_t, json&) {
+    if (depth > kMaxJsonDepth) {
+      throw_invalid("JSON nested deeper than " + std::to_string(kMaxJsonDepth) + " levels");
+    }
+    return true;
+  };
+  json rec;
+  try {
+    rec = json::parse(line, depth_limit);
+  } catch (const json::exception& e) {
+    throw_invalid(std::string("invalid JSON: ") + e.what());
+  }
+  if (!rec.is_object()) {
+    throw_invalid("a line must be a JSON object {\"custom_id\": string, \"body\": {...}}");
+  }
+  auto id = rec.find("custom_id");
+  if (id == rec.end() || id->is_null()) throw_invalid("custom_id is missing");
+  if (!id->is_string()) throw_invalid("custom_id must be a string");
+  if (id->get_ref<const std::string&>().empty()) throw_invalid("custom_id must not be empty");
+  if (id->get_ref<const std::string&>().size() > kMaxCustomIdBytes) {
+    throw_invalid("custom_id is longer than " + std::to_string(kMaxCustomIdBytes) + " bytes");
+  }
+  auto body = rec.find("body");
+  if (body == rec.end() || body->is_null()) throw_invalid("body is missing");
+  if (!body->is_object()) throw_invalid("body must be a JSON object (a v2 embed request)");
+  if (body->contains("model") && !(*body)["model"].is_null()) {
+    throw_invalid("body: model is not allowed: every record uses the batch's model");
+  }
+  try {
+    decode_v2_embed(*body, nullptr);
+  } catch (const Error& e) {
+    throw_invalid("body: " + std::string(e.what()));
+  }
+  return rec;
+}
+
+// Writes records into parts, starting the next at max_rows_per_part / max_bytes_per_part; the
+// parts are removed again unless finish() is reached.
+class BatchPartSink {
+ public:
+  BatchPartSink(const std::string& out_dir, const std::string& prefix, const IngestOptions& o,
+                IngestResult* result)
+      : out_dir_(out_dir), prefix_(prefix), o_(o), result_(result) {}
+  ~BatchPartSink() {
+    if (finished_) return;
+    writer_.reset();
+    for (const auto& p : result_->parts) ::unlink(p.path.c_str());
+  }
+  BatchPartSink(const BatchPartSink&) = delete;
+  BatchPartSink& operator=(const BatchPartSink&) = delete;
+
+  void append(const json& rec) {
+    if (!writer_) {
+      current_.index = static_cast<int>(result_->parts.size());
+      current_.name = prefix_ + "-" + std::to_string(current_.index) + ".avro";
+      current_.path = out_dir_ + "/" + current_.name;
+      writer_ = std::make_unique<AvroPartWriter>(current_.path, result_->schema_json, o_.codec,
+                                                 16u << 20);
+    }
+    json out = {{"custom_id", rec["custom_id"]}, {"body", rec["body"].dump()}};
+    writer_->append(out);
+    if (current_.samples.size() < o_.num_samples) {
+      nlohmann::ordered_json sample = {{"custom_id", rec["custom_id"]}, {"body", rec["body"]}};
+      current_.samples.push_back(sample.dump());
+    }
+    ++result_->num_rows;
+    if (writer_->num_rows() >= o_.max_rows_per_part ||
+        writer_->encoded_bytes() >= o_.max_bytes_per_part) {
+      finish_part();
+    }
+  }
+
+  void finish() {
+    if (writer_) finish_part();
+    finished_ = true;
+  }
+
+ private:
+  void finish_part() {
+    current_.size_bytes = writer_->close();
+    current_.num_rows = writer_->num_rows();
+    result_->total_bytes += current_.size_bytes;
+    result_->parts.push_back(std::move(current_));
+    current_ = IngestPart{};
+    writer_.reset();
+  }
+
+  const std::string& out_dir_;
+  const std::string& prefix_;
+  const IngestOptions& o_;
+  IngestResult* result_;
+  std::unique_ptr<AvroPartWriter> writer_;
+  IngestPart current_;
+  bool finished_ = false;
+};
+
+}  // namespace
+
+std::string batch_embed_input_schema_json() {
+  return json{
+      {"type", "record"},
+      {"name", "batch_embed_input"},
+      {"namespace", std::string(kAvroNamespace)},
+      {"fields",
+       {{{"name", "custom_id"}, {"type", "string"}}, {{"name", "body"}, {"type", "string"}}}}}
+      .dump();
+}
+
+IngestResult ingest_batch_embed_input(const std::string& input_path, const std::string& out_dir,
+                                      const std::string& part_prefix, const IngestOptions& o) {
+  IngestResult result;
+  result.format = InputFormat::kJsonl;
+  InputFormat format = detect_input_format(o.filename, ingest::read_head(input_path, 64 << 10));
+  if (format != InputFormat::kJsonl) {
+    throw_invalid(
+        "batch-embed-v2-input datasets are JSON Lines: one {\"custom_id\": ..., \"body\": {...}} "
+        "object per line (got " +
+        std::string(to_string(format)) + ")");
+  }
+  result.schema_json = batch_embed_input_schema_json();
+  result.required_fields = {"custom_id", "body"};
+
+  std::unordered_map<std::string, int64_t> first_line;  // custom_id -> line it is on
+  BatchPartSink sink(out_dir, part_prefix, o, &result);
+  ingest::InputFile file(input_path);
+  file.skip_bom();
+  std::string line;
+  bool too_long = false;
+  int64_t line_no = 0, skipped = 0;
+  while (file.read_line(&line, o.max_record_bytes, &too_long)) {
+    ++line_no;
+    if ((line_no & 1023) == 0 && o.cancel && o.cancel->load(std::memory_order_relaxed)) {
+      throw Error(ErrorCode::kClientClosed, "dataset validation was cancelled");
+    }
+    if (!line.empty() && line.back() == '\r') line.pop_back();
+    if (!too_long && line.find_first_not_of(" \t") == std::string::npos) continue;
+    std::string problem;
+    json rec;
+    if (too_long) {
+      problem = "the line is longer than " + std::to_string(o.max_record_bytes >> 20) +
+                " MiB, the limit for one record";
+    } else {
+      try {
+        rec = parse_record(line);
+        const std::string& id = rec["custom_id"].get_ref<const std::string&>();
+        auto [it, fresh] = first_line.emplace(id, line_no);
+        if (!fresh) {
+          problem = "custom_id " + ingest::quote(id) + " is used again (first on line " +
+                    std::to_string(it->second) + "); custom_id must be unique";
+        }
+      } catch (const Error& e) {
+        problem = e.what();
+      }
+    }
+    if (!problem.empty()) {
+      std::string msg = "line " + std::to_string(line_no) + ": " + problem;
+      if (!o.skip_malformed_input) throw_invalid(msg);
+      ++skipped;
+      if (result.warnings.size() < o.max_warnings) result.warnings.push_back(msg);
+      continue;
+    }
+    sink.append(rec);
+  }
+  if (skipped > static_cast<int64_t>(result.warnings.size())) {
+    result.warnings.push_back(
+        std::to_string(skipped - static_cast<int64_t>(result.warnings.size())) +
+        " more malformed lines were skipped (" + std::to_string(skipped) + " in total)");
+  }
+  if (result.num_rows == 0) {
+    if (skipped > 0) {
+      throw_invalid("the dataset has no valid records: all " + std::to_string(skipped) +
+                    " lines are malformed (first: " + result.warnings.front() + ")");
+    }
+    throw_invalid("the dataset has no records");
+  }
+  result.skipped_rows = skipped;
+  sink.finish();
+  return result;
+}
+
+}  // namespace ej::service
