@@ -1,0 +1,97 @@
+// The store contract for batches (jobs of kind "batch"), against the SQLite store: a job's kind
+// round-trips, list_jobs_page orders / pages / filters by kind and owner, and failed rows count
+// only for committed chunks.
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <filesystem>
+
+#include "store/store.h"
+
+namespace ej::store {
+namespace {
+
+class StoreBatchTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir_ = std::filesystem::temp_directory_path() /
+           ("ej-store-batch-" + std::to_string(getpid()) + "-" +
+            ::testing::UnitTest::GetInstance()->current_test_info()->name());
+    std::filesystem::remove_all(dir_);
+    std::filesystem::create_directories(dir_);
+    store_ = open_sqlite_store((dir_ / "t.db").string());
+  }
+  void TearDown() override {
+    store_.reset();
+    std::filesystem::remove_all(dir_);
+  }
+  void insert(const std::string& id, const std::string& owner, const std::string& kind,
+              int64_t created, int64_t updated) {
+    JobRow j;
+    j.id = id;
+    j.owner = owner;
+    j.kind = kind;
+    j.input_dataset_id = "ds";
+    j.model = "m";
+    j.created_us = created;
+    j.updated_us = updated;
+    store_->insert_job(j);
+  }
+  std::vector<std::string> page(bool by_updated, bool ascending,
+                                const std::optional<JobPageKey>& after, int64_t limit) {
+    std::vector<std::string> ids;
+    for (const auto& j :
+         store_->list_jobs_page("alice", "batch", by_updated, ascending, after, limit)) {
+      ids.push_back(j.id);
+    }
+    return ids;
+  }
+  std::filesystem::path dir_;
+  std::unique_ptr<Store> store_;
+};
+
+TEST_F(StoreBatchTest, KindRoundTripsAndDefaultsToEmbed) {
+  insert("b", "alice", "batch", 1, 1);
+  JobRow plain;
+  plain.id = "j";
+  plain.owner = "alice";
+  plain.input_dataset_id = "ds";
+  plain.model = "m";
+  store_->insert_job(plain);
+  EXPECT_EQ(store_->get_job("b")->kind, "batch");
+  EXPECT_EQ(store_->get_job("j")->kind, "embed");
+}
+
+TEST_F(StoreBatchTest, PagesByCreatedOrUpdatedInBothDirectionsWithTiesById) {
+  insert("a", "alice", "batch", 10, 50);
+  insert("b", "alice", "batch", 20, 40);
+  insert("c", "alice", "batch", 20, 30);  // same created_us as b: ties go by id
+  insert("d", "alice", "batch", 30, 20);
+  insert("e", "alice", "embed", 40, 60);  // another kind
+  insert("f", "bob", "batch", 50, 70);    // another owner
+  EXPECT_EQ(page(false, false, std::nullopt, 10), (std::vector<std::string>{"d", "b", "c", "a"}));
+  EXPECT_EQ(page(false, true, std::nullopt, 10), (std::vector<std::string>{"a", "b", "c", "d"}));
+  EXPECT_EQ(page(true, false, std::nullopt, 10), (std::vector<std::string>{"a", "b", "c", "d"}));
+  EXPECT_EQ(page(true, true, std::nullopt, 10), (std::vector<std::string>{"d", "c", "b", "a"}));
+  // Keyset pages: after (created 20, "b") comes c, then a.
+  EXPECT_EQ(page(false, false, JobPageKey{20, "b"}, 10), (std::vector<std::string>{"c", "a"}));
+  EXPECT_EQ(page(false, true, JobPageKey{20, "b"}, 1), (std::vector<std::string>{"c"}));
+  EXPECT_EQ(page(true, false, JobPageKey{30, "c"}, 10), (std::vector<std::string>{"d"}));
+}
+
+TEST_F(StoreBatchTest, FailedRowsCountOnlyCommittedChunks) {
+  insert("b", "alice", "batch", 1, 1);
+  ASSERT_TRUE(store_->claim_job("w", 60000).has_value());
+  store_->put_chunk_failures("b", 0, 3);
+  store_->put_chunk_failures("b", 1, 2);
+  EXPECT_EQ(store_->failed_rows("b"), 0);
+  ASSERT_TRUE(store_->commit_chunk("b", "w", ChunkRow{0, 0, 10, 5, 1, "c0"}));
+  EXPECT_EQ(store_->failed_rows("b"), 3);
+  store_->put_chunk_failures("b", 0, 3);  // a replayed chunk writes the same count again
+  ASSERT_TRUE(store_->commit_chunk("b", "w", ChunkRow{1, 10, 10, 5, 1, "c1"}));
+  EXPECT_EQ(store_->failed_rows("b"), 5);
+  EXPECT_EQ(store_->failed_rows("other"), 0);
+}
+
+}  // namespace
+}  // namespace ej::store
