@@ -48,7 +48,6 @@ int status_code(const Error& e) {
 // One record of a chunk: its body's call and task, or its error.
 struct Record {
   std::string custom_id;
-  json body;
   EmbedCall call;
   std::shared_ptr<EmbedTask> task;
   json error;  // null unless the record failed
@@ -64,18 +63,11 @@ class BatchChunk final : public ChunkRun {
         chunk_index_(chunk_index),
         writer_(path, batch_output_schema_json(), kEmbedResultAvroCodec) {
     records_.reserve(rows.size());
-    for (auto& row : rows) {
-      Record r;
-      r.custom_id = row.at("custom_id").get<std::string>();
-      try {
-        r.body = json::parse(row.at("body").get<std::string>());
-        r.call = decode_v2_embed(r.body, &model);
-        r.task = services->embeddings->submit_bulk(model, r.call.request);
-      } catch (const Error& e) {
-        if (e.code() == ErrorCode::kInternal || e.code() == ErrorCode::kUnavailable) throw;
-        fail(&r, e);
-      }
-      records_.push_back(std::move(r));
+    try {
+      submit_all(services, model, rows);
+    } catch (...) {
+      cancel();  // what fails the batch: drop the records already queued
+      throw;
     }
   }
   ~BatchChunk() override {
@@ -108,7 +100,7 @@ class BatchChunk final : public ChunkRun {
         } catch (const Error& e) {
           // A record the engine refuses fails alone; anything else fails the batch.
           if (e.code() != ErrorCode::kInvalidArgument) throw;
-          fail(&r, e);
+          r.error = error_json(r, e);
         }
       }
       if (r.error.is_null()) {
@@ -125,7 +117,6 @@ class BatchChunk final : public ChunkRun {
         ++failed;
       }
       writer_.append(out);
-      r.task.reset();
     }
     failpoint("job.before_chunk_close");
     services_->store->put_chunk_failures(job_id_, chunk_index_, failed);
@@ -135,10 +126,26 @@ class BatchChunk final : public ChunkRun {
   }
 
  private:
-  static void fail(Record* r, const Error& e) {
-    r->task.reset();
-    r->error = {{"status_code", status_code(e)},
-                {"message", public_message(e, "embedding record " + r->custom_id)}};
+  // Decodes each record for the model (as /v2/embed would) and queues it as one bulk task.
+  void submit_all(Services* services, const ServedModel& model, std::vector<json>& rows) {
+    for (auto& row : rows) {
+      Record r;
+      r.custom_id = row.at("custom_id").get<std::string>();
+      try {
+        r.call = decode_v2_embed(json::parse(row.at("body").get<std::string>()), &model);
+        r.task = services->embeddings->submit_bulk(model, r.call.request);
+      } catch (const Error& e) {
+        if (e.code() == ErrorCode::kInternal || e.code() == ErrorCode::kUnavailable) throw;
+        r.task.reset();
+        r.error = error_json(r, e);
+      }
+      records_.push_back(std::move(r));
+    }
+  }
+
+  static json error_json(const Record& r, const Error& e) {
+    return {{"status_code", status_code(e)},
+            {"message", public_message(e, "embedding record " + r.custom_id)}};
   }
 
   Services* services_;
@@ -146,8 +153,10 @@ class BatchChunk final : public ChunkRun {
   const ServedModel& model_;
   int64_t chunk_index_;
   AvroPartWriter writer_;
+  // Built by the constructor; from then on cancel() (any thread) only reads the tasks, and
+  // write() (the worker) leaves them in place.
   std::vector<Record> records_;
-  size_t next_ = 0;  // records before it are finished
+  size_t next_ = 0;  // records before it are finished (worker only)
   std::atomic<bool> cancelled_{false};
   bool written_ = false;
 };
