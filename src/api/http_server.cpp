@@ -23,11 +23,11 @@ struct HttpServer::Impl {
 
 HttpServer::HttpServer(service::Services* services, HttpConfig config, std::string url_secret)
     : impl_(std::make_unique<Impl>(services, std::move(config), std::move(url_secret))) {
+  register_batch_routes(impl_->router);  // /v2/batches
   register_dataset_routes(impl_->router);
   register_job_routes(impl_->router);
   register_model_routes(impl_->router);
   register_embed_routes(impl_->router);
-  register_batch_routes(impl_->router);
 }
 
 HttpServer::~HttpServer() = default;

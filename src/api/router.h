@@ -89,11 +89,11 @@ std::string string_field(const nlohmann::json& body, const char* name);
 // Optional integer query parameter in [lo, hi] (absent or "" -> def); 400 naming it otherwise.
 int64_t int_param(const http::Request& req, const char* key, int64_t def, int64_t lo, int64_t hi);
 
+void register_batch_routes(Router& r);  // /v2/batches (routes_batches.cpp)
 void register_dataset_routes(Router& r);
 void register_job_routes(Router& r);
 void register_model_routes(Router& r);
 void register_embed_routes(Router& r);
 void register_tokenize_routes(Router& r);
-void register_batch_routes(Router& r);
 
 }  // namespace ej::api
