@@ -125,6 +125,7 @@ const std::vector<Column<JobRow>>& job_columns() {
   static const std::vector<Column<R>> cols = with_lease<R>({
       text_column<R>("id", "TEXT PRIMARY KEY", &R::id),
       text_column<R>("owner", kText, &R::owner),
+      text_column<R>("kind", "TEXT NOT NULL DEFAULT 'embed'", &R::kind),  // embed | batch
       text_column<R>("name", kTextOrEmpty, &R::name),
       {"status", kText, kIns,
        [](Stmt& s, int i, const R& r) { s.bind(i, std::string(status_name(r.status))); },
@@ -151,7 +152,6 @@ const std::vector<Column<JobRow>>& job_columns() {
       int_column<R>("input_tokens", kIntOrZero, &R::input_tokens, kUpd),
       text_column<R>("error", kTextOrEmpty, &R::error, kUpd),
       text_column<R>("model_identity", kTextOrEmpty, &R::model_identity),
-      text_column<R>("kind", "TEXT NOT NULL DEFAULT 'embed'", &R::kind),
   });
   return cols;
 }

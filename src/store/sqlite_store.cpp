@@ -18,6 +18,13 @@ namespace {
 // The tables without a row type; datasets and jobs are made from their column lists
 // (sqlite_columns.cpp), their indexes below.
 const char* kSchema = R"SQL(
+-- Batches: the failed records of a job's chunk (Store::put_chunk_failures).
+CREATE TABLE IF NOT EXISTS job_chunk_failures (
+  job_id TEXT NOT NULL,
+  chunk_index INTEGER NOT NULL,
+  failed_rows INTEGER NOT NULL,
+  PRIMARY KEY (job_id, chunk_index)
+);
 CREATE TABLE IF NOT EXISTS api_keys (
   key_hash TEXT PRIMARY KEY,
   owner TEXT NOT NULL,
@@ -32,12 +39,6 @@ CREATE TABLE IF NOT EXISTS job_chunks (
   tokens INTEGER NOT NULL,
   size_bytes INTEGER NOT NULL,
   file TEXT NOT NULL,
-  PRIMARY KEY (job_id, chunk_index)
-);
-CREATE TABLE IF NOT EXISTS job_chunk_failures (
-  job_id TEXT NOT NULL,
-  chunk_index INTEGER NOT NULL,
-  failed_rows INTEGER NOT NULL,
   PRIMARY KEY (job_id, chunk_index)
 );
 )SQL";
@@ -218,6 +219,48 @@ class SqliteStore final : public Store {
     return sqlite3_changes(db_) > 0;
   }
 
+  // --- batches ---
+
+  std::vector<JobRow> list_jobs_page(const std::string& owner, const std::string& kind,
+                                     bool by_updated, bool ascending,
+                                     const std::optional<JobPageKey>& after,
+                                     int64_t limit) override {
+    std::lock_guard<std::mutex> lock(mu_);
+    const std::string col = by_updated ? "updated_us" : "created_us";
+    const std::string cmp = ascending ? ">" : "<";
+    std::string where = "WHERE owner = ?1 AND kind = ?2";
+    if (after) {
+      where += " AND (" + col + " " + cmp + " ?3 OR (" + col + " = ?3 AND id > ?4))";
+    }
+    Stmt s(db_, select_jobs(where + " ORDER BY " + col + (ascending ? " ASC" : " DESC") +
+                            ", id ASC LIMIT ?5"));
+    s.bind(1, owner).bind(2, kind).bind(5, limit);
+    if (after) s.bind(3, after->sort_us).bind(4, after->id);
+    std::vector<JobRow> out;
+    while (s.step()) out.push_back(read_job(s));
+    return out;
+  }
+
+  void put_chunk_failures(const std::string& job_id, int64_t chunk_index,
+                          int64_t failed_rows) override {
+    std::lock_guard<std::mutex> lock(mu_);
+    Stmt s(db_,
+           "INSERT OR REPLACE INTO job_chunk_failures(job_id, chunk_index, failed_rows) "
+           "VALUES(?,?,?)");
+    s.bind(1, job_id).bind(2, chunk_index).bind(3, failed_rows).step();
+  }
+
+  int64_t failed_rows(const std::string& job_id) override {
+    std::lock_guard<std::mutex> lock(mu_);
+    Stmt s(db_,
+           "SELECT COALESCE(SUM(f.failed_rows), 0) FROM job_chunk_failures f JOIN job_chunks c "
+           "ON c.job_id = f.job_id AND c.chunk_index = f.chunk_index WHERE f.job_id = ?");
+    s.bind(1, job_id).step();
+    return s.i64(0);
+  }
+
+  // --- embed jobs ---
+
   void insert_job(const JobRow& r) override {
     std::lock_guard<std::mutex> lock(mu_);
     Stmt s(db_, sqlite::insert_sql(sqlite::job_columns(), "jobs"));
@@ -360,46 +403,6 @@ class SqliteStore final : public Store {
              "UPDATE jobs SET lease_owner = '', lease_until_ms = 0 WHERE id = ? AND "
              "lease_owner = ?");
     upd.bind(1, job_id).bind(2, worker).step();
-  }
-
-  // --- batches ---
-
-  std::vector<JobRow> list_jobs_page(const std::string& owner, const std::string& kind,
-                                     bool by_updated, bool ascending,
-                                     const std::optional<JobPageKey>& after,
-                                     int64_t limit) override {
-    std::lock_guard<std::mutex> lock(mu_);
-    const std::string col = by_updated ? "updated_us" : "created_us";
-    const std::string cmp = ascending ? ">" : "<";
-    std::string where = "WHERE owner = ?1 AND kind = ?2";
-    if (after) {
-      where += " AND (" + col + " " + cmp + " ?3 OR (" + col + " = ?3 AND id > ?4))";
-    }
-    Stmt s(db_, select_jobs(where + " ORDER BY " + col + (ascending ? " ASC" : " DESC") +
-                            ", id ASC LIMIT ?5"));
-    s.bind(1, owner).bind(2, kind).bind(5, limit);
-    if (after) s.bind(3, after->sort_us).bind(4, after->id);
-    std::vector<JobRow> out;
-    while (s.step()) out.push_back(read_job(s));
-    return out;
-  }
-
-  void put_chunk_failures(const std::string& job_id, int64_t chunk_index,
-                          int64_t failed_rows) override {
-    std::lock_guard<std::mutex> lock(mu_);
-    Stmt s(db_,
-           "INSERT OR REPLACE INTO job_chunk_failures(job_id, chunk_index, failed_rows) "
-           "VALUES(?,?,?)");
-    s.bind(1, job_id).bind(2, chunk_index).bind(3, failed_rows).step();
-  }
-
-  int64_t failed_rows(const std::string& job_id) override {
-    std::lock_guard<std::mutex> lock(mu_);
-    Stmt s(db_,
-           "SELECT COALESCE(SUM(f.failed_rows), 0) FROM job_chunk_failures f JOIN job_chunks c "
-           "ON c.job_id = f.job_id AND c.chunk_index = f.chunk_index WHERE f.job_id = ?");
-    s.bind(1, job_id).step();
-    return s.i64(0);
   }
 
  private:

@@ -95,6 +95,21 @@ class Store {
   // Writes the validation outcome (status, error, size, rows, info) if `worker` holds the lease.
   virtual bool finish_dataset_validation(const DatasetRow& row, const std::string& worker) = 0;
 
+  // --- batches (jobs of kind "batch"; the embed job methods below run them) ---
+  // One page of `owner`'s jobs of `kind`, ordered by created_us (or updated_us when
+  // `by_updated`), newest first unless `ascending`, ties by id; starting after `after` (the
+  // last row of the previous page) when given; at most `limit` rows.
+  virtual std::vector<JobRow> list_jobs_page(const std::string& owner, const std::string& kind,
+                                             bool by_updated, bool ascending,
+                                             const std::optional<JobPageKey>& after,
+                                             int64_t limit) = 0;
+  // How many of a chunk's rows failed (batch records answered with an error). Written before
+  // the chunk's commit_chunk (a replay writes it again); counted only once the chunk is committed.
+  virtual void put_chunk_failures(const std::string& job_id, int64_t chunk_index,
+                                  int64_t failed_rows) = 0;
+  // Failed rows over the job's committed chunks.
+  virtual int64_t failed_rows(const std::string& job_id) = 0;
+
   // --- embed jobs ---
   virtual void insert_job(const JobRow& row) = 0;
   virtual std::optional<JobRow> get_job(const std::string& id) = 0;
@@ -117,21 +132,6 @@ class Store {
                           const std::optional<DatasetRow>& output, const std::string& error) = 0;
   // Gives the lease back without changing the status (shutdown), so another run can resume.
   virtual void release_job(const std::string& job_id, const std::string& worker) = 0;
-
-  // --- batches (jobs of kind "batch"; the methods above run them) ---
-  // One page of `owner`'s jobs of `kind`, ordered by created_us (or updated_us when
-  // `by_updated`), newest first unless `ascending`, ties by id; starting after `after` (the
-  // last row of the previous page) when given; at most `limit` rows.
-  virtual std::vector<JobRow> list_jobs_page(const std::string& owner, const std::string& kind,
-                                             bool by_updated, bool ascending,
-                                             const std::optional<JobPageKey>& after,
-                                             int64_t limit) = 0;
-  // How many of a chunk's rows failed (batch records answered with an error). Written before
-  // the chunk's commit_chunk (a replay writes it again); counted only once the chunk is committed.
-  virtual void put_chunk_failures(const std::string& job_id, int64_t chunk_index,
-                                  int64_t failed_rows) = 0;
-  // Failed rows over the job's committed chunks.
-  virtual int64_t failed_rows(const std::string& job_id) = 0;
 };
 
 // Opens (creating if needed) the SQLite database file at `path`.
