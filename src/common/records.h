@@ -16,6 +16,9 @@ namespace ej {
 struct JobRecord {
   std::string id;
   std::string owner;
+  // What the job runs: "embed" (an embed job) or "batch" (a /v2/batches batch; its records are
+  // v2 embed requests, service/batch_job_kind.h). The runner dispatches on it (job_kind.h).
+  std::string kind = "embed";
   std::string name;
   JobStatus status = JobStatus::kProcessing;
   std::string input_dataset_id;
@@ -30,9 +33,6 @@ struct JobRecord {
   int64_t rows_done = 0;     // sum of committed chunks' rows
   int64_t input_tokens = 0;  // sum of committed chunks' tokens
   std::string error;         // failure_reason, in user terms (see public_message)
-  // What the job runs: "embed" (an embed job) or "batch" (a /v2/batches batch; its records are
-  // v2 embed requests, service/batch_job_kind.h). The runner dispatches on it (job_kind.h).
-  std::string kind = "embed";
 };
 
 struct DatasetFilter {
