@@ -14,9 +14,9 @@
 #include "service/avro_concat.h"
 #include "service/avro_parts.h"
 #include "service/embed_job_kind.h"
-#include "service/job_kind.h"
 #include "service/embedding_service.h"
 #include "service/embedding_types.h"
+#include "service/job_kind.h"
 #include "service/paths.h"
 #include "store/store.h"
 
