@@ -23,3 +23,6 @@ BUILD_DIR=build-asan BUILD_TYPE=RelWithDebInfo \
 
 echo "== integration tests (real server, cohere-ai SDK)"
 EMBEDJOBS_BIN="$PWD/build/embedjobs" bash tests/integration/run.sh
+
+echo "== the dashboard in headless Chromium (playwright-core); screenshots in build/test-artifacts/"
+EMBEDJOBS_BIN="$PWD/build/embedjobs" node --test --test-concurrency=1 tests/browser/

@@ -94,5 +94,6 @@ void register_job_routes(Router& r);
 void register_model_routes(Router& r);
 void register_embed_routes(Router& r);
 void register_tokenize_routes(Router& r);
+void register_ops_routes(Router& r);  // /health, /ready, the dashboard
 
 }  // namespace ej::api
