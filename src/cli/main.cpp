@@ -4,12 +4,18 @@
 
 #include <CLI/CLI.hpp>
 #include <atomic>
+#include <cerrno>
+#include <cstring>
 #include <filesystem>
 #include <iostream>
+#include <optional>
 #include <thread>
 
 #include "api/http_server.h"
 #include "api/part_urls.h"
+#include "cli/client_commands.h"
+#include "cli/exit_codes.h"
+#include "cli/suggest.h"
 #include "common/error.h"
 #include "common/ids.h"
 #include "common/log.h"
@@ -70,7 +76,55 @@ std::pair<std::string, std::vector<int>> parse_output_dimensions(const std::stri
   return {spec.substr(0, eq), dims};
 }
 
-int serve(const ServeOptions& o) {
+// "HOST:PORT" -> {HOST, PORT}; nullopt unless PORT is all digits and <= 65535.
+std::optional<std::pair<std::string, int>> parse_listen(const std::string& listen) {
+  size_t colon = listen.rfind(':');
+  if (colon == std::string::npos || colon == 0) return std::nullopt;
+  std::string port = listen.substr(colon + 1);
+  if (port.empty() || port.size() > 5 ||
+      port.find_first_not_of("0123456789") != std::string::npos) {
+    return std::nullopt;
+  }
+  int value = std::stoi(port);
+  if (value > 65535) return std::nullopt;
+  std::string host = listen.substr(0, colon);
+  if (host.size() > 2 && host.front() == '[' && host.back() == ']') {
+    host = host.substr(1, host.size() - 2);  // [::1]:8911
+  }
+  return std::make_pair(host, value);
+}
+
+// Creates the data dir if needed; a message naming the problem when it cannot be used.
+std::string data_dir_problem(const std::string& dir) {
+  std::error_code ec;
+  fs::create_directories(dir, ec);
+  if (ec) return "cannot create it: " + ec.message();
+  if (!fs::is_directory(dir)) return "not a directory";
+  if (access(dir.c_str(), R_OK | W_OK | X_OK) != 0) {
+    return std::string("cannot write to it: ") + std::strerror(errno);
+  }
+  return "";
+}
+
+// EMBEDJOBS_MODEL="a=lexical b=/models/x" (or ';'-separated) holds several models.
+std::vector<std::string> split_model_specs(const std::vector<std::string>& specs) {
+  std::vector<std::string> out;
+  for (const std::string& spec : specs) {
+    std::string cur;
+    for (char c : spec + ";") {
+      if (c == ';' || c == ' ' || c == '\n' || c == '\t') {
+        if (!cur.empty()) out.push_back(cur);
+        cur.clear();
+      } else {
+        cur += c;
+      }
+    }
+  }
+  return out;
+}
+
+int serve(ServeOptions o) {
+  o.models = split_model_specs(o.models);
   // Block SIGINT/SIGTERM before any thread exists (the engine's OpenMP/oneDNN threads start while
   // a model loads): threads inherit the mask, so the signal reaches only the sigwait below and
   // the server stops gracefully, whatever the model.
@@ -79,15 +133,20 @@ int serve(const ServeOptions& o) {
   sigaddset(&set, SIGINT);
   sigaddset(&set, SIGTERM);
   pthread_sigmask(SIG_BLOCK, &set, nullptr);
-  fs::create_directories(o.data_dir);
-  size_t colon = o.listen.rfind(':');
-  if (colon == std::string::npos) {
-    std::cerr << "--listen must be HOST:PORT, got '" << o.listen << "'\n";
+  std::optional<std::pair<std::string, int>> listen = parse_listen(o.listen);
+  if (!listen) {
+    std::cerr << "--listen must be HOST:PORT with PORT a number from 0 to 65535 (0 = any free "
+                 "port), got '"
+              << o.listen << "'\n";
+    return 2;
+  }
+  if (std::string problem = data_dir_problem(o.data_dir); !problem.empty()) {
+    std::cerr << "embedjobs: --data-dir " << o.data_dir << ": " << problem << "\n";
     return 2;
   }
   ej::api::HttpConfig http = o.http;
-  http.host = o.listen.substr(0, colon);
-  http.port = std::stoi(o.listen.substr(colon + 1));
+  http.host = listen->first;
+  http.port = listen->second;
   http.no_auth = o.no_auth;
   http.public_url = o.public_url;
   http.url_ttl_s = o.url_ttl_s;
@@ -215,8 +274,9 @@ int serve(const ServeOptions& o) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  CLI::App app{"embedjobs: a self-hosted, Cohere-compatible batch embedding server"};
+  CLI::App app{"embedjobs: a self-hosted, Cohere-compatible batch embedding server", "embedjobs"};
   app.require_subcommand(1);
+  app.set_version_flag("--version", std::string("embedjobs ") + EMBEDJOBS_VERSION);
   ServeOptions o;
 
   CLI::App* serve_cmd = app.add_subcommand("serve", "Run the API server and its workers");
@@ -320,7 +380,36 @@ int main(int argc, char** argv) {
   keys_create->add_option("--owner", key_owner_name, "Owner of the key (default: a new owner)");
   keys_create->add_option("--name", key_name, "A label for the key");
 
-  CLI11_PARSE(app, argc, argv);
+  std::function<int()> run_client = ej::cli::register_client_commands(app);
+
+  // An unknown subcommand anywhere (`keys lsit --help`) is named, with a suggestion, before
+  // CLI11 would print the parent's help or "A subcommand is required".
+  if (auto msg = ej::cli::unknown_subcommand_message(app, argc, argv);
+      msg && !(argc >= 2 && std::string(argv[1]) == "help")) {
+    std::cerr << *msg << "\n";
+    return ej::cli::kExitUsage;
+  }
+  if (auto help = ej::cli::help_command(app, argc, argv)) {
+    std::cout << *help;
+    return 0;
+  }
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::CallForHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::CallForAllHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::CallForVersion& e) {
+    return app.exit(e);
+  } catch (const CLI::ParseError& e) {
+    if (auto msg = ej::cli::unknown_subcommand_message(app, argc, argv)) {
+      std::cerr << *msg << "\n";
+    } else {
+      app.exit(e);
+    }
+    return ej::cli::kExitUsage;
+  }
+  if (int rc = run_client(); rc >= 0) return rc;
   try {
     if (serve_cmd->parsed()) return serve(o);
     if (keys_create->parsed()) {
