@@ -15,6 +15,7 @@
 #include "api/http/body_reader.h"
 #include "api/http/message.h"
 #include "api/http_server.h"
+#include "api/metrics.h"
 #include "api/part_urls.h"
 #include "service/services.h"
 
@@ -70,6 +71,8 @@ class Router {
   service::Services& services() { return *services_; }
   const HttpConfig& config() const { return *config_; }
   const PartUrlSigner& signer() const { return *signer_; }
+  // Request counters and latencies (filled by the HTTP sessions; GET /metrics renders them).
+  Metrics& metrics() const { return metrics_; }
 
  private:
   void add(const char* method, const std::string& path, Handler h, StreamHandler sh, bool auth);
@@ -79,6 +82,7 @@ class Router {
   service::Services* services_;
   const HttpConfig* config_;
   const PartUrlSigner* signer_;
+  mutable Metrics metrics_;
 };
 
 void send_json(http::Response& res, int status, const nlohmann::json& body);

@@ -1,5 +1,6 @@
 // Routes for operators and people, not SDKs: GET /health (the process answers), GET /ready
-// (the store answers and models are loaded: a load balancer may send traffic), and the
+// (the store answers and models are loaded: a load balancer may send traffic), GET /metrics
+// (Prometheus), and the
 // dashboard: GET / and GET /ui/<file> serve web/ (compiled in, api/web_assets.h). None needs an
 // API key: the dashboard signs in with one from the browser and calls the public API with it.
 #include "api/router.h"
@@ -59,6 +60,14 @@ void register_ops_routes(Router& r) {
         if (models == 0) ready = false;
         send_json(ctx.res, ready ? 200 : 503,
                   {{"status", ready ? "ready" : "not ready"}, {"checks", checks}});
+      },
+      false);
+
+  // Prometheus scrape: aggregate numbers only (no owner's data), so no key, like /health.
+  r.get(
+      "/metrics",
+      [&r](Ctx& ctx) {
+        ctx.res.set_content(r.metrics().render(r.services()), "text/plain; version=0.0.4");
       },
       false);
 

@@ -14,6 +14,7 @@
 #include "api/http_server.h"
 #include "api/part_urls.h"
 #include "cli/client_commands.h"
+#include "cli/config_file.h"
 #include "cli/exit_codes.h"
 #include "cli/suggest.h"
 #include "common/error.h"
@@ -52,6 +53,7 @@ struct ServeOptions {
   std::vector<std::string> output_dimensions;  // NAME=D1,D2,...
   int64_t max_queued_tokens = 256 * 1024;
   int tokenizer_threads = 2;
+  std::string log_format = "text";
 };
 
 // "NAME=256,512" -> {NAME, {256, 512}}; throws CLI-style messages as std::invalid_argument.
@@ -124,6 +126,7 @@ std::vector<std::string> split_model_specs(const std::vector<std::string>& specs
 }
 
 int serve(ServeOptions o) {
+  if (o.log_format == "json") ej::set_log_format(ej::LogFormat::kJson);
   o.models = split_model_specs(o.models);
   // Block SIGINT/SIGTERM before any thread exists (the engine's OpenMP/oneDNN threads start while
   // a model loads): threads inherit the mask, so the signal reaches only the sigwait below and
@@ -366,6 +369,16 @@ int main(int argc, char** argv) {
                    "Sync embed tokens a model may have waiting before 429")
       ->check(CLI::Range(int64_t{1}, int64_t{1} << 40))
       ->capture_default_str();
+  std::string config_path;
+  serve_cmd
+      ->add_option("--config", config_path,
+                   "Read options from this TOML file (keys: the long flag names; the command "
+                   "line and the environment win)")
+      ->envname("EMBEDJOBS_CONFIG");
+  serve_cmd->add_option("--log-format", o.log_format, "text or json (one JSON object per line)")
+      ->envname("EMBEDJOBS_LOG_FORMAT")
+      ->check(CLI::IsMember({"text", "json"}))
+      ->capture_default_str();
   serve_cmd->add_option("--tokenizer-threads", o.tokenizer_threads, "Tokenizer threads")
       ->check(CLI::Range(1, 256))
       ->capture_default_str();
@@ -411,7 +424,17 @@ int main(int argc, char** argv) {
   }
   if (int rc = run_client(); rc >= 0) return rc;
   try {
-    if (serve_cmd->parsed()) return serve(o);
+    if (serve_cmd->parsed()) {
+      if (!config_path.empty()) {
+        try {
+          ej::cli::apply_config_file(serve_cmd, config_path);
+        } catch (const std::runtime_error& e) {
+          std::cerr << "embedjobs: " << e.what() << "\n";
+          return ej::cli::kExitUsage;
+        }
+      }
+      return serve(o);
+    }
     if (keys_create->parsed()) {
       fs::create_directories(key_data_dir);
       auto store = ej::store::open_sqlite_store(key_data_dir + "/embedjobs.db");
