@@ -69,6 +69,7 @@ class Router {
   static void send_error(http::Response& res, int status, const std::string& message);
 
   service::Services& services() { return *services_; }
+  const std::vector<Route>& routes() const { return routes_; }  // in registration order
   const HttpConfig& config() const { return *config_; }
   const PartUrlSigner& signer() const { return *signer_; }
   // Request counters and latencies (filled by the HTTP sessions; GET /metrics renders them).

@@ -1,6 +1,6 @@
 // Routes for operators and people, not SDKs: GET /health (the process answers), GET /ready
 // (the store answers and models are loaded: a load balancer may send traffic), GET /metrics
-// (Prometheus), and the
+// (Prometheus), GET /openapi.json, and the
 // dashboard: GET / and GET /ui/<file> serve web/ (compiled in, api/web_assets.h). None needs an
 // API key: the dashboard signs in with one from the browser and calls the public API with it.
 #include "api/router.h"
@@ -70,6 +70,10 @@ void register_ops_routes(Router& r) {
         ctx.res.set_content(r.metrics().render(r.services()), "text/plain; version=0.0.4");
       },
       false);
+
+  // The API described (web/openapi.json, compiled in; tests check it against the route table).
+  r.get(
+      "/openapi.json", [](Ctx& ctx) { send_asset(ctx, *find_asset("/ui/openapi.json")); }, false);
 
   r.get(
       "/", [](Ctx& ctx) { send_asset(ctx, *find_asset("/ui/index.html")); }, false);
