@@ -78,7 +78,7 @@ void register_ops_routes(Router& r) {
   r.get(
       "/", [](Ctx& ctx) { send_asset(ctx, *find_asset("/ui/index.html")); }, false);
   r.get(
-      "/ui/([A-Za-z0-9._/-]+)",
+      "/ui/([^/]+)",
       [](Ctx& ctx) {
         const WebAsset* asset = find_asset(ctx.req.path.substr(ctx.req.path.rfind("/ui/")));
         if (!asset) throw Error(ErrorCode::kNotFound, "no such dashboard file");
