@@ -120,7 +120,7 @@ namespace {
 template <typename Fn>
 bool guarded(const Router::Route& route, const http::Request& req, http::Response& res, Fn&& fn) {
   auto internal = [&](const char* kind, const std::string& detail) {
-    std::string id = random_alnum(12);
+    std::string id = req.request_id.empty() ? random_alnum(12) : req.request_id;
     log_error("request " + id + " " + req.method + " " + http::escape_for_log(req.path) + ": " +
               kind + ": " + http::escape_for_log(detail, 2048));
     res = http::Response();
