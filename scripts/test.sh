@@ -23,3 +23,4 @@ BUILD_DIR=build-asan BUILD_TYPE=RelWithDebInfo \
 
 echo "== integration tests (real server, cohere-ai SDK)"
 EMBEDJOBS_BIN="$PWD/build/embedjobs" bash tests/integration/run.sh
+EMBEDJOBS_BIN="$PWD/build/embedjobs" bash tests/chaos/run.sh
