@@ -24,5 +24,8 @@ BUILD_DIR=build-asan BUILD_TYPE=RelWithDebInfo \
 echo "== integration tests (real server, cohere-ai SDK)"
 EMBEDJOBS_BIN="$PWD/build/embedjobs" bash tests/integration/run.sh
 
+echo "== chaos: SIGKILLs, a stalled worker, SDK retries, poison chunks"
+EMBEDJOBS_BIN="$PWD/build/embedjobs" bash tests/chaos/run.sh
+
 echo "== the dashboard in headless Chromium (playwright-core); screenshots in build/test-artifacts/"
 EMBEDJOBS_BIN="$PWD/build/embedjobs" node --test --test-concurrency=1 tests/browser/

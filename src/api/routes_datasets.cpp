@@ -11,6 +11,7 @@
 
 #include "api/cohere_types.h"
 #include "api/http/json_body.h"
+#include "api/idempotency.h"
 #include "api/router.h"
 #include "common/clock.h"
 #include "common/error.h"
@@ -219,8 +220,9 @@ void serve_file(http::Response& res, const std::string& path, const std::string&
 }  // namespace
 
 void register_dataset_routes(Router& r) {
-  r.post_stream("/v1/datasets",
-                [&r](Ctx& ctx, const ContentReader& reader) { create_dataset(ctx, reader, r); });
+  r.post_stream("/v1/datasets", idempotent(r, [&r](Ctx& ctx, const ContentReader& reader) {
+                  create_dataset(ctx, reader, r);
+                }));
 
   r.get("/v1/datasets", [&r](Ctx& ctx) {
     DatasetFilter f;

@@ -47,6 +47,7 @@ struct ServeOptions {
   int engine_threads = 0;
   int64_t chunk_rows = 1000;
   int64_t lease_ms = 30000;
+  int64_t max_chunk_attempts = 3;
   int64_t max_upload_mb = 1536;
   double dataset_ttl_days = 30;
   ej::api::HttpConfig http;                    // the HTTP front's limits (--http-*)
@@ -230,6 +231,7 @@ int serve(ServeOptions o) {
   services.config.worker_id = std::to_string(getpid()) + "-" + ej::random_alnum(6);
   services.config.chunk_rows = o.chunk_rows;
   services.config.lease_ms = o.lease_ms;
+  services.config.max_chunk_attempts = o.max_chunk_attempts;
   services.config.job_workers = o.job_workers;
   services.config.max_upload_bytes = o.max_upload_mb * 1024 * 1024;
   services.config.dataset_ttl_s = static_cast<int64_t>(o.dataset_ttl_days * 86400.0);
@@ -350,6 +352,11 @@ int main(int argc, char** argv) {
       ->capture_default_str();
   serve_cmd->add_option("--lease-ms", o.lease_ms, "Worker lease on a job (ms)")
       ->check(CLI::Range(1000, 3600000))
+      ->capture_default_str();
+  serve_cmd
+      ->add_option("--max-chunk-attempts", o.max_chunk_attempts,
+                   "Tries at one job chunk (failed or killed) before the job is failed")
+      ->check(CLI::Range(1, 1000))
       ->capture_default_str();
   serve_cmd
       ->add_option("--dataset-ttl-days", o.dataset_ttl_days,
