@@ -289,7 +289,7 @@ bool DatasetService::validate_one(const std::string& worker) {
     row->size_bytes = size;
   } catch (const std::exception& e) {
     row->status = DatasetStatus::kFailed;
-    const char* full = storage_problem(e.what());
+    const char* full = storage_problem(e.what(), cfg.data_dir);
     row->validation_error = full ? storage_message(full, "writing the dataset's parts")
                                  : public_message(e, "validating dataset " + row->id);
     row->num_rows = 0;

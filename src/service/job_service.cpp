@@ -180,7 +180,7 @@ void JobService::worker_loop(int index) {
     } catch (const std::exception& e) {
       std::string reason = public_message(e, "running embed job " + job->id);
       // A full or read-only data dir: say so (the store is left consistent; start a new job).
-      if (const char* full = storage_problem(e.what())) {
+      if (const char* full = storage_problem(e.what(), services_->config.data_dir)) {
         log_error("job " + job->id + ": " + e.what());
         reason = storage_message(full, "writing the job's output");
       }

@@ -14,6 +14,9 @@ namespace ej::service {
 const char* storage_problem(int err);
 // The same, recognised in an error's text (strerror wording, SQLite's messages); nullptr if none.
 const char* storage_problem(std::string_view what);
+// The same for an error met while writing under `dir`: its text, else the state of the file
+// system now (read-only, or under 1 MiB free), for writers whose errors do not say why (Avro).
+const char* storage_problem(std::string_view what, const std::string& dir);
 
 // "insufficient storage: <problem> while <doing>; retry once space is freed" -- what a client is
 // told.

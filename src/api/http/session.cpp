@@ -5,8 +5,6 @@
 // the worker owns req_/res_ alone.
 #include <unistd.h>
 
-#include <cerrno>
-
 #include <boost/asio/dispatch.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/beast/core.hpp>
@@ -21,6 +19,7 @@
 #include "common/clock.h"
 #include "common/ids.h"
 #include "common/log.h"
+#include "service/storage_error.h"
 
 namespace ej::api::http {
 
@@ -35,15 +34,18 @@ constexpr int64_t kPreAuthBodyBytes = 64 * 1024;  // larger bodies wait for the 
 constexpr int64_t kMaxDrainBytes = 64LL << 20;    // unread body read off before closing
 constexpr int kDrainTimeoutS = 10;
 
-// A spool write that failed because the data dir's disk is full or read-only (507, not a reset).
-bool storage_full(const beast::error_code& ec) {
-  namespace errc = boost::system::errc;
-  return ec == errc::no_space_on_device || ec == errc::read_only_file_system ||
-         (ec.category() == boost::system::system_category() && ec.value() == EDQUOT);
+// A spool write that failed because the data dir's disk is full or read-only: a 507 that says
+// which, not a reset. nullptr for any other error.
+const char* storage_full(const beast::error_code& ec) {
+  if (ec.category() != boost::system::system_category() &&
+      ec.category() != boost::system::generic_category()) {
+    return nullptr;
+  }
+  return service::storage_problem(ec.value());
 }
-constexpr const char* kStorageFull =
-    "insufficient storage: the server's disk is full or read-only; the upload was not stored. "
-    "Retry once space is freed";
+std::string storage_full_message(const char* problem) {
+  return service::storage_message(problem, "storing the upload (it was not stored)");
+}
 
 class Session : public std::enable_shared_from_this<Session> {
  public:
@@ -222,7 +224,7 @@ class Session : public std::enable_shared_from_this<Session> {
       if (ec) {
         log_error("cannot create " + spool_path_ + ": " + ec.message());
         spool_path_.clear();
-        if (storage_full(ec)) return fail(507, kStorageFull);
+        if (const char* p = storage_full(ec)) return fail(507, storage_full_message(p));
         return fail(500, "internal error: cannot store the upload");
       }
       deadline_ = Clock::now() + std::chrono::seconds(cfg_.upload_timeout_s);
@@ -262,11 +264,11 @@ class Session : public std::enable_shared_from_this<Session> {
     }
     if (ec == bhttp::error::body_limit) return fail(413, too_large_message(-1));
     if (ec == beast::error::timeout) return close();
-    if (fparser_ && storage_full(ec)) {
+    if (const char* p = fparser_ ? storage_full(ec) : nullptr) {
       log_warn("upload spool " + spool_path_ + ": " + ec.message());
       fparser_.reset();
       remove_spool();  // the partial body goes before the answer
-      return fail(507, kStorageFull);
+      return fail(507, storage_full_message(p));
     }
     if (ec) return close();
     bool done = fparser_ ? fparser_->is_done() : sparser_->is_done();
