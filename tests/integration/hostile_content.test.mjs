@@ -218,6 +218,14 @@ test("no answer names a server path (errors, validation_error, failure_reason, 5
   const dl = await fetch(ds.datasetParts[0].url);
   answers.push(await dl.text());
   assert.ok(dl.status >= 400, `a vanished part is an error, got ${dl.status}`);
+  // A job over it fails on the missing file: its failure_reason must not name the file.
+  const { jobId } = await co.embedJobs.create({ model: MODEL, datasetId: ds.id, inputType: "search_document" });
+  const failed = await waitJob(co, jobId, 120000);
+  assert.equal(failed.status, "failed", JSON.stringify(failed));
+  assert.ok(failed.failure_reason, "a failed job says why");
+  answers.push(JSON.stringify(failed));
+  answers.push((await call("GET", `/v1/embed-jobs/${jobId}`)).text);
+  assert.ok(server.logs().includes(file), "the log has the details (the missing file)");
   const jobs = await call("GET", "/v1/embed-jobs");
   const list = await call("GET", "/v1/datasets?limit=1000");
   assert.equal(jobs.status, 200);
