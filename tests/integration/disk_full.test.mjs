@@ -114,6 +114,9 @@ test("a full disk: uploads get a 507 and leave nothing, a running job pauses or 
   fs.rmSync(filler);
   const job = await waitJob(co, jobId, 120000);
   console.log(`# the job that met the full disk ended ${job.status}${job.failure_reason ? ": " + job.failure_reason : ""}`);
+  const met = server.logs().split("\n").filter((l) => l.includes(jobId) && /No space|disk is full|insufficient storage/.test(l));
+  for (const l of met.slice(0, 3)) console.log(`# log: ${l}`);
+  assert.ok(met.length > 0, "the job met the full disk (its log says so)");
   if (job.status === "failed") {
     assert.match(job.failure_reason ?? "", /insufficient storage/, JSON.stringify(job));
     assert.ok(!(job.failure_reason ?? "").includes(mnt), "no server path in failure_reason");
