@@ -17,6 +17,7 @@ PKGS=(
   libdnnl-dev libutf8proc-dev libonig-dev            # engine GEMMs; tokenizer Unicode + regexes
   libcli11-dev                                       # command line
   libgtest-dev libgmock-dev                          # unit tests
+  clang libclang-rt-14-dev                           # libFuzzer targets (tests/fuzz/run.sh)
   python3 python3-avro                               # integration test: an independent Avro reader
   chromium                                           # the dashboard test (headless, via playwright-core)
   )

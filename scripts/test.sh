@@ -21,6 +21,7 @@ BUILD_DIR=build-asan BUILD_TYPE=RelWithDebInfo \
 (cd build-asan && ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1 \
   ctest --output-on-failure -j"$(nproc)" -L unit)
 
+echo "== libFuzzer targets (clang, ASan + UBSan)" && bash tests/fuzz/run.sh
 echo "== integration tests (real server, cohere-ai SDK)"
 EMBEDJOBS_BIN="$PWD/build/embedjobs" bash tests/integration/run.sh
 

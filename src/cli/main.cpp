@@ -158,10 +158,10 @@ int serve(ServeOptions o) {
 
   std::unique_ptr<ej::store::Store> store =
       ej::store::open_sqlite_store(o.data_dir + "/embedjobs.db");
-  ej::service::ApiKeys keys(store.get());
+  ej::service::ApiKeys keys(store.get(), ej::service::ApiKeys::load_or_create_secret(o.data_dir));
   for (const auto& key : o.api_keys) {
     if (key.empty()) continue;
-    keys.add(key, ej::service::ApiKeys::owner_of_cli_key(key), "--api-key");
+    keys.add_cli_key(key);
   }
   if (!o.no_auth && keys.count() == 0) {
     std::cerr << "embedjobs: no API keys. Pass --api-key KEY, create one with `embedjobs keys "
@@ -445,7 +445,8 @@ int main(int argc, char** argv) {
     if (keys_create->parsed()) {
       fs::create_directories(key_data_dir);
       auto store = ej::store::open_sqlite_store(key_data_dir + "/embedjobs.db");
-      ej::service::ApiKeys keys(store.get());
+      ej::service::ApiKeys keys(store.get(),
+                                ej::service::ApiKeys::load_or_create_secret(key_data_dir));
       auto [key, owner] = keys.create(key_owner_name, key_name);
       std::cout << key << std::endl;
       std::cerr << "owner: " << owner << " (the key is shown once; only its hash is stored)\n";

@@ -16,6 +16,7 @@
 #include "service/embedding_service.h"
 #include "service/embedding_types.h"
 #include "service/paths.h"
+#include "service/storage_error.h"
 #include "store/store.h"
 
 namespace ej::service {
@@ -169,6 +170,11 @@ void JobService::worker_loop(int index) {
       run_job(*job, lease);
     } catch (const std::exception& e) {
       std::string reason = public_message(e, "running embed job " + job->id);
+      // A full or read-only data dir: say so (the store is left consistent; start a new job).
+      if (const char* full = storage_problem(e.what(), services_->config.data_dir)) {
+        log_error("job " + job->id + ": " + e.what());
+        reason = storage_message(full, "writing the job's output");
+      }
       log_error("job " + job->id + " failed: " + reason);
       fail_job(lease, reason);
     }

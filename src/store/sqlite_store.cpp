@@ -122,6 +122,14 @@ class SqliteStore final : public Store {
     return s.i64(0);
   }
 
+  bool rehash_api_key(const std::string& old_hash, const std::string& new_hash) override {
+    std::lock_guard<std::mutex> lock(mu_);
+    // OR REPLACE: a row already under new_hash (the same key added again) wins over the old one.
+    Stmt s(db_, "UPDATE OR REPLACE api_keys SET key_hash = ? WHERE key_hash = ?");
+    s.bind(1, new_hash).bind(2, old_hash).step();
+    return sqlite3_changes(db_) > 0;
+  }
+
   void insert_dataset(const DatasetRow& r) override {
     std::lock_guard<std::mutex> lock(mu_);
     insert_dataset_locked(r);

@@ -98,11 +98,14 @@ class Store {
  public:
   virtual ~Store() = default;
 
-  // --- API keys (stored as SHA-256 hex of the key) ---
+  // --- API keys (stored as a keyed hash of the key: service/api_keys.h) ---
   virtual void add_api_key(const std::string& key_hash, const std::string& owner,
                            const std::string& name) = 0;
   virtual std::optional<std::string> owner_for_key_hash(const std::string& key_hash) = 0;
   virtual int64_t count_api_keys() = 0;
+  // Replaces the stored hash `old_hash` by `new_hash` (same owner and name): migrates a key
+  // stored under an older hash scheme. False when `old_hash` is not stored.
+  virtual bool rehash_api_key(const std::string& old_hash, const std::string& new_hash) = 0;
 
   // --- datasets ---
   virtual void insert_dataset(const DatasetRow& row) = 0;

@@ -22,6 +22,7 @@
 #include "common/clock.h"
 #include "common/ids.h"
 #include "common/log.h"
+#include "service/storage_error.h"
 
 namespace ej::api::http {
 
@@ -46,6 +47,19 @@ std::string usable_request_id(const std::string& given) {
     }
   }
   return given;
+}
+
+// A spool write that failed because the data dir's disk is full or read-only: a 507 that says
+// which, not a reset. nullptr for any other error.
+const char* storage_full(const beast::error_code& ec) {
+  if (ec.category() != boost::system::system_category() &&
+      ec.category() != boost::system::generic_category()) {
+    return nullptr;
+  }
+  return service::storage_problem(ec.value());
+}
+std::string storage_full_message(const char* problem) {
+  return service::storage_message(problem, "storing the upload (it was not stored)");
 }
 
 class Session : public std::enable_shared_from_this<Session> {
@@ -226,6 +240,7 @@ class Session : public std::enable_shared_from_this<Session> {
       if (ec) {
         log_error("cannot create " + spool_path_ + ": " + ec.message());
         spool_path_.clear();
+        if (const char* p = storage_full(ec)) return fail(507, storage_full_message(p));
         return fail(500, "internal error: cannot store the upload");
       }
       deadline_ = Clock::now() + std::chrono::seconds(cfg_.upload_timeout_s);
@@ -265,6 +280,12 @@ class Session : public std::enable_shared_from_this<Session> {
     }
     if (ec == bhttp::error::body_limit) return fail(413, too_large_message(-1));
     if (ec == beast::error::timeout) return close();
+    if (const char* p = fparser_ ? storage_full(ec) : nullptr) {
+      log_warn("upload spool " + spool_path_ + ": " + ec.message());
+      fparser_.reset();
+      remove_spool();  // the partial body goes before the answer
+      return fail(507, storage_full_message(p));
+    }
     if (ec) return close();
     bool done = fparser_ ? fparser_->is_done() : sparser_->is_done();
     if (!done) return read_body();
