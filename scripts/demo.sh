@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The main job end to end: sets up, starts the server, uploads a sample dataset with the
-# cohere-ai SDK, runs an embed job, and prints a few result rows.
+# cohere-ai SDK, runs an embed job, and runs a small semantic search over its output.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh

@@ -17,7 +17,9 @@ PKGS=(
   libdnnl-dev libutf8proc-dev libonig-dev            # engine GEMMs; tokenizer Unicode + regexes
   libcli11-dev                                       # command line
   libgtest-dev libgmock-dev                          # unit tests
+  clang libclang-rt-14-dev                           # libFuzzer targets (tests/fuzz/run.sh)
   python3 python3-avro                               # integration test: an independent Avro reader
+  chromium                                           # the dashboard test (headless, via playwright-core)
   )
 # Node.js + npm for the SDK integration tests (keep an existing install: some ship npm inside nodejs)
 command -v node >/dev/null 2>&1 && command -v npm >/dev/null 2>&1 || PKGS+=(nodejs npm)

@@ -21,5 +21,12 @@ BUILD_DIR=build-asan BUILD_TYPE=RelWithDebInfo \
 (cd build-asan && ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1 \
   ctest --output-on-failure -j"$(nproc)" -L unit)
 
+echo "== libFuzzer targets (clang, ASan + UBSan)" && bash tests/fuzz/run.sh
 echo "== integration tests (real server, cohere-ai SDK)"
 EMBEDJOBS_BIN="$PWD/build/embedjobs" bash tests/integration/run.sh
+
+echo "== chaos: SIGKILLs, a stalled worker, SDK retries, poison chunks"
+EMBEDJOBS_BIN="$PWD/build/embedjobs" bash tests/chaos/run.sh
+
+echo "== the dashboard in headless Chromium (playwright-core); screenshots in build/test-artifacts/"
+EMBEDJOBS_BIN="$PWD/build/embedjobs" node --test --test-concurrency=1 tests/browser/

@@ -1,5 +1,7 @@
 #include "api/cohere_types.h"
 
+#include <algorithm>
+
 #include "common/clock.h"
 
 namespace ej::api {
@@ -46,6 +48,25 @@ nlohmann::json dataset_json(const service::Dataset& ds, const PartUrlSigner& sig
   return d;
 }
 
+nlohmann::json job_progress_json(const service::Job& job, int64_t now_us) {
+  bool running = job.status == JobStatus::kProcessing || job.status == JobStatus::kCancelling;
+  int64_t end_us = running ? now_us : job.updated_us;
+  double elapsed_s = static_cast<double>(std::max<int64_t>(end_us - job.created_us, 0)) / 1e6;
+  double rows_per_s = elapsed_s > 0 ? static_cast<double>(job.rows_done) / elapsed_s : 0.0;
+  nlohmann::json p = {
+      {"total_rows", job.total_rows},
+      {"completed_rows", job.rows_done},
+      {"failed_rows",
+       job.status == JobStatus::kFailed ? std::max<int64_t>(job.total_rows - job.rows_done, 0) : 0},
+      {"rows_per_second", rows_per_s}};
+  if (running && rows_per_s > 0 && job.total_rows >= job.rows_done) {
+    p["eta_seconds"] = static_cast<double>(job.total_rows - job.rows_done) / rows_per_s;
+  } else if (!running) {
+    p["eta_seconds"] = 0.0;
+  }
+  return p;
+}
+
 nlohmann::json job_json(const service::Job& job) {
   double percent = 0.0;
   if (job.status == JobStatus::kComplete) {
@@ -65,6 +86,11 @@ nlohmann::json job_json(const service::Job& job) {
                       {"percent_complete", percent},
                       {"total_rows", job.total_rows},
                       {"rows_done", job.rows_done}};
+  j["progress"] = job_progress_json(job, now_us());
+  j["started_at"] = format_rfc3339(job.created_us);
+  if (job.status != JobStatus::kProcessing && job.status != JobStatus::kCancelling) {
+    j["finished_at"] = format_rfc3339(job.updated_us);
+  }
   if (!job.name.empty()) j["name"] = job.name;
   if (!job.output_dataset_id.empty()) j["output_dataset_id"] = job.output_dataset_id;
   if (!job.error.empty()) j["failure_reason"] = job.error;

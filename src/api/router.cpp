@@ -117,24 +117,16 @@ namespace {
 // Runs fn, turning what it throws into the response. A 5xx never carries the exception's text
 // (SQL, file paths, library messages): that goes to the log under a request id, and the body
 // names the operation and the id.
-// "/v1/datasets/([^/]+)" -> "/v1/datasets/{id}": the route as a user would write it.
-std::string readable(std::string pattern) {
-  for (size_t at; (at = pattern.find("([^/]+)")) != std::string::npos;) {
-    pattern.replace(at, 7, "{id}");
-  }
-  return pattern;
-}
-
 template <typename Fn>
 bool guarded(const Router::Route& route, const http::Request& req, http::Response& res, Fn&& fn) {
   auto internal = [&](const char* kind, const std::string& detail) {
-    std::string id = random_alnum(12);
+    std::string id = req.request_id.empty() ? random_alnum(12) : req.request_id;
     log_error("request " + id + " " + req.method + " " + http::escape_for_log(req.path) + ": " +
               kind + ": " + http::escape_for_log(detail, 2048));
     res = http::Response();
     send_json(res, 500,
               {{"message", "internal error while handling " + route.method + " " +
-                               readable(route.pattern) +
+                               readable_route(route.pattern) +
                                "; the server log has the details under request id " + id},
                {"id", id}});
   };

@@ -15,6 +15,7 @@
 #include "api/http/body_reader.h"
 #include "api/http/message.h"
 #include "api/http_server.h"
+#include "api/metrics.h"
 #include "api/part_urls.h"
 #include "service/services.h"
 
@@ -68,8 +69,11 @@ class Router {
   static void send_error(http::Response& res, int status, const std::string& message);
 
   service::Services& services() { return *services_; }
+  const std::vector<Route>& routes() const { return routes_; }  // in registration order
   const HttpConfig& config() const { return *config_; }
   const PartUrlSigner& signer() const { return *signer_; }
+  // Request counters and latencies (filled by the HTTP sessions; GET /metrics renders them).
+  Metrics& metrics() const { return metrics_; }
 
  private:
   void add(const char* method, const std::string& path, Handler h, StreamHandler sh, bool auth);
@@ -79,6 +83,7 @@ class Router {
   service::Services* services_;
   const HttpConfig* config_;
   const PartUrlSigner* signer_;
+  mutable Metrics metrics_;
 };
 
 void send_json(http::Response& res, int status, const nlohmann::json& body);
@@ -95,5 +100,6 @@ void register_job_routes(Router& r);
 void register_model_routes(Router& r);
 void register_embed_routes(Router& r);
 void register_tokenize_routes(Router& r);
+void register_ops_routes(Router& r);  // /health, /ready, the dashboard
 
 }  // namespace ej::api

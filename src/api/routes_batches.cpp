@@ -1,6 +1,7 @@
 // /v2/batches routes (cohere-api.md section 6): create, list (page_size / page_token /
 // order_by), retrieve, and cancel at the literal `:cancel` path; the Batch wire object with its
 // BATCH_STATUS_* names (the one place they live) and int64 counters as strings.
+#include "api/idempotency.h"
 #include "api/router.h"
 #include "common/clock.h"
 #include "common/error.h"
@@ -98,15 +99,17 @@ service::ListBatchesRequest list_request(const http::Request& req) {
 }  // namespace
 
 void register_batch_routes(Router& r) {
-  r.post("/v2/batches", [&r](Ctx& ctx) {
-    // IDEMPOTENCY-KEY (issue 9, rel-jobs): wrap this handler with the Idempotency-Key wrapper.
-    nlohmann::json body = parse_json_body(ctx.req);
-    service::CreateBatchRequest req;
-    req.name = string_field(body, "name");
-    req.input_dataset_id = string_field(body, "input_dataset_id");
-    req.model = string_field(body, "model");  // read-only Batch fields in the body are ignored
-    send_json(ctx.res, 200, {{"batch", batch_json(r.services().batches->create(ctx.owner, req))}});
-  });
+  // A retry with the same Idempotency-Key gets the first answer, not a second batch.
+  r.post("/v2/batches", idempotent(r, [&r](Ctx& ctx) {
+           nlohmann::json body = parse_json_body(ctx.req);
+           service::CreateBatchRequest req;
+           req.name = string_field(body, "name");
+           req.input_dataset_id = string_field(body, "input_dataset_id");
+           // Read-only Batch fields in the body are ignored.
+           req.model = string_field(body, "model");
+           send_json(ctx.res, 200,
+                     {{"batch", batch_json(r.services().batches->create(ctx.owner, req))}});
+         }));
 
   r.get("/v2/batches", [&r](Ctx& ctx) {
     service::BatchPage page = r.services().batches->list(ctx.owner, list_request(ctx.req));

@@ -2,7 +2,9 @@
 #include <fcntl.h>
 #include <unistd.h>
 
+#include <cerrno>
 #include <cstdio>
+#include <cstring>
 #include <filesystem>
 #include <map>
 #include <memory>
@@ -11,11 +13,14 @@
 
 #include "api/cohere_types.h"
 #include "api/http/json_body.h"
+#include "api/idempotency.h"
 #include "api/router.h"
 #include "common/clock.h"
 #include "common/error.h"
 #include "common/failpoint.h"
+#include "common/log.h"
 #include "service/dataset_service.h"
+#include "service/storage_error.h"
 
 namespace ej::api {
 
@@ -85,6 +90,18 @@ std::vector<std::string> list_param(const http::Request& req,
   return out;
 }
 
+// A write that failed because the data dir's disk is full or read-only: answered 507 (the
+// client can retry once space is freed) instead of a 500, after the partial files are removed.
+struct StorageFull {
+  std::string message;
+};
+
+using service::storage_problem;
+
+[[noreturn]] void throw_storage_full(const char* problem) {
+  throw StorageFull{service::storage_message(problem, "storing the upload (it was not stored)")};
+}
+
 void create_dataset(Ctx& ctx, const ContentReader& reader, Router& r) {
   service::DatasetService& datasets = *r.services().datasets;
   const int64_t max_bytes = r.services().config.max_upload_bytes;
@@ -122,6 +139,7 @@ void create_dataset(Ctx& ctx, const ContentReader& reader, Router& r) {
           filename = part.filename;
           file.reset(std::fopen(path.c_str(), "wb"));
           if (!file) {
+            if (const char* p = storage_problem(errno)) throw_storage_full(p);
             failure = Error(ErrorCode::kInternal, "cannot store the upload");
             return false;
           }
@@ -150,6 +168,7 @@ void create_dataset(Ctx& ctx, const ContentReader& reader, Router& r) {
             return false;
           }
           if (std::fwrite(data, 1, len, file.get()) != len) {
+            if (const char* p = storage_problem(errno)) throw_storage_full(p);
             failure = Error(ErrorCode::kInternal, "cannot store the upload (disk full?)");
             return false;
           }
@@ -166,7 +185,10 @@ void create_dataset(Ctx& ctx, const ContentReader& reader, Router& r) {
   if (failure) throw *failure;
   if (!ok) throw Error(ErrorCode::kClientClosed, "request cancelled: the upload did not finish");
   if (!got_file) throw_invalid("no file: send the file in a multipart part named 'data'");
-  if (std::fflush(file.get()) != 0) throw Error(ErrorCode::kInternal, "cannot store the upload");
+  if (std::fflush(file.get()) != 0) {
+    if (const char* p = storage_problem(errno)) throw_storage_full(p);
+    throw Error(ErrorCode::kInternal, "cannot store the upload");
+  }
   file.reset();
 
   service::CreateDatasetRequest req;
@@ -183,7 +205,15 @@ void create_dataset(Ctx& ctx, const ContentReader& reader, Router& r) {
   req.csv_delimiter = param(ctx.req, form, "csv_delimiter");
   req.text_separator = param(ctx.req, form, "text_separator");
   remove_guard.keep = true;  // create() owns the file from here on (and removes it on error)
-  service::Dataset dataset = datasets.create(ctx.owner, req, path);
+  service::Dataset dataset;
+  try {
+    dataset = datasets.create(ctx.owner, req, path);
+  } catch (const Error& e) {
+    const char* p = e.code() == ErrorCode::kInternal ? storage_problem(e.what()) : nullptr;
+    if (!p) throw;
+    log_warn(std::string("dataset upload refused: ") + e.what());
+    throw_storage_full(p);
+  }
   send_json(ctx.res, 200, {{"id", dataset.id}});
 }
 
@@ -202,6 +232,33 @@ std::string first_param(const http::Request& req, const char* a, const char* b) 
   return "";
 }
 
+// RFC 6266: an ASCII `filename=` any client can show (quotes, backslashes, separators, control
+// and non-ASCII bytes become '_') and, for anything else, `filename*=UTF-8''` percent-encoded.
+std::string content_disposition(const std::string& name) {
+  std::string ascii;
+  bool plain = true;
+  for (unsigned char c : name) {
+    bool ok = c >= 0x20 && c < 0x7F && c != '"' && c != '\\' && c != '/' && c != '%';
+    ascii.push_back(ok ? static_cast<char>(c) : '_');
+    plain = plain && ok;
+  }
+  if (ascii.empty()) ascii = "download";
+  std::string out = "attachment; filename=\"" + ascii + "\"";
+  if (plain) return out;
+  static const char* kHex = "0123456789ABCDEF";
+  std::string enc;
+  for (unsigned char c : name) {
+    if (std::isalnum(c) || std::strchr("!#$&+-.^_`|~", c) != nullptr) {
+      enc.push_back(static_cast<char>(c));
+    } else {
+      enc += '%';
+      enc += kHex[c >> 4];
+      enc += kHex[c & 15];
+    }
+  }
+  return out + "; filename*=UTF-8''" + enc;
+}
+
 void serve_file(http::Response& res, const std::string& path, const std::string& name,
                 const char* content_type) {
   failpoint("api.part_open");
@@ -212,15 +269,21 @@ void serve_file(http::Response& res, const std::string& path, const std::string&
     ::close(fd);
     throw Error(ErrorCode::kInternal, "cannot stat " + path);
   }
-  res.set_header("Content-Disposition", "attachment; filename=\"" + name + "\"");
+  res.set_header("Content-Disposition", content_disposition(name));
+  res.set_header("X-Content-Type-Options", "nosniff");
   res.set_file(fd, static_cast<uint64_t>(st.st_size), content_type);
 }
 
 }  // namespace
 
 void register_dataset_routes(Router& r) {
-  r.post_stream("/v1/datasets",
-                [&r](Ctx& ctx, const ContentReader& reader) { create_dataset(ctx, reader, r); });
+  r.post_stream("/v1/datasets", idempotent(r, [&r](Ctx& ctx, const ContentReader& reader) {
+                  try {
+                    create_dataset(ctx, reader, r);
+                  } catch (const StorageFull& e) {
+                    Router::send_error(ctx.res, 507, e.message);
+                  }
+                }));
 
   r.get("/v1/datasets", [&r](Ctx& ctx) {
     DatasetFilter f;
@@ -264,7 +327,16 @@ void register_dataset_routes(Router& r) {
   });
 
   r.del("/v1/datasets/([^/]+)", [&r](Ctx& ctx) {
-    r.services().datasets->remove(ctx.owner, ctx.req.matches[1]);
+    std::string kind;
+    std::string job = r.services().datasets->remove(ctx.owner, ctx.req.matches[1], &kind);
+    if (!job.empty()) {
+      const std::string what = kind == "batch" ? "batch " : "embed job ";
+      Router::send_error(ctx.res, 409,
+                         "dataset " + ctx.req.matches[1] + " is the input of " + what + job +
+                             ", which is still running: cancel it or wait for it to finish "
+                             "before deleting the dataset");
+      return;
+    }
     send_json(ctx.res, 200, nlohmann::json::object());
   });
 

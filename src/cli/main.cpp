@@ -4,12 +4,19 @@
 
 #include <CLI/CLI.hpp>
 #include <atomic>
+#include <cerrno>
+#include <cstring>
 #include <filesystem>
 #include <iostream>
+#include <optional>
 #include <thread>
 
 #include "api/http_server.h"
 #include "api/part_urls.h"
+#include "cli/client_commands.h"
+#include "cli/config_file.h"
+#include "cli/exit_codes.h"
+#include "cli/suggest.h"
 #include "common/error.h"
 #include "common/ids.h"
 #include "common/log.h"
@@ -42,12 +49,14 @@ struct ServeOptions {
   int engine_threads = 0;
   int64_t chunk_rows = 1000;
   int64_t lease_ms = 30000;
+  int64_t max_chunk_attempts = 3;
   int64_t max_upload_mb = 1536;
   double dataset_ttl_days = 30;
   ej::api::HttpConfig http;                    // the HTTP front's limits (--http-*)
   std::vector<std::string> output_dimensions;  // NAME=D1,D2,...
   int64_t max_queued_tokens = 256 * 1024;
   int tokenizer_threads = 2;
+  std::string log_format = "text";
 };
 
 // "NAME=256,512" -> {NAME, {256, 512}}; throws CLI-style messages as std::invalid_argument.
@@ -72,7 +81,56 @@ std::pair<std::string, std::vector<int>> parse_output_dimensions(const std::stri
   return {spec.substr(0, eq), dims};
 }
 
-int serve(const ServeOptions& o) {
+// "HOST:PORT" -> {HOST, PORT}; nullopt unless PORT is all digits and <= 65535.
+std::optional<std::pair<std::string, int>> parse_listen(const std::string& listen) {
+  size_t colon = listen.rfind(':');
+  if (colon == std::string::npos || colon == 0) return std::nullopt;
+  std::string port = listen.substr(colon + 1);
+  if (port.empty() || port.size() > 5 ||
+      port.find_first_not_of("0123456789") != std::string::npos) {
+    return std::nullopt;
+  }
+  int value = std::stoi(port);
+  if (value > 65535) return std::nullopt;
+  std::string host = listen.substr(0, colon);
+  if (host.size() > 2 && host.front() == '[' && host.back() == ']') {
+    host = host.substr(1, host.size() - 2);  // [::1]:8911
+  }
+  return std::make_pair(host, value);
+}
+
+// Creates the data dir if needed; a message naming the problem when it cannot be used.
+std::string data_dir_problem(const std::string& dir) {
+  std::error_code ec;
+  fs::create_directories(dir, ec);
+  if (ec) return "cannot create it: " + ec.message();
+  if (!fs::is_directory(dir)) return "not a directory";
+  if (access(dir.c_str(), R_OK | W_OK | X_OK) != 0) {
+    return std::string("cannot write to it: ") + std::strerror(errno);
+  }
+  return "";
+}
+
+// EMBEDJOBS_MODEL="a=lexical b=/models/x" (or ';'-separated) holds several models.
+std::vector<std::string> split_model_specs(const std::vector<std::string>& specs) {
+  std::vector<std::string> out;
+  for (const std::string& spec : specs) {
+    std::string cur;
+    for (char c : spec + ";") {
+      if (c == ';' || c == ' ' || c == '\n' || c == '\t') {
+        if (!cur.empty()) out.push_back(cur);
+        cur.clear();
+      } else {
+        cur += c;
+      }
+    }
+  }
+  return out;
+}
+
+int serve(ServeOptions o) {
+  if (o.log_format == "json") ej::set_log_format(ej::LogFormat::kJson);
+  o.models = split_model_specs(o.models);
   // Block SIGINT/SIGTERM before any thread exists (the engine's OpenMP/oneDNN threads start while
   // a model loads): threads inherit the mask, so the signal reaches only the sigwait below and
   // the server stops gracefully, whatever the model.
@@ -81,15 +139,20 @@ int serve(const ServeOptions& o) {
   sigaddset(&set, SIGINT);
   sigaddset(&set, SIGTERM);
   pthread_sigmask(SIG_BLOCK, &set, nullptr);
-  fs::create_directories(o.data_dir);
-  size_t colon = o.listen.rfind(':');
-  if (colon == std::string::npos) {
-    std::cerr << "--listen must be HOST:PORT, got '" << o.listen << "'\n";
+  std::optional<std::pair<std::string, int>> listen = parse_listen(o.listen);
+  if (!listen) {
+    std::cerr << "--listen must be HOST:PORT with PORT a number from 0 to 65535 (0 = any free "
+                 "port), got '"
+              << o.listen << "'\n";
+    return 2;
+  }
+  if (std::string problem = data_dir_problem(o.data_dir); !problem.empty()) {
+    std::cerr << "embedjobs: --data-dir " << o.data_dir << ": " << problem << "\n";
     return 2;
   }
   ej::api::HttpConfig http = o.http;
-  http.host = o.listen.substr(0, colon);
-  http.port = std::stoi(o.listen.substr(colon + 1));
+  http.host = listen->first;
+  http.port = listen->second;
   http.no_auth = o.no_auth;
   http.public_url = o.public_url;
   http.url_ttl_s = o.url_ttl_s;
@@ -97,10 +160,10 @@ int serve(const ServeOptions& o) {
 
   std::unique_ptr<ej::store::Store> store =
       ej::store::open_sqlite_store(o.data_dir + "/embedjobs.db");
-  ej::service::ApiKeys keys(store.get());
+  ej::service::ApiKeys keys(store.get(), ej::service::ApiKeys::load_or_create_secret(o.data_dir));
   for (const auto& key : o.api_keys) {
     if (key.empty()) continue;
-    keys.add(key, ej::service::ApiKeys::owner_of_cli_key(key), "--api-key");
+    keys.add_cli_key(key);
   }
   if (!o.no_auth && keys.count() == 0) {
     std::cerr << "embedjobs: no API keys. Pass --api-key KEY, create one with `embedjobs keys "
@@ -170,6 +233,7 @@ int serve(const ServeOptions& o) {
   services.config.worker_id = std::to_string(getpid()) + "-" + ej::random_alnum(6);
   services.config.chunk_rows = o.chunk_rows;
   services.config.lease_ms = o.lease_ms;
+  services.config.max_chunk_attempts = o.max_chunk_attempts;
   services.config.job_workers = o.job_workers;
   services.config.max_upload_bytes = o.max_upload_mb * 1024 * 1024;
   services.config.dataset_ttl_s = static_cast<int64_t>(o.dataset_ttl_days * 86400.0);
@@ -220,8 +284,9 @@ int serve(const ServeOptions& o) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  CLI::App app{"embedjobs: a self-hosted, Cohere-compatible batch embedding server"};
+  CLI::App app{"embedjobs: a self-hosted, Cohere-compatible batch embedding server", "embedjobs"};
   app.require_subcommand(1);
+  app.set_version_flag("--version", std::string("embedjobs ") + EMBEDJOBS_VERSION);
   ServeOptions o;
 
   CLI::App* serve_cmd = app.add_subcommand("serve", "Run the API server and its workers");
@@ -294,6 +359,11 @@ int main(int argc, char** argv) {
       ->check(CLI::Range(1000, 3600000))
       ->capture_default_str();
   serve_cmd
+      ->add_option("--max-chunk-attempts", o.max_chunk_attempts,
+                   "Tries at one job chunk (failed or killed) before the job is failed")
+      ->check(CLI::Range(1, 1000))
+      ->capture_default_str();
+  serve_cmd
       ->add_option("--dataset-ttl-days", o.dataset_ttl_days,
                    "Delete datasets this many days after creation (0 = keep forever)")
       ->envname("EMBEDJOBS_DATASET_TTL_DAYS")
@@ -311,6 +381,16 @@ int main(int argc, char** argv) {
                    "Sync embed tokens a model may have waiting before 429")
       ->check(CLI::Range(int64_t{1}, int64_t{1} << 40))
       ->capture_default_str();
+  std::string config_path;
+  serve_cmd
+      ->add_option("--config", config_path,
+                   "Read options from this TOML file (keys: the long flag names; the command "
+                   "line and the environment win)")
+      ->envname("EMBEDJOBS_CONFIG");
+  serve_cmd->add_option("--log-format", o.log_format, "text or json (one JSON object per line)")
+      ->envname("EMBEDJOBS_LOG_FORMAT")
+      ->check(CLI::IsMember({"text", "json"}))
+      ->capture_default_str();
   serve_cmd->add_option("--tokenizer-threads", o.tokenizer_threads, "Tokenizer threads")
       ->check(CLI::Range(1, 256))
       ->capture_default_str();
@@ -325,13 +405,53 @@ int main(int argc, char** argv) {
   keys_create->add_option("--owner", key_owner_name, "Owner of the key (default: a new owner)");
   keys_create->add_option("--name", key_name, "A label for the key");
 
-  CLI11_PARSE(app, argc, argv);
+  std::function<int()> run_client = ej::cli::register_client_commands(app);
+
+  // An unknown subcommand anywhere (`keys lsit --help`) is named, with a suggestion, before
+  // CLI11 would print the parent's help or "A subcommand is required".
+  if (auto msg = ej::cli::unknown_subcommand_message(app, argc, argv);
+      msg && !(argc >= 2 && std::string(argv[1]) == "help")) {
+    std::cerr << *msg << "\n";
+    return ej::cli::kExitUsage;
+  }
+  if (auto help = ej::cli::help_command(app, argc, argv)) {
+    std::cout << *help;
+    return 0;
+  }
   try {
-    if (serve_cmd->parsed()) return serve(o);
+    app.parse(argc, argv);
+  } catch (const CLI::CallForHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::CallForAllHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::CallForVersion& e) {
+    return app.exit(e);
+  } catch (const CLI::ParseError& e) {
+    if (auto msg = ej::cli::unknown_subcommand_message(app, argc, argv)) {
+      std::cerr << *msg << "\n";
+    } else {
+      app.exit(e);
+    }
+    return ej::cli::kExitUsage;
+  }
+  if (int rc = run_client(); rc >= 0) return rc;
+  try {
+    if (serve_cmd->parsed()) {
+      if (!config_path.empty()) {
+        try {
+          ej::cli::apply_config_file(serve_cmd, config_path);
+        } catch (const std::runtime_error& e) {
+          std::cerr << "embedjobs: " << e.what() << "\n";
+          return ej::cli::kExitUsage;
+        }
+      }
+      return serve(o);
+    }
     if (keys_create->parsed()) {
       fs::create_directories(key_data_dir);
       auto store = ej::store::open_sqlite_store(key_data_dir + "/embedjobs.db");
-      ej::service::ApiKeys keys(store.get());
+      ej::service::ApiKeys keys(store.get(),
+                                ej::service::ApiKeys::load_or_create_secret(key_data_dir));
       auto [key, owner] = keys.create(key_owner_name, key_name);
       std::cout << key << std::endl;
       std::cerr << "owner: " << owner << " (the key is shown once; only its hash is stored)\n";

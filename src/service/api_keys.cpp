@@ -1,32 +1,76 @@
 #include "service/api_keys.h"
 
+#include <filesystem>
+#include <fstream>
+
+#include "common/durable_file.h"
+#include "common/error.h"
 #include "common/ids.h"
+#include "common/log.h"
 #include "store/store.h"
 
 namespace ej::service {
 
+namespace {
+constexpr std::string_view kScheme = "hmac-sha256:";
+}  // namespace
+
+ApiKeys::ApiKeys(store::Store* store, std::string secret)
+    : store_(store), secret_(std::move(secret)) {
+  if (secret_.empty()) throw Error(ErrorCode::kInternal, "api keys: empty hashing secret");
+}
+
+std::string ApiKeys::load_or_create_secret(const std::string& data_dir) {
+  const std::string path = data_dir + "/api_keys.secret";
+  std::ifstream in(path);
+  std::string secret;
+  if (in && std::getline(in, secret) && !secret.empty()) return secret;
+  secret = random_alnum(48);
+  write_file_durably(path, secret + "\n", 0600);  // 0600 from the first byte
+  return secret;
+}
+
+std::string ApiKeys::stored_hash(std::string_view key) const {
+  return std::string(kScheme) + hmac_sha256_hex(secret_, key);
+}
+
+// The lookup is an equality search on HMAC(secret, key): its timing depends on that value only,
+// which a client cannot choose or learn without the secret, so it reveals nothing about the
+// stored hashes (the same argument as a constant-time compare, without a table scan).
 std::optional<std::string> ApiKeys::owner_for_key(std::string_view key) const {
-  return store_->owner_for_key_hash(sha256_hex(key));
+  const std::string hash = stored_hash(key);
+  if (std::optional<std::string> owner = store_->owner_for_key_hash(hash)) return owner;
+  // A key stored by an older version (bare SHA-256): accept it once and rewrite it.
+  const std::string legacy = sha256_hex(key);
+  std::optional<std::string> owner = store_->owner_for_key_hash(legacy);
+  if (owner && store_->rehash_api_key(legacy, hash)) {
+    log_info("api key of owner " + *owner + ": migrated to the keyed hash");
+  }
+  return owner;
 }
 
 void ApiKeys::add(std::string_view key, const std::string& owner, const std::string& label) {
-  store_->add_api_key(sha256_hex(key), owner, label);
+  store_->add_api_key(stored_hash(key), owner, label);
+}
+
+std::string ApiKeys::add_cli_key(std::string_view key) {
+  // Known already (this run's secret, or a legacy row that keeps the owner its data has).
+  if (std::optional<std::string> owner = owner_for_key(key)) return *owner;
+  std::string owner = "key-" + hmac_sha256_hex(secret_, "owner\n" + std::string(key)).substr(0, 16);
+  add(key, owner, "--api-key");
+  return owner;
 }
 
 std::pair<std::string, std::string> ApiKeys::create(const std::string& owner,
                                                     const std::string& label) {
   std::string key = "ej-" + random_alnum(40);
-  std::string who = owner.empty() ? owner_of_cli_key(key) : owner;
+  std::string who = owner.empty() ? "key-" + random_alnum(16) : owner;
   add(key, who, label);
   return {key, who};
 }
 
 int64_t ApiKeys::count() const {
   return store_->count_api_keys();
-}
-
-std::string ApiKeys::owner_of_cli_key(std::string_view key) {
-  return "key-" + sha256_hex(key).substr(0, 16);
 }
 
 }  // namespace ej::service

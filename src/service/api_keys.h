@@ -1,6 +1,13 @@
-// ApiKeys: who may call the API. Keys are never stored: only their SHA-256, mapped to an owner
-// (every dataset and job belongs to an owner). Used by the API layer to authenticate a request
-// and by the CLI to create keys. Thread-safe (the store is).
+// ApiKeys: who may call the API. Keys are never stored: only a keyed hash of each,
+// HMAC-SHA256(server secret, key), written as "hmac-sha256:<hex>" and mapped to an owner (every
+// dataset and job belongs to an owner). The secret is a random file in the data dir
+// (api_keys.secret, 0600), so a copy of the database alone does not allow testing guesses
+// offline, even for a short key given with --api-key. Keys stored by older versions as a bare
+// SHA-256 hex keep working and are rewritten to the keyed hash the first time they are used (or
+// at start-up for --api-key keys).
+//
+// Used by the API layer to authenticate a request and by the CLI to create keys. Thread-safe
+// (the store is; the secret is immutable).
 #pragma once
 
 #include <cstdint>
@@ -17,22 +24,30 @@ namespace ej::service {
 
 class ApiKeys {
  public:
-  explicit ApiKeys(store::Store* store) : store_(store) {}
+  // secret: the key-hashing secret (load_or_create_secret). Must not be empty.
+  ApiKeys(store::Store* store, std::string secret);
 
-  // The owner of `key`, or nullopt when the key is not known.
+  // The secret in `<data_dir>/api_keys.secret`, created (random, 0600, durably) when missing.
+  static std::string load_or_create_secret(const std::string& data_dir);
+
+  // The owner of `key`, or nullopt when the key is not known. Migrates a legacy SHA-256 row.
   std::optional<std::string> owner_for_key(std::string_view key) const;
   // Registers `key` for `owner` (idempotent for the same pair). `label` says where it came from.
   void add(std::string_view key, const std::string& owner, const std::string& label);
+  // Registers a key given on the command line as its own owner: the owner it already has when it
+  // is stored (under either hash), else a new one derived from the keyed hash. Returns the owner.
+  std::string add_cli_key(std::string_view key);
   // A new random key for `owner` (a fresh owner when empty); returns {key, owner}. The key is
-  // shown once: only its hash is kept.
+  // shown once: only its keyed hash is kept.
   std::pair<std::string, std::string> create(const std::string& owner, const std::string& label);
   int64_t count() const;
 
-  // The owner a key given on the command line gets: derived from the key, stable across runs.
-  static std::string owner_of_cli_key(std::string_view key);
+  // What the store holds for `key`: "hmac-sha256:" + hex HMAC-SHA256(secret, key).
+  std::string stored_hash(std::string_view key) const;
 
  private:
   store::Store* store_;
+  std::string secret_;
 };
 
 }  // namespace ej::service

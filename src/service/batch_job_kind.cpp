@@ -55,10 +55,10 @@ struct Record {
 
 class BatchChunk final : public ChunkRun {
  public:
-  BatchChunk(Services* services, const store::JobRow& job, const ServedModel& model,
+  BatchChunk(Services* services, const store::JobLease& lease, const ServedModel& model,
              int64_t chunk_index, std::vector<json> rows, const std::string& path)
       : services_(services),
-        job_id_(job.id),
+        lease_(lease),
         model_(model),
         chunk_index_(chunk_index),
         writer_(path, batch_output_schema_json(), kEmbedResultAvroCodec) {
@@ -119,7 +119,8 @@ class BatchChunk final : public ChunkRun {
       writer_.append(out);
     }
     failpoint("job.before_chunk_close");
-    services_->store->put_chunk_failures(job_id_, chunk_index_, failed);
+    // Fenced: refused once another worker holds the job (whose commit then counts its own).
+    services_->store->put_chunk_failures(lease_, chunk_index_, failed);
     c->tokens = tokens;
     c->size_bytes = static_cast<int64_t>(writer_.close());
     written_ = true;
@@ -149,7 +150,7 @@ class BatchChunk final : public ChunkRun {
   }
 
   Services* services_;
-  std::string job_id_;
+  store::JobLease lease_;
   const ServedModel& model_;
   int64_t chunk_index_;
   AvroPartWriter writer_;
@@ -165,9 +166,11 @@ class BatchRun final : public KindRun {
  public:
   BatchRun(Services* services, const store::JobRow& job) : services_(services), job_(job) {}
 
-  std::unique_ptr<ChunkRun> start_chunk(const ServedModel& model, int64_t chunk_index,
-                                        std::vector<json> rows, const std::string& path) override {
-    return std::make_unique<BatchChunk>(services_, job_, model, chunk_index, std::move(rows), path);
+  std::unique_ptr<ChunkRun> start_chunk(const ServedModel& model, const store::JobLease& lease,
+                                        int64_t chunk_index, std::vector<json> rows,
+                                        const std::string& path) override {
+    return std::make_unique<BatchChunk>(services_, lease, model, chunk_index, std::move(rows),
+                                        path);
   }
 
   void describe_output(store::DatasetRow* out, JobStatus status, int64_t rows) override {

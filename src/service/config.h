@@ -15,7 +15,8 @@ struct ServiceConfig {
   int64_t chunk_rows = 1000;       // rows a job commits at a time
   int64_t lease_ms = 30000;        // worker lease on a job / validation
   int job_workers = 1;             // concurrent job runners
-  int max_attempts = 5;            // job runs before a job is failed
+  int max_attempts = 5;            // validation runs before a dataset is failed
+  int64_t max_chunk_attempts = 3;  // tries at one job chunk before the job is failed
   // Datasets are deleted this long after creation (Cohere: 30 days); 0 keeps them forever. The
   // input of a job that is still running is kept until the job ends.
   int64_t dataset_ttl_s = 30LL * 24 * 3600;

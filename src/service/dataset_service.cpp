@@ -11,7 +11,9 @@
 #include "common/log.h"
 #include "service/dataset_ingest.h"
 #include "service/ingest/batch_input.h"
+#include "service/ingest/text_util.h"
 #include "service/paths.h"
+#include "service/storage_error.h"
 #include "store/store.h"
 
 namespace ej::service {
@@ -30,6 +32,33 @@ IngestOptions ingest_options(const nlohmann::json& o, const ServiceConfig& cfg) 
   if (o.contains("text_separator")) opt.text_separator = o["text_separator"].get<std::string>();
   opt.max_rows_per_part = cfg.part_max_rows;
   return opt;
+}
+
+// Dataset names and upload filenames are labels shown back to clients (JSON, download
+// headers, logs); they never become paths. What cannot be shown faithfully is refused.
+void check_label(const char* field, const std::string& value) {
+  if (size_t bad = ingest::first_invalid_utf8(value); bad != std::string::npos) {
+    throw_invalid(std::string(field) + " is not valid UTF-8 (byte " + std::to_string(bad) + ")");
+  }
+  for (size_t i = 0; i < value.size(); ++i) {
+    const unsigned char c = static_cast<unsigned char>(value[i]);
+    if (c < 0x20 || c == 0x7F) {
+      throw_invalid(std::string(field) + " must not contain control characters (byte " +
+                    std::to_string(i) + ")");
+    }
+  }
+}
+
+// The last path component of a client's filename ("../../x.csv" -> "x.csv", "C:\\a\\b.csv" ->
+// "b.csv"), as browsers send it; "" for a name that is only separators or dots. 400 for a
+// filename that is not UTF-8, holds control characters, or is over 255 bytes.
+std::string harmless_filename(const std::string& raw) {
+  check_label("filename", raw);
+  const size_t slash = raw.find_last_of("/\\");
+  std::string name = slash == std::string::npos ? raw : raw.substr(slash + 1);
+  if (name == "." || name == "..") name.clear();
+  if (name.size() > 255) throw_invalid("filename must be at most 255 bytes");
+  return name;
 }
 
 std::string read_head(const std::string& path, size_t n) {
@@ -79,12 +108,14 @@ Dataset DatasetService::create(const std::string& owner, const CreateDatasetRequ
 
   if (r.name.empty()) throw_invalid("name must be set");
   if (r.name.size() >= 50) throw_invalid("name must be less than 50 characters");
+  check_label("name", r.name);
+  std::string filename = harmless_filename(r.filename);
   if (r.type.empty()) throw_invalid("type must be set");
   if (r.type != "embed-input" && r.type != kBatchEmbedInputType) {
     throw_invalid("dataset type is invalid: '" + r.type +
                   "' (this server accepts embed-input and batch-embed-v2-input uploads)");
   }
-  nlohmann::json o = {{"filename", r.filename},
+  nlohmann::json o = {{"filename", filename},
                       {"keep_fields", r.keep_fields},
                       {"optional_fields", r.optional_fields},
                       {"skip_malformed_input", r.skip_malformed_input},
@@ -169,9 +200,18 @@ DownloadFile DatasetService::download_file(const std::string& id, const std::str
   throw_not_found("dataset " + id + " has no part " + part);
 }
 
-void DatasetService::remove(const std::string& owner, const std::string& id) {
+std::string DatasetService::remove(const std::string& owner, const std::string& id,
+                                   std::string* job_kind) {
   owned_row(*services_->store, owner, id);
+  for (const store::JobRow& job : services_->store->list_jobs(owner)) {
+    if (job.input_dataset_id == id &&
+        (job.status == JobStatus::kProcessing || job.status == JobStatus::kCancelling)) {
+      if (job_kind) *job_kind = job.kind;
+      return job.id;
+    }
+  }
   delete_files_and_row(id);
+  return "";
 }
 
 void DatasetService::delete_files_and_row(const std::string& id) {
@@ -255,7 +295,9 @@ bool DatasetService::validate_one(const std::string& worker) {
     row->size_bytes = size;
   } catch (const std::exception& e) {
     row->status = DatasetStatus::kFailed;
-    row->validation_error = public_message(e, "validating dataset " + row->id);
+    const char* full = storage_problem(e.what(), cfg.data_dir);
+    row->validation_error = full ? storage_message(full, "writing the dataset's parts")
+                                 : public_message(e, "validating dataset " + row->id);
     row->num_rows = 0;
     std::error_code ec;
     fs::remove_all(dir, ec);

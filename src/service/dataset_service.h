@@ -21,7 +21,7 @@ namespace ej::service {
 struct CreateDatasetRequest {
   std::string name;
   std::string type;
-  std::string filename;  // as the client sent it (may be empty)
+  std::string filename;  // as the client sent it (may be empty; create() keeps its last path part)
   std::vector<std::string> keep_fields;
   std::vector<std::string> optional_fields;
   bool skip_malformed_input = false;
@@ -44,7 +44,11 @@ class DatasetService {
   // 404 unless the dataset exists and belongs to `owner`.
   Dataset get(const std::string& owner, const std::string& id);
   std::vector<Dataset> list(const std::string& owner, const DatasetFilter& f);
-  void remove(const std::string& owner, const std::string& id);
+  // Deletes the dataset (404 unless `owner`'s). A dataset that an unfinished job (processing,
+  // cancelling) reads is not deleted: returns that job's id (the API answers 409) and, when
+  // `job_kind` is given, its JobRecord::kind ("embed", "batch"); "" when deleted.
+  std::string remove(const std::string& owner, const std::string& id,
+                     std::string* job_kind = nullptr);
   int64_t usage(const std::string& owner);
   // The file behind a part download link ("0", "1", ... or "original"), for any owner: the
   // caller has checked the link's signature. 404 when the dataset is not validated or has no

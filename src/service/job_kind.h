@@ -44,8 +44,9 @@ class KindRun {
  public:
   virtual ~KindRun() = default;
   // Starts embedding chunk `chunk_index` (its input rows, in order) with `model`; the chunk
-  // file goes to `path`.
-  virtual std::unique_ptr<ChunkRun> start_chunk(const ServedModel& model, int64_t chunk_index,
+  // file goes to `path`. Any store write the chunk makes is fenced by `lease` (the run's claim).
+  virtual std::unique_ptr<ChunkRun> start_chunk(const ServedModel& model,
+                                                const store::JobLease& lease, int64_t chunk_index,
                                                 std::vector<nlohmann::json> rows,
                                                 const std::string& path) = 0;
   // The output dataset's id, name, dataset_type and info (schema, required_fields,

@@ -18,6 +18,7 @@
 #include "service/embedding_types.h"
 #include "service/job_kind.h"
 #include "service/paths.h"
+#include "service/storage_error.h"
 #include "store/store.h"
 
 namespace ej::service {
@@ -182,33 +183,95 @@ void JobService::worker_loop(int index) {
       wake_.wait_for(lock, std::chrono::milliseconds(250));
       continue;
     }
+    const store::JobLease lease{job->id, worker, job->lease_generation};
     log_info("job " + job->id + ": claimed by " + worker + " (attempt " +
-             std::to_string(job->attempts) + ")");
+             std::to_string(job->attempts) + ", lease generation " +
+             std::to_string(job->lease_generation) + ")");
     try {
-      run_job(*job, worker);
+      run_job(*job, lease);
     } catch (const std::exception& e) {
       std::string reason = public_message(e, "running embed job " + job->id);
-      log_error("job " + job->id + " failed: " + reason);
-      try {
-        if (services_->store->finish_job(job->id, worker, JobStatus::kFailed, std::nullopt,
-                                         reason)) {
-          // A failed job has no output: its chunk files are garbage (outside any quota).
-          std::error_code ec;
-          fs::remove_all(job_dir(services_->config.data_dir, job->id), ec);
-        }
-      } catch (const std::exception& e2) {
-        log_error(std::string("finish_job: ") + e2.what());
+      // A full or read-only data dir: say so (the store is left consistent; start a new job).
+      if (const char* full = storage_problem(e.what(), services_->config.data_dir)) {
+        log_error("job " + job->id + ": " + e.what());
+        reason = storage_message(full, "writing the job's output");
       }
+      log_error("job " + job->id + " failed: " + reason);
+      fail_job(lease, reason);
     }
   }
 }
 
-void JobService::run_job(const store::JobRow& job, const std::string& worker) {
-  const ServiceConfig& cfg = services_->config;
-  if (job.attempts > cfg.max_attempts) {
-    throw Error(ErrorCode::kInternal, "job was started " + std::to_string(job.attempts - 1) +
-                                          " times without finishing; giving up");
+void JobService::fail_job(const store::JobLease& lease, const std::string& reason) {
+  try {
+    if (services_->store->finish_job(lease, JobStatus::kFailed, std::nullopt, reason)) {
+      // A failed job has no output: its chunk files are garbage (outside any quota).
+      std::error_code ec;
+      fs::remove_all(job_dir(services_->config.data_dir, lease.job_id), ec);
+    } else {
+      log_warn("job " + lease.job_id + ": lease lost before it could be failed");
+    }
+  } catch (const std::exception& e) {
+    log_error(std::string("finish_job: ") + e.what());
   }
+}
+
+namespace {
+std::string rows_text(int64_t first_row, int64_t num_rows) {
+  return "rows " + std::to_string(first_row) + "-" + std::to_string(first_row + num_rows - 1);
+}
+// Why the previous attempts at a step failed, for failure_reason.
+std::string attempts_reason(const store::ChunkAttempts& a) {
+  return a.last_error.empty()
+             ? "the worker stopped while working on them (killed, crashed or stalled past its "
+               "lease)"
+             : a.last_error;
+}
+}  // namespace
+
+bool JobService::begin_step(const store::JobLease& lease, int64_t step, const std::string& what) {
+  const int64_t max_attempts = services_->config.max_chunk_attempts;
+  store::ChunkAttempts a = services_->store->begin_chunk(lease, step);
+  if (!a.held) {
+    log_warn("job " + lease.job_id + ": lease lost, leaving it to its new owner");
+    return false;
+  }
+  if (a.previous < max_attempts) return true;
+  // A poison chunk: it failed (or took its worker down) max_attempts times. End the job.
+  std::string reason =
+      what + " failed " + std::to_string(a.previous) + " times: " + attempts_reason(a);
+  log_error("job " + lease.job_id + " failed: " + reason);
+  fail_job(lease, reason);
+  return false;
+}
+
+void JobService::step_failed(const store::JobLease& lease, int64_t step, const std::string& what,
+                             const std::exception& e) {
+  const Error* err = dynamic_cast<const Error*>(&e);
+  std::string reason = public_message(e, "working on them in job " + lease.job_id);
+  if (err && err->code() != ErrorCode::kInternal && err->code() != ErrorCode::kUnavailable &&
+      err->code() != ErrorCode::kResourceExhausted) {
+    // About the data (e.g. a text too long with truncate NONE): another try cannot help.
+    fail_job(lease, what + ": " + reason);
+    return;
+  }
+  int64_t attempts = services_->store->record_chunk_failure(lease, step, reason);
+  if (attempts == 0) return;  // the lease is gone: the new owner decides
+  const int64_t max_attempts = services_->config.max_chunk_attempts;
+  if (attempts >= max_attempts) {
+    std::string full = what + " failed " + std::to_string(attempts) + " times: " + reason;
+    log_error("job " + lease.job_id + " failed: " + full);
+    fail_job(lease, full);
+    return;
+  }
+  log_warn("job " + lease.job_id + ": " + what + " failed (attempt " + std::to_string(attempts) +
+           " of " + std::to_string(max_attempts) + "), retrying: " + reason);
+  services_->store->release_job(lease);
+  wake_.notify_all();
+}
+
+void JobService::run_job(const store::JobRow& job, const store::JobLease& lease) {
+  const ServiceConfig& cfg = services_->config;
   std::optional<store::DatasetRow> input = services_->store->get_dataset(job.input_dataset_id);
   if (!input) {
     throw Error(ErrorCode::kNotFound,
@@ -220,8 +283,11 @@ void JobService::run_job(const store::JobRow& job, const std::string& worker) {
                 "job has kind '" + job.kind + "', which this server cannot run");
   }
   std::unique_ptr<KindRun> run = kind->second->begin(job, *input);
+  const int64_t chunk_rows = cfg.chunk_rows;
+  // The output assembly is the step after the last chunk, with its own attempts.
+  const int64_t assembly_step = (input->num_rows + chunk_rows - 1) / chunk_rows;
   if (job.status == JobStatus::kCancelling) {
-    finish_with_output(job, worker, JobStatus::kCancelled, *run);
+    finish_with_output(job, lease, JobStatus::kCancelled, *run, assembly_step);
     return;
   }
   const ServedModel& model = services_->models->get(job.model);
@@ -234,168 +300,129 @@ void JobService::run_job(const store::JobRow& job, const std::string& worker) {
                     "embeddings of two models). Serve the original model to rerun it, or "
                     "start a new job");
   }
+  ChunkPlan plan{job, lease, model, *run, 0, 0};
+
   std::set<int64_t> done;
   for (const auto& c : services_->store->list_chunks(job.id)) done.insert(c.chunk_index);
   fs::create_directories(job_dir(cfg.data_dir, job.id));
 
   RowStream rows(cfg.data_dir, input->info.value("parts", nlohmann::json::array()));
-  const int64_t chunk_rows = cfg.chunk_rows;
   int64_t row_index = 0;
-  int64_t last_renew_ms = now_ms();
   std::vector<nlohmann::json> chunk;
   bool cancelled = false;
 
   for (int64_t k = 0; row_index < input->num_rows; ++k) {
-    // Gather this chunk's rows (skipped chunks are read and dropped: parts are sequential).
-    chunk.clear();
-    nlohmann::json row;
-    while (static_cast<int64_t>(chunk.size()) < chunk_rows && rows.next(&row)) {
-      chunk.push_back(std::move(row));
-    }
-    if (chunk.empty()) break;
-    int64_t first_row = row_index;
-    row_index += static_cast<int64_t>(chunk.size());
-    if (done.count(k)) continue;
-
-    JobStatus status = JobStatus::kProcessing;
-    if (!services_->store->renew_job_lease(job.id, worker, cfg.lease_ms, &status)) {
-      log_warn("job " + job.id + ": lease lost, leaving it to its new owner");
-      return;
-    }
-    last_renew_ms = now_ms();
-    if (status == JobStatus::kCancelling) {
-      cancelled = true;
-      break;
-    }
-    if (stopping_) {
-      services_->store->release_job(job.id, worker);
-      return;
-    }
-
-    std::string rel = "jobs/" + job.id + "/chunk-" + std::to_string(k) + ".avro";
-    // The chunk goes to the model's scheduler at bulk priority (the kind decides how); while it
-    // waits there the lease is renewed, and cancel / shutdown drop its queued work.
-    std::shared_ptr<ChunkRun> task =
-        run->start_chunk(model, k, std::move(chunk), cfg.data_dir + "/" + rel);
-    track(job.id, task);
-    bool lease_lost = false;
-    while (!task->wait_for(std::min<int64_t>(250, cfg.lease_ms / 3))) {
-      if (stopping_) task->cancel();
-      if (now_ms() - last_renew_ms > cfg.lease_ms / 3) {
-        JobStatus st = JobStatus::kProcessing;
-        if (!services_->store->renew_job_lease(job.id, worker, cfg.lease_ms, &st)) {
-          lease_lost = true;
-          task->cancel();
-        } else if (st == JobStatus::kCancelling) {
-          task->cancel();
-        }
-        last_renew_ms = now_ms();
+    const int64_t first_row = row_index;
+    const int64_t expected = std::min(chunk_rows, input->num_rows - first_row);
+    const std::string what = rows_text(first_row, expected);
+    const bool todo = done.count(k) == 0;
+    if (todo) {
+      JobStatus status = JobStatus::kProcessing;
+      if (!services_->store->renew_job_lease(lease, cfg.lease_ms, &status)) {
+        log_warn("job " + job.id + ": lease lost, leaving it to its new owner");
+        return;
       }
+      if (status == JobStatus::kCancelling) {
+        cancelled = true;
+        break;
+      }
+      if (stopping_) {
+        services_->store->release_job(lease);
+        return;
+      }
+      if (!begin_step(lease, k, what)) return;
     }
-    track(job.id, nullptr);
-    if (lease_lost) {
-      log_warn("job " + job.id + ": lease lost mid-chunk");
+    ChunkOutcome outcome = ChunkOutcome::kCommitted;
+    try {
+      // Gather this chunk's rows (skipped chunks are read and dropped: parts are sequential).
+      chunk.clear();
+      nlohmann::json row;
+      while (static_cast<int64_t>(chunk.size()) < chunk_rows && rows.next(&row)) {
+        chunk.push_back(std::move(row));
+      }
+      if (chunk.empty()) break;
+      row_index += static_cast<int64_t>(chunk.size());
+      if (!todo) continue;
+      plan.chunk_index = k;
+      plan.first_row = first_row;
+      outcome = run_chunk(plan, std::move(chunk));
+    } catch (const std::exception& e) {
+      if (!todo) throw;  // reading rows another run already committed: not this chunk's fault
+      step_failed(lease, k, what, e);
       return;
     }
-    if (stopping_) {  // shutting down: drop the unfinished chunk, the next run redoes it
-      services_->store->release_job(job.id, worker);
+    if (outcome == ChunkOutcome::kLeaseLost) return;
+    if (outcome == ChunkOutcome::kStopping) {  // shutdown: this attempt does not count
+      services_->store->release_job(lease, k);
       return;
     }
-    if (task->cancelled()) {
+    if (outcome == ChunkOutcome::kCancelled) {
       cancelled = true;
       break;
     }
-    store::ChunkRow c;
-    c.chunk_index = k;
-    c.first_row = first_row;
-    c.num_rows = row_index - first_row;
-    c.file = rel;
-    task->write(&c);  // rethrows an engine failure
-    failpoint("job.before_commit");
-    if (!services_->store->commit_chunk(job.id, worker, c)) {
-      log_warn("job " + job.id + ": lease lost before commit");
-      return;
-    }
-    failpoint("job.after_commit");
   }
-  finish_with_output(job, worker, cancelled ? JobStatus::kCancelled : JobStatus::kComplete, *run);
+  finish_with_output(job, lease, cancelled ? JobStatus::kCancelled : JobStatus::kComplete, *run,
+                     assembly_step);
 }
 
-void JobService::finish_with_output(const store::JobRow& job, const std::string& worker,
-                                    JobStatus status, KindRun& run) {
+JobService::ChunkOutcome JobService::run_chunk(const ChunkPlan& plan,
+                                               std::vector<nlohmann::json> chunk) {
   const ServiceConfig& cfg = services_->config;
-  std::vector<store::ChunkRow> chunks = services_->store->list_chunks(job.id);
-  // Chunks must be contiguous from row 0 for a complete job; a cancelled job keeps the prefix
-  // that is contiguous, so its output is still "the first N rows, in input order".
-  std::vector<store::ChunkRow> usable;
-  int64_t next_row = 0;
-  for (const auto& c : chunks) {
-    if (c.first_row != next_row) break;
-    usable.push_back(c);
-    next_row += c.num_rows;
+  const store::JobRow& job = plan.job;
+  const store::JobLease& lease = plan.lease;
+  const int64_t k = plan.chunk_index;
+  if (failpoints_enabled()) failpoint("job.chunk." + std::to_string(k));
+  // The file carries the lease generation: a stalled worker that wakes up after another took
+  // the job over writes its own file, never the one the new owner committed.
+  std::string rel = "jobs/" + job.id + "/chunk-" + std::to_string(k) + "-g" +
+                    std::to_string(lease.generation) + ".avro";
+  const int64_t num_rows = static_cast<int64_t>(chunk.size());
+  // The chunk goes to the model's scheduler at bulk priority (the kind decides how); while it
+  // waits there the lease is renewed, and cancel / shutdown drop its queued work. A chunk that
+  // is not written leaves no file behind.
+  std::shared_ptr<ChunkRun> task =
+      plan.run.start_chunk(plan.model, lease, k, std::move(chunk), cfg.data_dir + "/" + rel);
+  track(job.id, task);
+  bool lease_lost = false;
+  int64_t last_renew_ms = now_ms();
+  while (!task->wait_for(std::min<int64_t>(250, cfg.lease_ms / 3))) {
+    if (stopping_) task->cancel();
+    if (now_ms() - last_renew_ms > cfg.lease_ms / 3) {
+      JobStatus st = JobStatus::kProcessing;
+      if (!services_->store->renew_job_lease(lease, cfg.lease_ms, &st)) {
+        lease_lost = true;
+        task->cancel();
+      } else if (st == JobStatus::kCancelling) {
+        task->cancel();
+      }
+      last_renew_ms = now_ms();
+    }
   }
-  if (status == JobStatus::kComplete && next_row != job.total_rows) {
-    throw Error(ErrorCode::kInternal, "job output has " + std::to_string(next_row) +
-                                          " rows, expected " + std::to_string(job.total_rows));
+  track(job.id, nullptr);
+  if (lease_lost) {
+    log_warn("job " + job.id + ": lease lost mid-chunk");
+    return ChunkOutcome::kLeaseLost;
   }
-  store::DatasetRow out;
-  run.describe_output(&out, status, next_row);
-  out.owner = job.owner;
-  out.status = DatasetStatus::kValidated;
-  out.created_us = now_us();
-  out.updated_us = out.created_us;
-  out.num_rows = next_row;
-  std::string dir = dataset_dir(cfg.data_dir, out.id);
-  fs::create_directories(dir);
-  nlohmann::json parts = nlohmann::json::array();
-  std::vector<std::string> group;
-  int64_t group_rows = 0;
-  int64_t total_bytes = 0;
-  auto flush = [&]() {
-    if (group.empty()) return;
-    int64_t index = static_cast<int64_t>(parts.size());
-    std::string name = "part-" + std::to_string(index) + ".avro";
-    std::string rel = "datasets/" + out.id + "/" + name;
-    int64_t size = concat_avro_files(group, cfg.data_dir + "/" + rel);
-    total_bytes += size;
-    parts.push_back({{"index", index},
-                     {"name", name},
-                     {"file", rel},
-                     {"size_bytes", size},
-                     {"num_rows", group_rows},
-                     {"samples", nlohmann::json::array()}});
-    group.clear();
-    group_rows = 0;
-  };
-  for (const auto& c : usable) {
-    if (group_rows > 0 && group_rows + c.num_rows > cfg.part_max_rows) flush();
-    group.push_back(cfg.data_dir + "/" + c.file);
-    group_rows += c.num_rows;
+  if (stopping_) return ChunkOutcome::kStopping;  // the next run redoes the chunk
+  if (task->cancelled()) return ChunkOutcome::kCancelled;
+  store::ChunkRow c;
+  c.chunk_index = k;
+  c.first_row = plan.first_row;
+  c.num_rows = num_rows;
+  c.file = rel;
+  task->write(&c);  // rethrows an engine failure; fills tokens and size_bytes
+  failpoint("job.before_commit");
+  if (!services_->store->commit_chunk(lease, c)) {
+    // Fenced: another worker holds the job now. This file is ours alone; drop it.
+    std::error_code ec;
+    fs::remove(cfg.data_dir + "/" + rel, ec);
+    log_warn("job " + job.id + ": commit of chunk " + std::to_string(k) +
+             " refused (lease generation " + std::to_string(lease.generation) +
+             " is no longer current)");
+    return ChunkOutcome::kLeaseLost;
   }
-  flush();
-  if (parts.empty()) {
-    // No rows finished (cancelled at once): an empty, valid Avro part keeps readers simple.
-    std::string rel = "datasets/" + out.id + "/part-0.avro";
-    int64_t size = run.write_empty_part(cfg.data_dir + "/" + rel);
-    total_bytes += size;
-    parts.push_back({{"index", 0},
-                     {"name", "part-0.avro"},
-                     {"file", rel},
-                     {"size_bytes", size},
-                     {"num_rows", 0},
-                     {"samples", nlohmann::json::array()}});
-  }
-  out.size_bytes = total_bytes;
-  out.info["parts"] = parts;
-  failpoint("job.before_finish");
-  if (!services_->store->finish_job(job.id, worker, status, out, "")) {
-    log_warn("job " + job.id + ": lease lost before finishing");
-    return;
-  }
-  std::error_code ec;
-  fs::remove_all(job_dir(cfg.data_dir, job.id), ec);
-  log_info("job " + job.id + ": " + std::string(status_name(status)) + ", " +
-           std::to_string(next_row) + " rows -> " + out.id);
+  failpoint("job.after_commit");
+  return ChunkOutcome::kCommitted;
 }
 
 }  // namespace ej::service

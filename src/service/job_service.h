@@ -8,6 +8,13 @@
 // final status in one transaction. What a chunk's rows become and what the output dataset is
 // depends on the job's kind (job_kind.h): "embed" (embed jobs) and "batch" (/v2/batches, added by
 // the CLI through add_kind). Thread-safe.
+//
+// Reliability: every write under the lease names the claim's lease generation (fencing, see
+// store/store.h), so a worker that stalled past its lease can never commit over the worker that
+// took the job. Each chunk (and the final assembly) counts its attempts durably when it begins:
+// a chunk that throws or takes its worker down `max_chunk_attempts` times ends the job `failed`
+// with "rows A-B failed N times: <reason>", never a loop. A shutdown's interrupted attempt is not
+// counted; an error about the data itself (not internal) fails the job at once.
 #pragma once
 
 #include <atomic>
@@ -22,12 +29,15 @@
 
 #include <nlohmann/json.hpp>
 
+#include "service/embedding_types.h"
+#include "service/model_registry.h"
 #include "service/resources.h"
 #include "service/scheduler.h"
 #include "service/services.h"
 
 namespace ej::store {
 struct JobRow;
+struct JobLease;
 }  // namespace ej::store
 
 namespace ej::service {
@@ -71,11 +81,36 @@ class JobService {
   void stop_workers();  // finishes the current chunk, gives the lease back
 
  private:
+  // What one run needs to embed and commit a chunk.
+  struct ChunkPlan {
+    const store::JobRow& job;
+    const store::JobLease& lease;
+    const ServedModel& model;
+    KindRun& run;
+    int64_t chunk_index;
+    int64_t first_row;
+  };
+  enum class ChunkOutcome { kCommitted, kLeaseLost, kStopping, kCancelled };
+
   void worker_loop(int index);
-  void run_job(const store::JobRow& job, const std::string& worker);
-  // Builds the output dataset from the committed chunks and finishes the job.
-  void finish_with_output(const store::JobRow& job, const std::string& worker, JobStatus status,
-                          KindRun& run);
+  void run_job(const store::JobRow& job, const store::JobLease& lease);
+  // Embeds (through the job's kind), writes and commits one chunk; throws what the engine or
+  // the disk throws.
+  ChunkOutcome run_chunk(const ChunkPlan& plan, std::vector<nlohmann::json> rows);
+  // Counts an attempt at `step` (a chunk index, or the assembly step); false when the lease is
+  // gone or the step already failed max_chunk_attempts times (then the job is failed).
+  bool begin_step(const store::JobLease& lease, int64_t step, const std::string& what);
+  // `step` threw: fail the job (the data is at fault, or the last attempt), or give the lease
+  // back so that the step is retried.
+  void step_failed(const store::JobLease& lease, int64_t step, const std::string& what,
+                   const std::exception& e);
+  void fail_job(const store::JobLease& lease, const std::string& reason);
+  // Builds the output dataset from the committed chunks and finishes the job (counted as the
+  // step `assembly_step`).
+  void finish_with_output(const store::JobRow& job, const store::JobLease& lease, JobStatus status,
+                          KindRun& run, int64_t assembly_step);
+  void assemble_output(const store::JobRow& job, const store::JobLease& lease, JobStatus status,
+                       KindRun& run);
 
   // The chunk each running job waits on, so that cancel() drops its queued work at once.
   void track(const std::string& job_id, std::shared_ptr<ChunkRun> task);

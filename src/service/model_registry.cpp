@@ -20,9 +20,14 @@ const ServedModel* ModelRegistry::find(const std::string& name) const {
 const ServedModel& ModelRegistry::get(const std::string& name) const {
   const ServedModel* m = find(name);
   if (!m) {
+    std::string served;
+    for (const auto& [served_name, model] : models_) {
+      served += (served.empty() ? "" : ", ") + served_name;
+    }
     throw_not_found("model '" + name +
                     "' not found, make sure the correct model ID was used and that you have "
-                    "access to the model.");
+                    "access to the model. This server serves: " +
+                    (served.empty() ? std::string("no models") : served) + ".");
   }
   return *m;
 }

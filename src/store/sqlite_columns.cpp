@@ -152,6 +152,7 @@ const std::vector<Column<JobRow>>& job_columns() {
       int_column<R>("input_tokens", kIntOrZero, &R::input_tokens, kUpd),
       text_column<R>("error", kTextOrEmpty, &R::error, kUpd),
       text_column<R>("model_identity", kTextOrEmpty, &R::model_identity),
+      int_column<R>("lease_generation", kIntOrZero, &R::lease_generation, kUpd),
   });
   return cols;
 }

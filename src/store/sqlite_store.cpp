@@ -9,6 +9,7 @@
 #include "common/clock.h"
 #include "common/error.h"
 #include "store/sqlite_columns.h"
+#include "store/sqlite_idempotency.h"
 #include "store/store.h"
 
 namespace ej::store {
@@ -39,6 +40,15 @@ CREATE TABLE IF NOT EXISTS job_chunks (
   tokens INTEGER NOT NULL,
   size_bytes INTEGER NOT NULL,
   file TEXT NOT NULL,
+  PRIMARY KEY (job_id, chunk_index)
+);
+-- Attempts at a job's chunks that have not committed yet (poison-chunk detection); a chunk's
+-- row goes when it commits, the job's rows when it finishes.
+CREATE TABLE IF NOT EXISTS job_chunk_attempts (
+  job_id TEXT NOT NULL,
+  chunk_index INTEGER NOT NULL,
+  attempts INTEGER NOT NULL,
+  last_error TEXT NOT NULL DEFAULT '',
   PRIMARY KEY (job_id, chunk_index)
 );
 )SQL";
@@ -92,6 +102,7 @@ class SqliteStore final : public Store {
          sqlite::add_missing_columns_sql(sqlite::job_columns(), "jobs", columns("jobs")))
       exec(sql.c_str());
     exec(kIndexes);
+    exec(sqlite::kIdempotencySchema);
   }
   ~SqliteStore() override { sqlite3_close(db_); }
 
@@ -117,6 +128,14 @@ class SqliteStore final : public Store {
     Stmt s(db_, "SELECT COUNT(*) FROM api_keys");
     s.step();
     return s.i64(0);
+  }
+
+  bool rehash_api_key(const std::string& old_hash, const std::string& new_hash) override {
+    std::lock_guard<std::mutex> lock(mu_);
+    // OR REPLACE: a row already under new_hash (the same key added again) wins over the old one.
+    Stmt s(db_, "UPDATE OR REPLACE api_keys SET key_hash = ? WHERE key_hash = ?");
+    s.bind(1, new_hash).bind(2, old_hash).step();
+    return sqlite3_changes(db_) > 0;
   }
 
   void insert_dataset(const DatasetRow& r) override {
@@ -241,13 +260,17 @@ class SqliteStore final : public Store {
     return out;
   }
 
-  void put_chunk_failures(const std::string& job_id, int64_t chunk_index,
+  bool put_chunk_failures(const JobLease& lease, int64_t chunk_index,
                           int64_t failed_rows) override {
     std::lock_guard<std::mutex> lock(mu_);
+    Tx tx(this);
+    if (!holds_lease_locked(lease)) return false;
     Stmt s(db_,
            "INSERT OR REPLACE INTO job_chunk_failures(job_id, chunk_index, failed_rows) "
            "VALUES(?,?,?)");
-    s.bind(1, job_id).bind(2, chunk_index).bind(3, failed_rows).step();
+    s.bind(1, lease.job_id).bind(2, chunk_index).bind(3, failed_rows).step();
+    tx.commit();
+    return true;
   }
 
   int64_t failed_rows(const std::string& job_id) override {
@@ -308,8 +331,8 @@ class SqliteStore final : public Store {
     if (!pick.step()) return std::nullopt;
     std::string id = pick.text(0);
     Stmt upd(db_,
-             "UPDATE jobs SET lease_owner = ?, lease_until_ms = ?, attempts = attempts + 1 "
-             "WHERE id = ?");
+             "UPDATE jobs SET lease_owner = ?, lease_until_ms = ?, attempts = attempts + 1, "
+             "lease_generation = lease_generation + 1 WHERE id = ?");
     upd.bind(1, worker).bind(2, now + lease_ms).bind(3, id).step();
     Stmt get(db_, select_jobs("WHERE id = ?"));
     get.bind(1, id).step();
@@ -318,26 +341,68 @@ class SqliteStore final : public Store {
     return row;
   }
 
-  bool renew_job_lease(const std::string& job_id, const std::string& worker, int64_t lease_ms,
-                       JobStatus* status) override {
+  bool renew_job_lease(const JobLease& lease, int64_t lease_ms, JobStatus* status) override {
     std::lock_guard<std::mutex> lock(mu_);
-    Stmt upd(db_, "UPDATE jobs SET lease_until_ms = ? WHERE id = ? AND lease_owner = ?");
-    upd.bind(1, now_ms() + lease_ms).bind(2, job_id).bind(3, worker).step();
+    Stmt upd(db_,
+             "UPDATE jobs SET lease_until_ms = ? WHERE id = ? AND lease_owner = ? AND "
+             "lease_owner != '' AND lease_generation = ?");
+    upd.bind(1, now_ms() + lease_ms)
+        .bind(2, lease.job_id)
+        .bind(3, lease.worker)
+        .bind(4, lease.generation)
+        .step();
     bool held = sqlite3_changes(db_) > 0;
     if (status) {
       Stmt s(db_, "SELECT status FROM jobs WHERE id = ?");
-      s.bind(1, job_id);
+      s.bind(1, lease.job_id);
       // A job that is gone (its dataset deleted) reads as cancelled: stop working on it.
-      *status = s.step() ? read_job_status(job_id, s.text(0)) : JobStatus::kCancelled;
+      *status = s.step() ? read_job_status(lease.job_id, s.text(0)) : JobStatus::kCancelled;
     }
     return held;
   }
 
-  bool commit_chunk(const std::string& job_id, const std::string& worker,
-                    const ChunkRow& c) override {
+  ChunkAttempts begin_chunk(const JobLease& lease, int64_t chunk_index) override {
     std::lock_guard<std::mutex> lock(mu_);
     Tx tx(this);
-    if (!holds_lease_locked(job_id, worker)) return false;
+    ChunkAttempts out;
+    if (!holds_lease_locked(lease)) return out;
+    out.held = true;
+    Stmt get(db_,
+             "SELECT attempts, last_error FROM job_chunk_attempts WHERE job_id = ? AND "
+             "chunk_index = ?");
+    get.bind(1, lease.job_id).bind(2, chunk_index);
+    if (get.step()) {
+      out.previous = get.i64(0);
+      out.last_error = get.text(1);
+    }
+    Stmt upd(db_,
+             "INSERT INTO job_chunk_attempts(job_id, chunk_index, attempts) VALUES(?, ?, 1) "
+             "ON CONFLICT(job_id, chunk_index) DO UPDATE SET attempts = attempts + 1");
+    upd.bind(1, lease.job_id).bind(2, chunk_index).step();
+    tx.commit();
+    return out;
+  }
+
+  int64_t record_chunk_failure(const JobLease& lease, int64_t chunk_index,
+                               const std::string& error) override {
+    std::lock_guard<std::mutex> lock(mu_);
+    Tx tx(this);
+    if (!holds_lease_locked(lease)) return 0;
+    Stmt upd(db_,
+             "UPDATE job_chunk_attempts SET last_error = ? WHERE job_id = ? AND chunk_index = ?");
+    upd.bind(1, error).bind(2, lease.job_id).bind(3, chunk_index).step();
+    Stmt get(db_, "SELECT attempts FROM job_chunk_attempts WHERE job_id = ? AND chunk_index = ?");
+    get.bind(1, lease.job_id).bind(2, chunk_index);
+    int64_t attempts = get.step() ? get.i64(0) : 0;
+    tx.commit();
+    return attempts;
+  }
+
+  bool commit_chunk(const JobLease& lease, const ChunkRow& c) override {
+    std::lock_guard<std::mutex> lock(mu_);
+    Tx tx(this);
+    if (!holds_lease_locked(lease)) return false;
+    const std::string& job_id = lease.job_id;
     Stmt ins(db_,
              "INSERT OR IGNORE INTO job_chunks(job_id, chunk_index, first_row, num_rows, tokens, "
              "size_bytes, file) VALUES(?,?,?,?,?,?,?)");
@@ -349,6 +414,8 @@ class SqliteStore final : public Store {
         .bind(6, c.size_bytes)
         .bind(7, c.file)
         .step();
+    Stmt forget(db_, "DELETE FROM job_chunk_attempts WHERE job_id = ? AND chunk_index = ?");
+    forget.bind(1, job_id).bind(2, c.chunk_index).step();
     Stmt upd(db_,
              "UPDATE jobs SET rows_done = (SELECT COALESCE(SUM(num_rows), 0) FROM job_chunks "
              "WHERE job_id = ?1), input_tokens = (SELECT COALESCE(SUM(tokens), 0) FROM "
@@ -378,11 +445,11 @@ class SqliteStore final : public Store {
     return out;
   }
 
-  bool finish_job(const std::string& job_id, const std::string& worker, JobStatus status,
-                  const std::optional<DatasetRow>& output, const std::string& error) override {
+  bool finish_job(const JobLease& lease, JobStatus status, const std::optional<DatasetRow>& output,
+                  const std::string& error) override {
     std::lock_guard<std::mutex> lock(mu_);
     Tx tx(this);
-    if (!holds_lease_locked(job_id, worker)) return false;
+    if (!holds_lease_locked(lease)) return false;
     if (output) insert_dataset_locked(*output);
     Stmt upd(db_,
              "UPDATE jobs SET status = ?, output_dataset_id = ?, error = ?, updated_us = ?, "
@@ -391,18 +458,46 @@ class SqliteStore final : public Store {
         .bind(2, output ? output->id : std::string())
         .bind(3, error)
         .bind(4, now_us())
-        .bind(5, job_id)
+        .bind(5, lease.job_id)
         .step();
+    Stmt forget(db_, "DELETE FROM job_chunk_attempts WHERE job_id = ?");
+    forget.bind(1, lease.job_id).step();
     tx.commit();
     return true;
   }
 
-  void release_job(const std::string& job_id, const std::string& worker) override {
+  void release_job(const JobLease& lease, int64_t uncounted_chunk) override {
     std::lock_guard<std::mutex> lock(mu_);
-    Stmt upd(db_,
-             "UPDATE jobs SET lease_owner = '', lease_until_ms = 0 WHERE id = ? AND "
-             "lease_owner = ?");
-    upd.bind(1, job_id).bind(2, worker).step();
+    Tx tx(this);
+    if (!holds_lease_locked(lease)) return;
+    if (uncounted_chunk >= 0) {
+      Stmt un(db_,
+              "UPDATE job_chunk_attempts SET attempts = attempts - 1 WHERE job_id = ? AND "
+              "chunk_index = ? AND attempts > 0");
+      un.bind(1, lease.job_id).bind(2, uncounted_chunk).step();
+    }
+    Stmt upd(db_, "UPDATE jobs SET lease_owner = '', lease_until_ms = 0 WHERE id = ?");
+    upd.bind(1, lease.job_id).step();
+    tx.commit();
+  }
+
+  IdempotencyClaim begin_idempotent(const std::string& owner, const std::string& key,
+                                    const std::string& request_hash, const std::string& holder,
+                                    int64_t in_flight_ms, int64_t ttl_ms) override {
+    std::lock_guard<std::mutex> lock(mu_);
+    return sqlite::begin_idempotent(db_, owner, key, request_hash, holder, in_flight_ms, ttl_ms);
+  }
+
+  void finish_idempotent(const std::string& owner, const std::string& key,
+                         const std::string& holder, int status, const std::string& body) override {
+    std::lock_guard<std::mutex> lock(mu_);
+    sqlite::finish_idempotent(db_, owner, key, holder, status, body);
+  }
+
+  void abandon_idempotent(const std::string& owner, const std::string& key,
+                          const std::string& holder) override {
+    std::lock_guard<std::mutex> lock(mu_);
+    sqlite::abandon_idempotent(db_, owner, key, holder);
   }
 
  private:
@@ -440,9 +535,12 @@ class SqliteStore final : public Store {
     return out;
   }
 
-  bool holds_lease_locked(const std::string& job_id, const std::string& worker) {
-    Stmt s(db_, "SELECT 1 FROM jobs WHERE id = ? AND lease_owner = ? AND lease_owner != ''");
-    s.bind(1, job_id).bind(2, worker);
+  // The fencing check: `lease` is the job's current claim (owner and generation).
+  bool holds_lease_locked(const JobLease& lease) {
+    Stmt s(db_,
+           "SELECT 1 FROM jobs WHERE id = ? AND lease_owner = ? AND lease_owner != '' AND "
+           "lease_generation = ?");
+    s.bind(1, lease.job_id).bind(2, lease.worker).bind(3, lease.generation);
     return s.step();
   }
 

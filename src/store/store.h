@@ -6,6 +6,11 @@
 // lease_ms; a worker keeps it by renewing, and a lease that runs out (the worker died) lets
 // another worker claim the work again. Every write a worker makes under a lease checks that it
 // still holds it, so a worker that lost its lease can never overwrite the new owner's work.
+// Job leases are also fenced: every claim of a job increments its lease generation (a fencing
+// token, JobLease::generation), and every write under a job lease checks owner AND generation in
+// the same transaction as the write. A worker that stalled (SIGSTOP, a long pause, a slow disk)
+// past its lease and wakes up holds an older generation, so nothing it writes lands, even if the
+// job came back to a worker of the same name.
 #pragma once
 
 #include <cstdint>
@@ -46,7 +51,36 @@ struct JobRow : JobRecord {
   // What the job was started with (ServedModel::identity): a run under another identity of the
   // same model name must not mix its vectors into this job.
   std::string model_identity;
-  int64_t attempts = 0;  // run claims so far
+  int64_t attempts = 0;          // run claims so far
+  int64_t lease_generation = 0;  // incremented by every claim (the fencing token)
+};
+
+// One claim of a job: what every write under the lease names (see "Leases" above).
+struct JobLease {
+  std::string job_id;
+  std::string worker;
+  int64_t generation = 0;
+};
+
+// What begin_chunk found about a chunk's earlier attempts (counted durably, so a chunk that
+// kills its worker is seen as poison by the next process).
+struct ChunkAttempts {
+  bool held = false;       // false: the lease is gone; nothing was counted
+  int64_t previous = 0;    // attempts begun before this one that did not commit
+  std::string last_error;  // what the last failed attempt recorded ("": it died without a word)
+};
+
+// A stored Idempotency-Key: what begin_idempotent found.
+struct IdempotencyClaim {
+  enum class State {
+    kStarted,   // no live record: one was made in flight under `holder`; run the request
+    kInFlight,  // the first request with this key has not finished
+    kMismatch,  // the key was used with a different request (another request_hash)
+    kDone,      // finished: replay `status` + `body`
+  };
+  State state = State::kStarted;
+  int status = 0;
+  std::string body;
 };
 
 // One committed piece of a job's output: rows [first_row, first_row + num_rows) written to
@@ -71,11 +105,14 @@ class Store {
  public:
   virtual ~Store() = default;
 
-  // --- API keys (stored as SHA-256 hex of the key) ---
+  // --- API keys (stored as a keyed hash of the key: service/api_keys.h) ---
   virtual void add_api_key(const std::string& key_hash, const std::string& owner,
                            const std::string& name) = 0;
   virtual std::optional<std::string> owner_for_key_hash(const std::string& key_hash) = 0;
   virtual int64_t count_api_keys() = 0;
+  // Replaces the stored hash `old_hash` by `new_hash` (same owner and name): migrates a key
+  // stored under an older hash scheme. False when `old_hash` is not stored.
+  virtual bool rehash_api_key(const std::string& old_hash, const std::string& new_hash) = 0;
 
   // --- datasets ---
   virtual void insert_dataset(const DatasetRow& row) = 0;
@@ -105,7 +142,8 @@ class Store {
                                              int64_t limit) = 0;
   // How many of a chunk's rows failed (batch records answered with an error). Written before
   // the chunk's commit_chunk (a replay writes it again); counted only once the chunk is committed.
-  virtual void put_chunk_failures(const std::string& job_id, int64_t chunk_index,
+  // Fenced like commit_chunk: false (nothing written) unless `lease` is the current claim.
+  virtual bool put_chunk_failures(const JobLease& lease, int64_t chunk_index,
                                   int64_t failed_rows) = 0;
   // Failed rows over the job's committed chunks.
   virtual int64_t failed_rows(const std::string& job_id) = 0;
@@ -116,22 +154,48 @@ class Store {
   virtual std::vector<JobRow> list_jobs(const std::string& owner) = 0;  // newest first
   // processing -> cancelling. Returns the job's status after the call (nullopt: no such job).
   virtual std::optional<JobStatus> request_cancel(const std::string& id) = 0;
-  // Claims the oldest job in processing/cancelling whose lease is free or expired.
+  // Claims the oldest job in processing/cancelling whose lease is free or expired, and
+  // increments its lease_generation: the row returned carries the new generation.
   virtual std::optional<JobRow> claim_job(const std::string& worker, int64_t lease_ms) = 0;
-  // Extends the lease; false when `worker` no longer holds it. Also returns the job's status.
-  virtual bool renew_job_lease(const std::string& job_id, const std::string& worker,
-                               int64_t lease_ms, JobStatus* status) = 0;
-  // In ONE transaction, if `worker` holds the lease: records the chunk (ignored if it is
-  // already there) and recomputes rows_done / input_tokens from the chunks.
-  virtual bool commit_chunk(const std::string& job_id, const std::string& worker,
-                            const ChunkRow& chunk) = 0;
+  // Extends the lease; false when `lease` is no longer the job's current claim. Also returns
+  // the job's status.
+  virtual bool renew_job_lease(const JobLease& lease, int64_t lease_ms, JobStatus* status) = 0;
+  // In ONE transaction, if `lease` is current: counts one more attempt at chunk `chunk_index`
+  // and returns the attempts before it (with the last recorded error).
+  virtual ChunkAttempts begin_chunk(const JobLease& lease, int64_t chunk_index) = 0;
+  // If `lease` is current: records why the attempt at `chunk_index` failed; returns the attempts
+  // counted so far (0 when the lease is gone).
+  virtual int64_t record_chunk_failure(const JobLease& lease, int64_t chunk_index,
+                                       const std::string& error) = 0;
+  // In ONE transaction, if `lease` is current: records the chunk (ignored if it is already
+  // there), forgets its attempts and recomputes rows_done / input_tokens from the chunks.
+  virtual bool commit_chunk(const JobLease& lease, const ChunkRow& chunk) = 0;
   virtual std::vector<ChunkRow> list_chunks(const std::string& job_id) = 0;
-  // In ONE transaction, if `worker` holds the lease: inserts `output` (when given), sets the
-  // job's final status / output_dataset_id / error and releases the lease.
-  virtual bool finish_job(const std::string& job_id, const std::string& worker, JobStatus status,
+  // In ONE transaction, if `lease` is current: inserts `output` (when given), sets the job's
+  // final status / output_dataset_id / error, forgets its chunk attempts and releases the lease.
+  virtual bool finish_job(const JobLease& lease, JobStatus status,
                           const std::optional<DatasetRow>& output, const std::string& error) = 0;
-  // Gives the lease back without changing the status (shutdown), so another run can resume.
-  virtual void release_job(const std::string& job_id, const std::string& worker) = 0;
+  // Gives the lease back without changing the status (shutdown, or a retry after a failed
+  // chunk), so another run can resume. `uncounted_chunk` >= 0: that chunk's current attempt
+  // ended cleanly (shutdown) and is not counted against it.
+  virtual void release_job(const JobLease& lease, int64_t uncounted_chunk = -1) = 0;
+
+  // --- Idempotency-Key records (kept per owner; see service/idempotency.h) ---
+  // In ONE transaction: sweeps up to 100 expired records, then looks up (owner, key). A record
+  // that is absent, expired, or in flight under an expired in-flight lease is replaced by a new
+  // in-flight one (kStarted) held by `holder` until now + in_flight_ms, expiring at
+  // now + ttl_ms.
+  virtual IdempotencyClaim begin_idempotent(const std::string& owner, const std::string& key,
+                                            const std::string& request_hash,
+                                            const std::string& holder, int64_t in_flight_ms,
+                                            int64_t ttl_ms) = 0;
+  // The request finished: keep its response for replays (if `holder` still holds the record).
+  virtual void finish_idempotent(const std::string& owner, const std::string& key,
+                                 const std::string& holder, int status,
+                                 const std::string& body) = 0;
+  // The request failed without a side effect: forget the record, so a retry runs again.
+  virtual void abandon_idempotent(const std::string& owner, const std::string& key,
+                                  const std::string& holder) = 0;
 };
 
 // Opens (creating if needed) the SQLite database file at `path`.

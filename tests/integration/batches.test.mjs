@@ -3,7 +3,7 @@
 // a few records that fail (the batch does not), its output decoded and checked record by record
 // against /v2/embed for the same bodies (bit for bit), paging through the list in both orders,
 // cancel mid-way (the output keeps the records finished before it), and a SIGKILL mid-batch that
-// resumes from its committed chunks.
+// resumes from its committed chunks; a create retried with the same Idempotency-Key.
 import { test, after } from "node:test";
 import assert from "node:assert/strict";
 import { Cohere, CohereClientV2 } from "cohere-ai";
@@ -379,4 +379,38 @@ test("a SIGKILL mid-batch resumes from the committed chunks", async () => {
   const out = (await co.datasets.get(done.outputDatasetId)).dataset;
   const { records } = await downloadParts(out);
   await checkAgainstSyncEmbed(second.url, records, lines);
+});
+
+test("a create retried with the same Idempotency-Key returns the same batch and makes one", async () => {
+  const srv = await start();
+  const co = v2(srv.url);
+  const ds = await uploadBatchInput(co, "idem", [{ custom_id: "a", body: { input_type: "search_document", texts: ["hello"] } }]);
+  const countNamed = async (name) => (await co.batches.list({ pageSize: 100 })).batches.filter((b) => b.name === name).length;
+
+  // Through the SDK (its request options carry the header).
+  const key = `batch-${Date.now()}`;
+  const req = { name: "idem-sdk", inputDatasetId: ds, model: MODEL };
+  const first = (await co.batches.create(req, { headers: { "Idempotency-Key": key } })).batch;
+  const again = (await co.batches.create(req, { headers: { "Idempotency-Key": key } })).batch;
+  assert.equal(again.id, first.id, "the replay names the first batch");
+  assert.equal(await countNamed("idem-sdk"), 1, "one batch made");
+  // Without the key the same request makes a second batch.
+  await co.batches.create(req);
+  assert.equal(await countNamed("idem-sdk"), 2);
+
+  // Over the wire: the replay is marked, and the same key with another request is a 422.
+  const body = JSON.stringify({ name: "idem-raw", input_dataset_id: ds, model: MODEL });
+  const headers = { "Content-Type": "application/json", "Idempotency-Key": `${key}-raw` };
+  const r1 = await raw(srv.url, "POST", "/v2/batches", { token: KEY_A, body, headers });
+  assert.equal(r1.status, 200, r1.text);
+  const r2 = await raw(srv.url, "POST", "/v2/batches", { token: KEY_A, body, headers });
+  assert.equal(r2.status, 200, r2.text);
+  assert.equal(r2.headers.get("idempotent-replayed"), "true");
+  assert.equal(r2.json.batch.id, r1.json.batch.id);
+  assert.equal(await countNamed("idem-raw"), 1);
+  const other = JSON.stringify({ name: "idem-other", input_dataset_id: ds, model: MODEL });
+  const r3 = await raw(srv.url, "POST", "/v2/batches", { token: KEY_A, body: other, headers });
+  assert.equal(r3.status, 422, r3.text);
+  assert.equal(await countNamed("idem-other"), 0);
+  await waitBatch(co, first.id);
 });

@@ -254,10 +254,13 @@ TEST_F(BatchTest, ResumesWithoutRedoingACommittedChunk) {
   store::DatasetRow ds = make_dataset(lines);
   Batch b = batches_->create("alice", {"resume", ds.id, "m"});
   // A worker claims the batch, commits chunk 1 (records 4..7, one failed) and dies.
-  ASSERT_TRUE(store_->claim_job("dead", -1).has_value());
+  std::optional<store::JobRow> dead = store_->claim_job("dead", -1);
+  ASSERT_TRUE(dead.has_value());
+  const store::JobLease lease{b.id, "dead", dead->lease_generation};
   EXPECT_EQ(batches_->get("alice", b.id).status, BatchStatus::kInProgress);
   fs::create_directories(dir_ / "jobs" / b.id);
-  std::string rel = "jobs/" + b.id + "/chunk-1.avro";
+  std::string rel =
+      "jobs/" + b.id + "/chunk-1-g" + std::to_string(dead->lease_generation) + ".avro";
   {
     AvroPartWriter w((dir_ / rel).string(), batch_output_schema_json(), "null");
     for (int i = 4; i < 8; ++i) {
@@ -266,9 +269,9 @@ TEST_F(BatchTest, ResumesWithoutRedoingACommittedChunk) {
     }
     w.close();
   }
-  store_->put_chunk_failures(b.id, 1, 4);
-  store_->put_chunk_failures(b.id, 2, 3);  // never committed: not counted
-  ASSERT_TRUE(store_->commit_chunk(b.id, "dead", store::ChunkRow{1, 4, 4, 0, 1, rel}));
+  ASSERT_TRUE(store_->put_chunk_failures(lease, 1, 4));
+  ASSERT_TRUE(store_->put_chunk_failures(lease, 2, 3));  // never committed: not counted
+  ASSERT_TRUE(store_->commit_chunk(lease, store::ChunkRow{1, 4, 4, 0, 1, rel}));
   EXPECT_EQ(batches_->get("alice", b.id).num_failed_records, 4);
   jobs_->start_workers(1);
   Batch done = wait_done(b.id);
@@ -321,6 +324,10 @@ TEST_F(BatchTest, ListPagesInBothOrdersAndCancelWhileQueued) {
   EXPECT_NE(error_of([&] { batches_->list("alice", wrong); }).find("page_token is invalid"),
             std::string::npos);
   EXPECT_TRUE(batches_->list("bob", ListBatchesRequest{}).batches.empty());
+  // The input of unfinished batches is not deleted; what blocks it is named as a batch (409).
+  std::string kind;
+  EXPECT_FALSE(datasets_->remove("alice", ds.id, &kind).empty());
+  EXPECT_EQ(kind, "batch");
   jobs_->start_workers(1);
   Batch canceled = wait_done(ids[1]);
   EXPECT_EQ(canceled.status, BatchStatus::kCanceled);

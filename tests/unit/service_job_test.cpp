@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <filesystem>
 #include <fstream>
 
@@ -139,7 +140,8 @@ TEST_F(JobTest, ResumesAfterADeadWorkerWithoutRedoingCommittedChunks) {
   std::string ds = make_dataset(30);
   std::string id = jobs_->create("alice", job_request(ds)).id;
   // A worker claims the job, commits chunk 1 only (out of order) and dies: its lease expires.
-  ASSERT_TRUE(store_->claim_job("dead", -1).has_value());
+  std::optional<store::JobRow> dead = store_->claim_job("dead", -1);
+  ASSERT_TRUE(dead.has_value());
   // Produce chunk 1 the way the runner would, by running a full job elsewhere is overkill: just
   // commit a bogus chunk record whose file the resumed run must not rewrite.
   fs::create_directories(dir_ / "jobs" / id);
@@ -161,8 +163,9 @@ TEST_F(JobTest, ResumesAfterADeadWorkerWithoutRedoingCommittedChunks) {
     w.close();
   }
   // claim_job with lease -1 left lease_until in the past, so "dead" still holds it nominally.
-  ASSERT_TRUE(store_->commit_chunk(
-      id, "dead", store::ChunkRow{1, 7, 7, 99, 1, "jobs/" + id + "/chunk-1.avro"}));
+  ASSERT_TRUE(
+      store_->commit_chunk(store::JobLease{id, "dead", dead->lease_generation},
+                           store::ChunkRow{1, 7, 7, 99, 1, "jobs/" + id + "/chunk-1.avro"}));
   jobs_->start_workers(1);
   Job job = wait_done(id);
   ASSERT_EQ(job.status, JobStatus::kComplete) << job.error;
@@ -174,6 +177,104 @@ TEST_F(JobTest, ResumesAfterADeadWorkerWithoutRedoingCommittedChunks) {
   EXPECT_EQ(rows[7]["text"], "from the dead worker");
   EXPECT_EQ(rows[6]["text"], "row 6 about topic 1");
   EXPECT_EQ(rows[14]["text"], "row 14 about topic 4");
+}
+
+// The lexical model, except that tokenizing a text that starts with `prefix` throws
+// ej::Error(kInternal) the first `failures` times (a poison row; -1: every time).
+class FailingEmbedder : public engine::Embedder {
+ public:
+  FailingEmbedder(std::shared_ptr<engine::Embedder> inner, std::string prefix, int failures)
+      : inner_(std::move(inner)), prefix_(std::move(prefix)), failures_(failures) {}
+  const engine::ModelInfo& info() const override { return inner_->info(); }
+  void embed(std::span<const std::string_view> texts, engine::InputType input_type,
+             engine::Truncate truncate, engine::EmbedOutput* out) override {
+    inner_->embed(texts, input_type, truncate, out);
+  }
+  engine::TokenizedInput tokenize_for(std::string_view text, engine::InputType input_type,
+                                      engine::Truncate truncate, int max_tokens,
+                                      size_t index) const override {
+    if (text.rfind(prefix_, 0) == 0 && (failures_ < 0 || thrown_ < failures_)) {
+      ++thrown_;
+      throw Error(ErrorCode::kInternal, "poisoned text at index " + std::to_string(index));
+    }
+    return inner_->tokenize_for(text, input_type, truncate, max_tokens, index);
+  }
+  void embed_tokens(std::span<const engine::TokenSeq> seqs, std::vector<float>* vectors) override {
+    inner_->embed_tokens(seqs, vectors);
+  }
+  int max_batch_tokens() const override { return inner_->max_batch_tokens(); }
+  engine::TextTokens tokenize_text(std::string_view text) const override {
+    return inner_->tokenize_text(text);
+  }
+  std::string detokenize(std::span<const int32_t> ids) const override {
+    return inner_->detokenize(ids);
+  }
+  int thrown() const { return thrown_; }
+
+ private:
+  std::shared_ptr<engine::Embedder> inner_;
+  std::string prefix_;
+  int failures_;
+  mutable std::atomic<int> thrown_{0};
+};
+
+TEST_F(JobTest, AChunkThatKeepsThrowingEndsTheJobFailedNamingItsRows) {
+  auto poison =
+      std::make_shared<FailingEmbedder>(engine::open_embedder("lexical", {}), "row 10 ", -1);
+  models_.add("m", poison, "poison-test");
+  // Schedulers are made per model when the service starts: start it again with this one.
+  embeddings_ = std::make_unique<EmbeddingService>(&models_, EmbeddingServiceOptions{});
+  services_.embeddings = embeddings_.get();
+  std::string ds = make_dataset(30);
+  std::string id = jobs_->create("alice", job_request(ds)).id;
+  jobs_->start_workers(1);
+  Job job = wait_done(id);
+  ASSERT_EQ(job.status, JobStatus::kFailed);
+  // Chunk 1 (7 rows per chunk) holds rows 7-13; it was tried max_chunk_attempts = 3 times.
+  EXPECT_NE(job.error.find("rows 7-13 failed 3 times: "), std::string::npos) << job.error;
+  EXPECT_EQ(poison->thrown(), 3);
+  EXPECT_EQ(store_->list_chunks(id).size(), 1u);  // chunk 0 committed, nothing after
+  jobs_->stop_workers();
+  EXPECT_FALSE(fs::exists(dir_ / "jobs" / id));
+}
+
+TEST_F(JobTest, AChunkThatFailsOnceIsRetriedAndTheJobCompletes) {
+  auto flaky =
+      std::make_shared<FailingEmbedder>(engine::open_embedder("lexical", {}), "row 10 ", 1);
+  models_.add("m", flaky, "flaky-test");
+  // Schedulers are made per model when the service starts: start it again with this one.
+  embeddings_ = std::make_unique<EmbeddingService>(&models_, EmbeddingServiceOptions{});
+  services_.embeddings = embeddings_.get();
+  std::string ds = make_dataset(30);
+  std::string id = jobs_->create("alice", job_request(ds)).id;
+  jobs_->start_workers(1);
+  Job job = wait_done(id);
+  ASSERT_EQ(job.status, JobStatus::kComplete) << job.error;
+  EXPECT_EQ(flaky->thrown(), 1);
+  auto rows = read_output(job.output_dataset_id);
+  ASSERT_EQ(rows.size(), 30u);
+  for (int i = 0; i < 30; ++i) EXPECT_EQ(rows[static_cast<size_t>(i)]["id"], i) << i;
+}
+
+TEST_F(JobTest, AChunkThatKilledItsWorkerThreeTimesEndsTheJobFailed) {
+  std::string ds = make_dataset(30);
+  std::string id = jobs_->create("alice", job_request(ds)).id;
+  // Three processes claimed the job, began chunk 0 and died (SIGKILL, OOM): nothing recorded
+  // but the attempts counted at the start of the chunk.
+  for (int i = 0; i < 3; ++i) {
+    std::optional<store::JobRow> row = store_->claim_job("dying-" + std::to_string(i), -1);
+    ASSERT_TRUE(row.has_value());
+    ASSERT_TRUE(store_
+                    ->begin_chunk(
+                        store::JobLease{id, "dying-" + std::to_string(i), row->lease_generation}, 0)
+                    .held);
+  }
+  jobs_->start_workers(1);
+  Job job = wait_done(id);
+  ASSERT_EQ(job.status, JobStatus::kFailed);
+  EXPECT_NE(job.error.find("rows 0-6 failed 3 times: the worker stopped"), std::string::npos)
+      << job.error;
+  EXPECT_TRUE(store_->list_chunks(id).empty());
 }
 
 TEST_F(JobTest, CancelBeforeAnyWorkEndsCancelledWithAnEmptyOutput) {
@@ -213,12 +314,18 @@ TEST_F(JobTest, AJobWhoseInputIsDeletedFailsAndLeavesNoChunkFiles) {
   std::string ds = make_dataset(30);
   std::string id = jobs_->create("alice", job_request(ds)).id;
   // A first run committed a chunk (its file is on disk), then the input dataset is deleted.
-  ASSERT_TRUE(store_->claim_job("first", -1).has_value());
+  std::optional<store::JobRow> first = store_->claim_job("first", -1);
+  ASSERT_TRUE(first.has_value());
   fs::create_directories(dir_ / "jobs" / id);
   std::ofstream(dir_ / "jobs" / id / "chunk-0.avro") << std::string(4096, 'x');
-  ASSERT_TRUE(store_->commit_chunk(
-      id, "first", store::ChunkRow{0, 0, 7, 10, 4096, "jobs/" + id + "/chunk-0.avro"}));
-  datasets_->remove("alice", ds);
+  ASSERT_TRUE(
+      store_->commit_chunk(store::JobLease{id, "first", first->lease_generation},
+                           store::ChunkRow{0, 0, 7, 10, 4096, "jobs/" + id + "/chunk-0.avro"}));
+  // Deleting the input of an unfinished job is refused (the API answers 409 naming the job)...
+  EXPECT_EQ(datasets_->remove("alice", ds), id);
+  ASSERT_TRUE(store_->get_dataset(ds).has_value());
+  // ...but should its row vanish anyway, the job fails and removes its chunk files.
+  ASSERT_TRUE(store_->delete_dataset(ds));
   jobs_->start_workers(1);
   Job job = wait_done(id);
   EXPECT_EQ(job.status, JobStatus::kFailed);

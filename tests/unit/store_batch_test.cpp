@@ -81,16 +81,33 @@ TEST_F(StoreBatchTest, PagesByCreatedOrUpdatedInBothDirectionsWithTiesById) {
 
 TEST_F(StoreBatchTest, FailedRowsCountOnlyCommittedChunks) {
   insert("b", "alice", "batch", 1, 1);
-  ASSERT_TRUE(store_->claim_job("w", 60000).has_value());
-  store_->put_chunk_failures("b", 0, 3);
-  store_->put_chunk_failures("b", 1, 2);
+  std::optional<JobRow> claimed = store_->claim_job("w", 60000);
+  ASSERT_TRUE(claimed.has_value());
+  const JobLease w{"b", "w", claimed->lease_generation};
+  EXPECT_TRUE(store_->put_chunk_failures(w, 0, 3));
+  EXPECT_TRUE(store_->put_chunk_failures(w, 1, 2));
   EXPECT_EQ(store_->failed_rows("b"), 0);
-  ASSERT_TRUE(store_->commit_chunk("b", "w", ChunkRow{0, 0, 10, 5, 1, "c0"}));
+  ASSERT_TRUE(store_->commit_chunk(w, ChunkRow{0, 0, 10, 5, 1, "c0"}));
   EXPECT_EQ(store_->failed_rows("b"), 3);
-  store_->put_chunk_failures("b", 0, 3);  // a replayed chunk writes the same count again
-  ASSERT_TRUE(store_->commit_chunk("b", "w", ChunkRow{1, 10, 10, 5, 1, "c1"}));
+  EXPECT_TRUE(store_->put_chunk_failures(w, 0, 3));  // a replayed chunk writes the same count
+  ASSERT_TRUE(store_->commit_chunk(w, ChunkRow{1, 10, 10, 5, 1, "c1"}));
   EXPECT_EQ(store_->failed_rows("b"), 5);
   EXPECT_EQ(store_->failed_rows("other"), 0);
+}
+
+TEST_F(StoreBatchTest, ChunkFailuresAreFencedByTheLease) {
+  insert("b", "alice", "batch", 1, 1);
+  std::optional<JobRow> first = store_->claim_job("w1", -1);  // expires at once
+  ASSERT_TRUE(first.has_value());
+  std::optional<JobRow> second = store_->claim_job("w2", 60000);
+  ASSERT_TRUE(second.has_value());
+  const JobLease stale{"b", "w1", first->lease_generation};
+  const JobLease current{"b", "w2", second->lease_generation};
+  EXPECT_TRUE(store_->put_chunk_failures(current, 0, 2));
+  ASSERT_TRUE(store_->commit_chunk(current, ChunkRow{0, 0, 10, 5, 1, "c0-g2"}));
+  // The stalled first claim wakes up: its count must not replace the committed one.
+  EXPECT_FALSE(store_->put_chunk_failures(stale, 0, 9));
+  EXPECT_EQ(store_->failed_rows("b"), 2);
 }
 
 }  // namespace

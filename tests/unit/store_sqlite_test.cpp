@@ -129,26 +129,28 @@ TEST_F(StoreTest, ChunksCommitOnceUnderTheLeaseAndFinishIsAtomic) {
   auto claimed = store_->claim_job("w1", 60000);
   ASSERT_TRUE(claimed.has_value());
   EXPECT_FALSE(store_->claim_job("w2", 60000).has_value());
+  const JobLease w1{"j1", "w1", claimed->lease_generation};
+  const JobLease w2{"j1", "w2", claimed->lease_generation};
   ChunkRow c{0, 0, 10, 40, 123, "jobs/j1/chunk-0.avro"};
-  EXPECT_TRUE(store_->commit_chunk("j1", "w1", c));
-  EXPECT_TRUE(store_->commit_chunk("j1", "w1", c));  // replay: no double count
-  EXPECT_FALSE(store_->commit_chunk("j1", "w2", ChunkRow{1, 10, 10, 40, 1, "x"}));
+  EXPECT_TRUE(store_->commit_chunk(w1, c));
+  EXPECT_TRUE(store_->commit_chunk(w1, c));  // replay: no double count
+  EXPECT_FALSE(store_->commit_chunk(w2, ChunkRow{1, 10, 10, 40, 1, "x"}));
   auto j = store_->get_job("j1");
   EXPECT_EQ(j->rows_done, 10);
   EXPECT_EQ(j->input_tokens, 40);
   EXPECT_EQ(store_->list_chunks("j1").size(), 1u);
 
   JobStatus status = JobStatus::kFailed;
-  EXPECT_TRUE(store_->renew_job_lease("j1", "w1", 60000, &status));
+  EXPECT_TRUE(store_->renew_job_lease(w1, 60000, &status));
   EXPECT_EQ(status, JobStatus::kProcessing);
-  EXPECT_FALSE(store_->renew_job_lease("j1", "w2", 60000, &status));
+  EXPECT_FALSE(store_->renew_job_lease(w2, 60000, &status));
 
   DatasetRow out = dataset("out", "alice", 5000);
   out.status = DatasetStatus::kValidated;
   out.dataset_type = "embed-result";
-  EXPECT_FALSE(store_->finish_job("j1", "w2", JobStatus::kComplete, out, ""));
+  EXPECT_FALSE(store_->finish_job(w2, JobStatus::kComplete, out, ""));
   EXPECT_FALSE(store_->get_dataset("out").has_value());
-  EXPECT_TRUE(store_->finish_job("j1", "w1", JobStatus::kComplete, out, ""));
+  EXPECT_TRUE(store_->finish_job(w1, JobStatus::kComplete, out, ""));
   EXPECT_EQ(store_->get_job("j1")->status, JobStatus::kComplete);
   EXPECT_EQ(store_->get_job("j1")->output_dataset_id, "out");
   EXPECT_TRUE(store_->get_dataset("out").has_value());
@@ -157,11 +159,13 @@ TEST_F(StoreTest, ChunksCommitOnceUnderTheLeaseAndFinishIsAtomic) {
 
 TEST_F(StoreTest, DeadWorkersJobIsResumedAfterItsLeaseExpires) {
   store_->insert_job(job("j1", "alice", 1000));
-  ASSERT_TRUE(store_->claim_job("w1", -1).has_value());
+  auto first = store_->claim_job("w1", -1);
+  ASSERT_TRUE(first.has_value());
   auto again = store_->claim_job("w2", 60000);
   ASSERT_TRUE(again.has_value());
   EXPECT_EQ(again->attempts, 2);
-  EXPECT_FALSE(store_->commit_chunk("j1", "w1", ChunkRow{0, 0, 10, 1, 1, "x"}));
+  EXPECT_FALSE(store_->commit_chunk(JobLease{"j1", "w1", first->lease_generation},
+                                    ChunkRow{0, 0, 10, 1, 1, "x"}));
 }
 
 TEST_F(StoreTest, EveryStatusRoundTripsThroughItsColumn) {
@@ -227,8 +231,10 @@ TEST_F(StoreTest, ADatabaseFromAnOlderVersionGainsTheNewColumns) {
 
 TEST_F(StoreTest, StateSurvivesReopen) {
   store_->insert_job(job("j1", "alice", 1000));
-  ASSERT_TRUE(store_->claim_job("w1", 60000).has_value());
-  ASSERT_TRUE(store_->commit_chunk("j1", "w1", ChunkRow{0, 0, 10, 7, 1, "x"}));
+  auto claimed = store_->claim_job("w1", 60000);
+  ASSERT_TRUE(claimed.has_value());
+  ASSERT_TRUE(store_->commit_chunk(JobLease{"j1", "w1", claimed->lease_generation},
+                                   ChunkRow{0, 0, 10, 7, 1, "x"}));
   store_.reset();
   store_ = open_sqlite_store((dir_ / "t.db").string());
   EXPECT_EQ(store_->get_job("j1")->rows_done, 10);

@@ -27,6 +27,11 @@ nlohmann::json parse_bounded_json(std::string_view text, int max_depth) {
   } catch (const nlohmann::json::parse_error& e) {
     throw_invalid("invalid json syntax at byte " + std::to_string(e.byte) +
                   ": the request body is not valid JSON");
+  } catch (const nlohmann::json::out_of_range&) {
+    // e.g. 1e400 (found by tests/fuzz/fuzz_json_request): not a library message with the text.
+    throw_invalid("invalid json: a number is out of range (numbers must fit a 64-bit float)");
+  } catch (const nlohmann::json::exception&) {
+    throw_invalid("invalid json: the request body is not valid JSON");
   }
 }
 

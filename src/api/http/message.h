@@ -27,6 +27,9 @@ struct Request {
   std::multimap<std::string, std::string> params;            // query string, repeated keys kept
   std::vector<std::string> matches;  // [0] = whole path, [i] = the route regex's i-th group
   std::string body;                  // buffered bodies (JSON routes); empty for streamed ones
+  // Names this request in the log, the X-Request-Id response header and error bodies: the
+  // client's X-Request-Id when it is 1-64 of [A-Za-z0-9._-], else a new random one.
+  std::string request_id;
 
   bool has_header(std::string_view name) const;
   std::string get_header_value(std::string_view name) const;  // "" when absent

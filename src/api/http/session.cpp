@@ -9,8 +9,11 @@
 #include <boost/asio/post.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
+#include <cctype>
 #include <chrono>
 #include <optional>
+
+#include <nlohmann/json.hpp>
 
 #include "api/http/file_range_body.h"
 #include "api/http/front_impl.h"
@@ -19,6 +22,7 @@
 #include "common/clock.h"
 #include "common/ids.h"
 #include "common/log.h"
+#include "service/storage_error.h"
 
 namespace ej::api::http {
 
@@ -32,6 +36,31 @@ namespace {
 constexpr int64_t kPreAuthBodyBytes = 64 * 1024;  // larger bodies wait for the key check
 constexpr int64_t kMaxDrainBytes = 64LL << 20;    // unread body read off before closing
 constexpr int kDrainTimeoutS = 10;
+
+// The client's X-Request-Id when it is safe to log and echo (1-64 of [A-Za-z0-9._-]), else a
+// new random one.
+std::string usable_request_id(const std::string& given) {
+  if (given.empty() || given.size() > 64) return random_alnum(16);
+  for (char c : given) {
+    if (!std::isalnum(static_cast<unsigned char>(c)) && c != '.' && c != '_' && c != '-') {
+      return random_alnum(16);
+    }
+  }
+  return given;
+}
+
+// A spool write that failed because the data dir's disk is full or read-only: a 507 that says
+// which, not a reset. nullptr for any other error.
+const char* storage_full(const beast::error_code& ec) {
+  if (ec.category() != boost::system::system_category() &&
+      ec.category() != boost::system::generic_category()) {
+    return nullptr;
+  }
+  return service::storage_problem(ec.value());
+}
+std::string storage_full_message(const char* problem) {
+  return service::storage_message(problem, "storing the upload (it was not stored)");
+}
 
 class Session : public std::enable_shared_from_this<Session> {
  public:
@@ -112,6 +141,7 @@ class Session : public std::enable_shared_from_this<Session> {
     req_.method = std::string(h.method_string());
     req_.target = std::string(h.target());
     req_.remote_addr = ip_;
+    req_.request_id = usable_request_id(std::string(h["X-Request-Id"]));
     keep_alive_ = h.keep_alive();
     if (req_.target.size() > static_cast<size_t>(cfg_.max_target_bytes)) {
       return fail(414, "request target too long: the limit is " +
@@ -210,6 +240,7 @@ class Session : public std::enable_shared_from_this<Session> {
       if (ec) {
         log_error("cannot create " + spool_path_ + ": " + ec.message());
         spool_path_.clear();
+        if (const char* p = storage_full(ec)) return fail(507, storage_full_message(p));
         return fail(500, "internal error: cannot store the upload");
       }
       deadline_ = Clock::now() + std::chrono::seconds(cfg_.upload_timeout_s);
@@ -249,6 +280,12 @@ class Session : public std::enable_shared_from_this<Session> {
     }
     if (ec == bhttp::error::body_limit) return fail(413, too_large_message(-1));
     if (ec == beast::error::timeout) return close();
+    if (const char* p = fparser_ ? storage_full(ec) : nullptr) {
+      log_warn("upload spool " + spool_path_ + ": " + ec.message());
+      fparser_.reset();
+      remove_spool();  // the partial body goes before the answer
+      return fail(507, storage_full_message(p));
+    }
     if (ec) return close();
     bool done = fparser_ ? fparser_->is_done() : sparser_->is_done();
     if (!done) return read_body();
@@ -302,6 +339,7 @@ class Session : public std::enable_shared_from_this<Session> {
       close_after_ = true;
     }
     if (!body_read_) close_after_ = true;  // the unread body must not be parsed as a request
+    tag_with_request_id();
     log_request();
     if (res_.file) return write_file();
     auto msg = std::make_shared<bhttp::response<bhttp::string_body>>(
@@ -401,11 +439,34 @@ class Session : public std::enable_shared_from_this<Session> {
     stream_.close();
   }
 
+  // X-Request-Id on every response, and "request_id" in every JSON error body, so that a user's
+  // report leads to the log line.
+  void tag_with_request_id() {
+    if (req_.request_id.empty()) req_.request_id = random_alnum(16);  // failed before a header
+    res_.set_header("X-Request-Id", req_.request_id);
+    if (res_.status < 400 || res_.file || res_.content_type != "application/json") return;
+    nlohmann::json body = nlohmann::json::parse(res_.body, nullptr, false);
+    if (!body.is_object() || body.contains("request_id")) return;
+    body["request_id"] = req_.request_id;
+    res_.body = body.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+  }
+
   void log_request() {
-    std::string client = req_.get_header_value("X-Client-Name");
-    log_info(escape_for_log(req_.method, 16) + " " + escape_for_log(req_.path) + " " +
-             std::to_string(res_.status) + " " + std::to_string((now_us() - start_us_) / 1000) +
-             "ms" + (client.empty() ? "" : " client=" + escape_for_log(client, 64)));
+    int64_t duration_us = now_us() - start_us_;
+    std::string client = escape_for_log(req_.get_header_value("X-Client-Name"), 64);
+    std::string method = escape_for_log(req_.method, 16);
+    std::string path = escape_for_log(req_.path);
+    std::string status = std::to_string(res_.status);
+    std::string ms = std::to_string(duration_us / 1000);
+    log_info(method + " " + path + " " + status + " " + ms + "ms" +
+                 (client.empty() ? "" : " client=" + client),
+             {{"request_id", req_.request_id},
+              {"method", method},
+              {"path", path},
+              {"status", status},
+              {"ms", ms}});
+    f_->router->metrics().observe_request(route_ ? readable_route(route_->pattern) : "unmatched",
+                                          method, res_.status, duration_us);
     start_us_ = 0;
   }
 

@@ -1,8 +1,10 @@
 #include "service/ingest/input_file.h"
 
 #include <fcntl.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 
@@ -25,8 +27,15 @@ int open_for_reading(const std::string& path) {
 
 }  // namespace
 
-InputFile::InputFile(const std::string& path)
-    : path_(path), buf_(1 << 20), fd_(open_for_reading(path)) {}
+InputFile::InputFile(const std::string& path) : path_(path), fd_(open_for_reading(path)) {
+  // 1 MiB, or less for a smaller file (a buffer never needs more than the file + 1 byte).
+  struct stat st;
+  size_t size = 1 << 20;
+  if (fstat(fd_, &st) == 0 && S_ISREG(st.st_mode)) {
+    size = std::clamp<size_t>(static_cast<size_t>(st.st_size) + 1, 4096, size);
+  }
+  buf_.resize(size);
+}
 
 InputFile::~InputFile() {
   if (fd_ >= 0) ::close(fd_);

@@ -1,5 +1,5 @@
-// InputFile: buffered, forward-only reading of an uploaded file (1 MiB buffer over a raw fd):
-// bytes, peeks and '\n'-terminated lines. read_head: the first bytes of a file, for sniffing.
+// InputFile: buffered, forward-only reading of an uploaded file (a buffer of up to 1 MiB over a raw
+// fd): bytes, peeks and '\n'-terminated lines. read_head: the first bytes of a file, for sniffing.
 // I/O errors throw ej::Error(kInternal) naming the path.
 //
 // Thread-safety: an InputFile is used by one thread (the row source that owns it); read_head is

@@ -1,0 +1,130 @@
+#include "api/metrics.h"
+
+#include <cstdio>
+
+#include "service/embedding_service.h"
+#include "service/model_registry.h"
+
+namespace ej::api {
+
+namespace {
+
+// A label value escaped as the text format requires (\\, \", \n).
+std::string label(const std::string& v) {
+  std::string out;
+  for (char c : v) {
+    if (c == '\\' || c == '"') {
+      out += '\\';
+      out += c;
+    } else if (c == '\n') {
+      out += "\\n";
+    } else {
+      out += c;
+    }
+  }
+  return out;
+}
+
+std::string number(double v) {
+  char buf[64];
+  std::snprintf(buf, sizeof buf, "%.17g", v);
+  return buf;
+}
+
+void header(std::string* out, const char* name, const char* type, const char* help) {
+  *out += std::string("# HELP ") + name + " " + help + "\n# TYPE " + name + " " + type + "\n";
+}
+
+}  // namespace
+
+std::string readable_route(std::string pattern) {
+  for (size_t at; (at = pattern.find("([^/]+)")) != std::string::npos;) {
+    pattern.replace(at, 7, "{id}");
+  }
+  return pattern;
+}
+
+void Metrics::observe_request(const std::string& route, const std::string& method, int status,
+                              int64_t duration_us) {
+  double s = static_cast<double>(duration_us) / 1e6;
+  std::lock_guard<std::mutex> lock(mu_);
+  ++requests_[{route, method, status}];
+  Latency& l = latency_[{route, method}];
+  for (size_t i = 0; i < kBucketsS.size(); ++i) {
+    if (s <= kBucketsS[i]) {
+      ++l.buckets[i];
+      break;
+    }
+  }
+  ++l.count;
+  l.sum_s += s;
+}
+
+std::string Metrics::render(service::Services& services) const {
+  std::string out;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    header(&out, "embedjobs_http_requests_total", "counter", "HTTP requests by route and status.");
+    for (const auto& [key, n] : requests_) {
+      const auto& [route, method, status] = key;
+      out += "embedjobs_http_requests_total{route=\"" + label(route) + "\",method=\"" +
+             label(method) + "\",status=\"" + std::to_string(status) + "\"} " + std::to_string(n) +
+             "\n";
+    }
+    header(&out, "embedjobs_http_request_duration_seconds", "histogram",
+           "HTTP request latency, first byte in to response out.");
+    for (const auto& [key, l] : latency_) {
+      std::string labels =
+          "route=\"" + label(key.first) + "\",method=\"" + label(key.second) + "\"";
+      int64_t cumulative = 0;
+      for (size_t i = 0; i < kBucketsS.size(); ++i) {
+        cumulative += l.buckets[i];
+        out += "embedjobs_http_request_duration_seconds_bucket{" + labels + ",le=\"" +
+               number(kBucketsS[i]) + "\"} " + std::to_string(cumulative) + "\n";
+      }
+      out += "embedjobs_http_request_duration_seconds_bucket{" + labels + ",le=\"+Inf\"} " +
+             std::to_string(l.count) + "\n";
+      out +=
+          "embedjobs_http_request_duration_seconds_sum{" + labels + "} " + number(l.sum_s) + "\n";
+      out += "embedjobs_http_request_duration_seconds_count{" + labels + "} " +
+             std::to_string(l.count) + "\n";
+    }
+  }
+
+  struct Series {
+    const char* name;
+    const char* type;
+    const char* help;
+    double (*value)(const service::SchedulerStats&);
+  };
+  static const Series kSeries[] = {
+      {"embedjobs_queued_tokens", "gauge", "Tokens waiting in the model's scheduler.",
+       [](const service::SchedulerStats& s) { return static_cast<double>(s.queued_tokens); }},
+      {"embedjobs_engine_batches_total", "counter", "Engine batches run.",
+       [](const service::SchedulerStats& s) { return static_cast<double>(s.batches); }},
+      {"embedjobs_engine_sequences_total", "counter",
+       "Sequences embedded (sequences / batches = the mean batch size).",
+       [](const service::SchedulerStats& s) { return static_cast<double>(s.sequences); }},
+      {"embedjobs_engine_tokens_total", "counter", "Tokens embedded (its rate is tokens/s).",
+       [](const service::SchedulerStats& s) { return static_cast<double>(s.tokens); }},
+      {"embedjobs_engine_seconds_total", "counter", "Time spent inside the engine.",
+       [](const service::SchedulerStats& s) { return static_cast<double>(s.engine_us) / 1e6; }},
+      {"embedjobs_rejected_requests_total", "counter",
+       "Sync requests refused with 429 because the queue was full.",
+       [](const service::SchedulerStats& s) { return static_cast<double>(s.rejected); }},
+  };
+  std::vector<std::pair<std::string, service::SchedulerStats>> stats;
+  for (const service::ServedModel* m : services.models->list()) {
+    stats.emplace_back(m->name, services.embeddings->stats(*m));
+  }
+  for (const Series& series : kSeries) {
+    header(&out, series.name, series.type, series.help);
+    for (const auto& [model, s] : stats) {
+      out += std::string(series.name) + "{model=\"" + label(model) + "\"} " +
+             number(series.value(s)) + "\n";
+    }
+  }
+  return out;
+}
+
+}  // namespace ej::api
