@@ -5,6 +5,7 @@
 #include <CLI/CLI.hpp>
 #include <atomic>
 #include <cerrno>
+#include <cstdio>
 #include <cstring>
 #include <filesystem>
 #include <iostream>
@@ -17,6 +18,7 @@
 #include "cli/config_file.h"
 #include "cli/exit_codes.h"
 #include "cli/suggest.h"
+#include "common/clock.h"
 #include "common/error.h"
 #include "common/ids.h"
 #include "common/log.h"
@@ -399,6 +401,19 @@ int main(int argc, char** argv) {
       ->capture_default_str();
   keys_create->add_option("--owner", key_owner_name, "Owner of the key (default: a new owner)");
   keys_create->add_option("--name", key_name, "A label for the key");
+  CLI::App* keys_list = keys_cmd->add_subcommand("list", "List the stored keys (ids, owners)");
+  keys_list->add_option("--data-dir", key_data_dir)
+      ->envname("EMBEDJOBS_DATA_DIR")
+      ->capture_default_str();
+  std::string revoke_id;
+  CLI::App* keys_revoke =
+      keys_cmd->add_subcommand("revoke", "Delete a key: it stops working at once");
+  keys_revoke
+      ->add_option("id", revoke_id, "The key's id (from keys list; a unique prefix is enough)")
+      ->required();
+  keys_revoke->add_option("--data-dir", key_data_dir)
+      ->envname("EMBEDJOBS_DATA_DIR")
+      ->capture_default_str();
 
   std::function<int()> run_client = ej::cli::register_client_commands(app);
 
@@ -450,6 +465,32 @@ int main(int argc, char** argv) {
       auto [key, owner] = keys.create(key_owner_name, key_name);
       std::cout << key << std::endl;
       std::cerr << "owner: " << owner << " (the key is shown once; only its hash is stored)\n";
+      return 0;
+    }
+    if (keys_list->parsed() || keys_revoke->parsed()) {
+      if (!fs::exists(key_data_dir + "/embedjobs.db")) {
+        std::cerr << "embedjobs: no database in " << key_data_dir << " (--data-dir)\n";
+        return ej::cli::kExitNotFound;
+      }
+      auto store = ej::store::open_sqlite_store(key_data_dir + "/embedjobs.db");
+      ej::service::ApiKeys keys(store.get(),
+                                ej::service::ApiKeys::load_or_create_secret(key_data_dir));
+      if (keys_revoke->parsed()) {
+        try {
+          ej::service::ApiKeys::Listed k = keys.revoke(revoke_id);
+          std::cerr << "revoked key " << k.id << " of owner " << k.owner << "\n";
+          return 0;
+        } catch (const ej::Error& e) {
+          std::cerr << "embedjobs: " << e.what() << "\n";
+          return e.code() == ej::ErrorCode::kNotFound ? ej::cli::kExitNotFound
+                                                      : ej::cli::kExitUsage;
+        }
+      }
+      std::cout << "ID            OWNER                 NAME          CREATED\n";
+      for (const auto& k : keys.list()) {
+        std::printf("%-13s %-21s %-13s %s\n", k.id.c_str(), k.owner.c_str(), k.name.c_str(),
+                    ej::format_rfc3339(k.created_us).c_str());
+      }
       return 0;
     }
   } catch (const std::exception& e) {

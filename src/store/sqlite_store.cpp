@@ -130,6 +130,21 @@ class SqliteStore final : public Store {
     return sqlite3_changes(db_) > 0;
   }
 
+  std::vector<ApiKeyRow> list_api_keys() override {
+    std::lock_guard<std::mutex> lock(mu_);
+    Stmt s(db_, "SELECT key_hash, owner, name, created_us FROM api_keys ORDER BY created_us");
+    std::vector<ApiKeyRow> out;
+    while (s.step()) out.push_back({s.text(0), s.text(1), s.text(2), s.i64(3)});
+    return out;
+  }
+
+  bool delete_api_key(const std::string& key_hash) override {
+    std::lock_guard<std::mutex> lock(mu_);
+    Stmt s(db_, "DELETE FROM api_keys WHERE key_hash = ?");
+    s.bind(1, key_hash).step();
+    return sqlite3_changes(db_) > 0;
+  }
+
   void insert_dataset(const DatasetRow& r) override {
     std::lock_guard<std::mutex> lock(mu_);
     insert_dataset_locked(r);
