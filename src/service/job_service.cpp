@@ -271,6 +271,7 @@ void JobService::run_job(const store::JobRow& job, const std::string& worker) {
     EmbedRequest request;
     request.input_type = input_type;
     request.truncate = truncate;
+    request.owner = job.owner;  // embedding cache entries are per owner
     request.texts.reserve(chunk.size());
     for (const auto& r : chunk) request.texts.push_back(r.at("text").get<std::string>());
     std::shared_ptr<EmbedTask> task = services_->embeddings->submit_bulk(model, request);
@@ -306,6 +307,8 @@ void JobService::run_job(const store::JobRow& job, const std::string& worker) {
       break;
     }
     task->wait();  // rethrows an engine failure
+    // The embedding cache keeps what this chunk computed.
+    services_->embeddings->remember(model, *task);
     int64_t tokens = 0;
     nlohmann::json kept_values;
     const size_t dims = static_cast<size_t>(info.dims);
@@ -326,7 +329,7 @@ void JobService::run_job(const store::JobRow& job, const std::string& worker) {
       r.ubinary_values = types.ubinary ? conv.ubinary.data() : nullptr;
       r.kept_fields = &kept_values;
       writer.append_result(r);
-      tokens += static_cast<int64_t>(task->inputs[i].ids.size());
+      tokens += task->num_tokens[i];
     }
     failpoint("job.before_chunk_close");
     store::ChunkRow c;
@@ -334,6 +337,7 @@ void JobService::run_job(const store::JobRow& job, const std::string& worker) {
     c.first_row = first_row;
     c.num_rows = static_cast<int64_t>(chunk.size());
     c.tokens = tokens;
+    c.cached_tokens = task->cached_tokens;
     c.size_bytes = static_cast<int64_t>(writer.close());
     c.file = rel;
     failpoint("job.before_commit");

@@ -20,6 +20,9 @@ struct ServedModel {
   // Matryoshka dimensions the model was trained for (--output-dimensions): output_dimension may
   // pick one; the vector is then cut to it and L2-renormalized. Empty: output_dimension is a 400.
   std::vector<int> output_dimensions;
+  // The compute dtype the model runs in ("fp32", "bf16", "int8"; set where the model is loaded):
+  // part of the embedding cache key, since vectors differ by dtype.
+  std::string dtype = "fp32";
 };
 
 class ModelRegistry {

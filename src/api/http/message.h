@@ -6,6 +6,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
 #include <string>
@@ -27,6 +28,9 @@ struct Request {
   std::multimap<std::string, std::string> params;            // query string, repeated keys kept
   std::vector<std::string> matches;  // [0] = whole path, [i] = the route regex's i-th group
   std::string body;                  // buffered bodies (JSON routes); empty for streamed ones
+  // True once the client closed or reset the connection (a non-blocking check of the socket;
+  // the handler's worker thread may call it while the request runs). Empty outside a session.
+  std::function<bool()> client_gone;
 
   bool has_header(std::string_view name) const;
   std::string get_header_value(std::string_view name) const;  // "" when absent
