@@ -113,8 +113,10 @@ int serve(const ServeOptions& o) {
   ej::engine::EngineOptions engine_options;
   engine_options.threads = o.engine_threads;
   if (o.models.empty()) {
-    models.add(ej::service::kLexicalModelName, ej::engine::open_embedder("lexical", engine_options),
-               ej::service::kLexicalModelIdentity);
+    ej::service::ServedModel& lexical = models.add(
+        ej::service::kLexicalModelName, ej::engine::open_embedder("lexical", engine_options),
+        ej::service::kLexicalModelIdentity);
+    lexical.cached = false;  // it computes a vector faster than the cache finds one
   }
   std::map<std::string, std::vector<int>> output_dims;
   for (const auto& spec : o.output_dimensions) {
@@ -160,7 +162,9 @@ int serve(const ServeOptions& o) {
         return 2;
       }
     }
-    models.add(name, loaded.embedder, loaded.identity, dims);
+    // The built-in lexical model computes a vector faster than the cache finds one.
+    models.add(name, loaded.embedder, loaded.identity, dims).cached =
+        !ej::engine::is_builtin_model(source);
     ej::log_info("model " + name + " = " + source + " (" + loaded.embedder->info().kind + ", " +
                  std::to_string(loaded.embedder->info().dims) + " dims, " + loaded.identity + ")");
   }

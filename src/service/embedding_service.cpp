@@ -82,7 +82,7 @@ void EmbeddingService::on_tokenizer_thread(const std::function<void()>& fn) {
 void EmbeddingService::look_up_cached(const ServedModel& model, const EmbedRequest& r,
                                       EmbedTask* task) {
   EmbeddingCache* cache = options_.cache;
-  if (!cache || r.owner.empty() || r.texts.empty()) return;
+  if (!cache || !model.cached || r.owner.empty() || r.texts.empty()) return;
   const size_t n = r.texts.size();
   const int dims = model.embedder->info().dims;
   EmbeddingCacheKey key;

@@ -270,8 +270,9 @@ TEST(EmbeddingCache, ARowWhoseVectorChangedIsAMissAndDropped) {
 // ---- inside EmbeddingService -----------------------------------------------------------------
 
 struct Served {
-  explicit Served(EmbeddingCache* cache) : fake(std::make_shared<test::FakeEmbedder>(1000)) {
-    models.add("m", fake, "test:m");
+  explicit Served(EmbeddingCache* cache, bool cached = true)
+      : fake(std::make_shared<test::FakeEmbedder>(1000)) {
+    models.add("m", fake, "test:m").cached = cached;
     EmbeddingServiceOptions o;
     o.cache = cache;
     service = std::make_unique<EmbeddingService>(&models, o);
@@ -357,13 +358,19 @@ TEST(EmbeddingServiceCache, BulkTasksSkipHitsAndRememberWhatTheyComputed) {
   EXPECT_EQ(fourth->cached_tokens, 0);
 }
 
-TEST(EmbeddingServiceCache, WithoutACacheNothingIsCached) {
-  Served s(nullptr);
-  const ServedModel& m = s.models.get("m");
-  s.service->embed(m, s.request({"hello"}));
-  EmbedResult again = s.service->embed(m, s.request({"hello"}));
-  EXPECT_EQ(s.embedded(), 2u);
-  EXPECT_EQ(again.cached_tokens, 0);
+TEST(EmbeddingServiceCache, WithoutACacheOrForAModelServedUncachedNothingIsCached) {
+  TempDir dir;
+  EmbeddingCache cache(dir.file("cache.sqlite"), 1 << 20);
+  for (bool with_cache : {false, true}) {
+    Served s(with_cache ? &cache : nullptr, /*cached=*/!with_cache);
+    const ServedModel& m = s.models.get("m");
+    s.service->embed(m, s.request({"hello"}));
+    EmbedResult again = s.service->embed(m, s.request({"hello"}));
+    EXPECT_EQ(s.embedded(), 2u);
+    EXPECT_EQ(again.cached_tokens, 0);
+  }
+  EXPECT_EQ(cache.stats().entries, 0);
+  EXPECT_EQ(cache.stats().hits + cache.stats().misses, 0);
 }
 
 }  // namespace
