@@ -173,6 +173,54 @@ TEST(Scheduler, CancelDropsQueuedWork) {
   for (const auto& batch : f.fake->batches()) {
     for (const auto& s : batch) EXPECT_TRUE(s == "hold" || s == "stays") << s;
   }
+  SchedulerStats stats = f.scheduler.stats();
+  EXPECT_EQ(stats.cancelled, 2);
+  EXPECT_EQ(stats.dropped_sequences, 3);
+}
+
+TEST(Scheduler, PrecomputedSequencesAreSkipped) {
+  Fixture f(1000);
+  auto first = f.block();
+  // "cached" came from the embedding cache: its vector is there, its input is not tokenized.
+  auto t = make_task(*f.fake, Lane::kInteractive, {"abc", "cached", "de"});
+  t->inputs[1] = engine::TokenizedInput{};
+  t->precomputed = {0, 1, 0};
+  t->vectors.assign(12, 0.0f);
+  t->vectors[4] = 42.0f;
+  t->num_tokens = {0, 9, 0};
+  f.scheduler.submit(t);
+  EXPECT_EQ(f.scheduler.stats().queued_tokens, 5);  // the cached text costs nothing
+  auto all_cached = make_task(*f.fake, Lane::kBulk, {"x"});
+  all_cached->inputs[0] = engine::TokenizedInput{};
+  all_cached->precomputed = {1};
+  all_cached->vectors.assign(4, 7.0f);
+  all_cached->num_tokens = {3};
+  f.scheduler.submit(all_cached);
+  EXPECT_TRUE(all_cached->wait_for(0));  // nothing to embed: finished at submit
+  EXPECT_EQ(all_cached->vectors, std::vector<float>(4, 7.0f));
+  f.fake->release();
+  t->wait();
+  EXPECT_EQ(t->vectors[0], static_cast<float>('a'));
+  EXPECT_EQ(t->vectors[4], 42.0f);
+  EXPECT_EQ(t->vectors[8], static_cast<float>('d'));
+  EXPECT_EQ(t->num_tokens, (std::vector<int>{3, 9, 2}));
+  for (const auto& batch : f.fake->batches()) {
+    for (const auto& s : batch) EXPECT_NE(s, "cached");
+  }
+  // Cancelling counts only what was still to embed.
+  f.fake->hold();
+  auto blocker = make_task(*f.fake, Lane::kInteractive, {"hold2"});
+  f.scheduler.submit(blocker);
+  f.fake->wait_entered(3);
+  auto later = make_task(*f.fake, Lane::kInteractive, {"p", "q"});
+  later->inputs[0] = engine::TokenizedInput{};
+  later->precomputed = {1, 0};
+  later->num_tokens = {1, 0};
+  f.scheduler.submit(later);
+  later->cancel();
+  EXPECT_EQ(f.scheduler.stats().dropped_sequences, 1);
+  f.fake->release();
+  blocker->wait();
 }
 
 TEST(EmbeddingService, ClientGoneDropsTheRequest) {
