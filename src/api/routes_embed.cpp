@@ -134,10 +134,12 @@ void set_warnings(Ctx& ctx, const std::vector<std::string>& warnings, nlohmann::
   (*meta)["warnings"] = warnings;
 }
 
-nlohmann::json billed_meta(const char* version, int64_t tokens) {
+// cached_tokens: of `tokens`, served from the embedding cache (ApiMeta.cached_tokens).
+nlohmann::json billed_meta(const char* version, int64_t tokens, int64_t cached_tokens) {
   nlohmann::json meta = api_meta(version);
   meta["billed_units"] = {{"input_tokens", tokens}};
   meta["tokens"] = {{"input_tokens", tokens}};
+  meta["cached_tokens"] = cached_tokens;
   return meta;
 }
 
@@ -149,6 +151,7 @@ void embed_v1(Ctx& ctx, Router& r) {
   }
   if (!present(body, "texts")) throw_invalid("invalid request: texts must be provided");
   c.request.texts = texts_field(body);
+  c.request.owner = ctx.owner;  // embedding cache entries are per owner
   check_count(c.request.texts.size(), "texts");
   const bool by_type = present(body, "embedding_types");
   service::EmbeddingTypes types =
@@ -156,9 +159,10 @@ void embed_v1(Ctx& ctx, Router& r) {
   const engine::ModelInfo& info = c.model->embedder->info();
 
   nlohmann::json texts_json = body["texts"];
-  service::EmbedResult out = r.services().embeddings->embed(*c.model, std::move(c.request));
+  service::EmbedResult out =
+      r.services().embeddings->embed(*c.model, std::move(c.request), ctx.req.client_gone);
   const size_t n = texts_json.size();
-  nlohmann::json meta = billed_meta("1", out.total_tokens);
+  nlohmann::json meta = billed_meta("1", out.total_tokens, out.cached_tokens);
   set_warnings(ctx, c.warnings, &meta);
   nlohmann::json res = {{"id", random_uuid()}, {"texts", std::move(texts_json)}};
   if (by_type) {
@@ -192,6 +196,7 @@ void embed_v2(Ctx& ctx, Router& r) {
   }
   if (!has_texts && !has_inputs) throw_invalid("invalid request: texts or inputs must be provided");
   c.request.texts = has_texts ? texts_field(body) : inputs_field(body, *c.model);
+  c.request.owner = ctx.owner;  // embedding cache entries are per owner
   check_count(c.request.texts.size(), has_texts ? "texts" : "inputs");
   c.request.max_tokens = int_field(body, "max_tokens", 1, 1 << 30, 0);
   c.request.priority = int_field(body, "priority", 0, 999, 0);
@@ -219,7 +224,8 @@ void embed_v2(Ctx& ctx, Router& r) {
   }
   nlohmann::json texts_json = c.request.texts;
   const size_t n = c.request.texts.size();
-  service::EmbedResult out = r.services().embeddings->embed(*c.model, std::move(c.request));
+  service::EmbedResult out =
+      r.services().embeddings->embed(*c.model, std::move(c.request), ctx.req.client_gone);
   if (dims != info.dims) {
     std::vector<float> cut;
     cut.reserve(n * static_cast<size_t>(dims));
@@ -231,7 +237,7 @@ void embed_v2(Ctx& ctx, Router& r) {
     }
     out.vectors = std::move(cut);
   }
-  nlohmann::json meta = billed_meta("2", out.total_tokens);
+  nlohmann::json meta = billed_meta("2", out.total_tokens, out.cached_tokens);
   set_warnings(ctx, c.warnings, &meta);
   send_json(ctx.res, 200,
             {{"id", random_uuid()},

@@ -27,6 +27,7 @@
 #include "hub/model_source.h"
 #include "service/api_keys.h"
 #include "service/dataset_service.h"
+#include "service/embedding_cache.h"
 #include "service/embedding_service.h"
 #include "service/job_service.h"
 #include "service/model_registry.h"
@@ -57,6 +58,7 @@ struct ServeOptions {
   int64_t max_queued_tokens = 256 * 1024;
   int tokenizer_threads = 2;
   std::string log_format = "text";
+  int64_t cache_mb = 1024;  // embedding cache (<data-dir>/cache.sqlite); 0 = off
 };
 
 // "NAME=256,512" -> {NAME, {256, 512}}; throws CLI-style messages as std::invalid_argument.
@@ -176,8 +178,10 @@ int serve(ServeOptions o) {
   ej::engine::EngineOptions engine_options;
   engine_options.threads = o.engine_threads;
   if (o.models.empty()) {
-    models.add(ej::service::kLexicalModelName, ej::engine::open_embedder("lexical", engine_options),
-               ej::service::kLexicalModelIdentity);
+    ej::service::ServedModel& lexical = models.add(
+        ej::service::kLexicalModelName, ej::engine::open_embedder("lexical", engine_options),
+        ej::service::kLexicalModelIdentity);
+    lexical.cached = false;  // it computes a vector faster than the cache finds one
   }
   std::map<std::string, std::vector<int>> output_dims;
   for (const auto& spec : o.output_dimensions) {
@@ -223,7 +227,9 @@ int serve(ServeOptions o) {
         return 2;
       }
     }
-    models.add(name, loaded.embedder, loaded.identity, dims);
+    // The built-in lexical model computes a vector faster than the cache finds one.
+    models.add(name, loaded.embedder, loaded.identity, dims).cached =
+        !ej::engine::is_builtin_model(source);
     ej::log_info("model " + name + " = " + source + " (" + loaded.embedder->info().kind + ", " +
                  std::to_string(loaded.embedder->info().dims) + " dims, " + loaded.identity + ")");
   }
@@ -243,6 +249,16 @@ int serve(ServeOptions o) {
   ej::service::EmbeddingServiceOptions embedding_options;
   embedding_options.tokenizer_threads = o.tokenizer_threads;
   embedding_options.scheduler.max_queued_tokens = o.max_queued_tokens;
+  std::unique_ptr<ej::service::EmbeddingCache> cache;
+  if (o.cache_mb > 0) {
+    cache = std::make_unique<ej::service::EmbeddingCache>(o.data_dir + "/cache.sqlite",
+                                                          o.cache_mb * 1024 * 1024);
+    embedding_options.cache = cache.get();
+    const ej::service::EmbeddingCacheStats cs = cache->stats();
+    ej::log_info("embedding cache " + o.data_dir + "/cache.sqlite: " + std::to_string(cs.entries) +
+                 " vectors, " + std::to_string(cs.bytes >> 20) + " of " +
+                 std::to_string(o.cache_mb) + " MiB");
+  }
   ej::service::EmbeddingService embeddings(&models, embedding_options);
   services.embeddings = &embeddings;
   ej::service::DatasetService datasets(&services);
@@ -390,6 +406,13 @@ int main(int argc, char** argv) {
       ->capture_default_str();
   serve_cmd->add_option("--tokenizer-threads", o.tokenizer_threads, "Tokenizer threads")
       ->check(CLI::Range(1, 256))
+      ->capture_default_str();
+  serve_cmd
+      ->add_option("--cache-mb", o.cache_mb,
+                   "Embedding cache size in MiB (DATA_DIR/cache.sqlite, least recently used "
+                   "evicted first); 0 = off")
+      ->envname("EMBEDJOBS_CACHE_MB")
+      ->check(CLI::Range(int64_t{0}, int64_t{1} << 30))
       ->capture_default_str();
 
   CLI::App* keys_cmd = app.add_subcommand("keys", "Manage API keys");

@@ -360,6 +360,7 @@ JobService::ChunkOutcome JobService::run_chunk(const ChunkPlan& plan,
   EmbedRequest request;
   request.input_type = parse_input_type(job.input_type);
   request.truncate = parse_truncate(job.truncate, false);
+  request.owner = job.owner;  // embedding cache entries are per owner
   request.texts.reserve(chunk.size());
   for (const auto& r : chunk) request.texts.push_back(r.at("text").get<std::string>());
   std::shared_ptr<EmbedTask> task = services_->embeddings->submit_bulk(plan.model, request);
@@ -394,6 +395,8 @@ JobService::ChunkOutcome JobService::run_chunk(const ChunkPlan& plan,
     return ChunkOutcome::kCancelled;
   }
   task->wait();  // rethrows an engine failure
+  // The embedding cache keeps what this chunk computed.
+  services_->embeddings->remember(plan.model, *task);
   int64_t tokens = 0;
   nlohmann::json kept_values;
   const size_t dims = static_cast<size_t>(info.dims);
@@ -414,7 +417,7 @@ JobService::ChunkOutcome JobService::run_chunk(const ChunkPlan& plan,
     r.ubinary_values = plan.types.ubinary ? conv.ubinary.data() : nullptr;
     r.kept_fields = &kept_values;
     writer.append_result(r);
-    tokens += static_cast<int64_t>(task->inputs[i].ids.size());
+    tokens += task->num_tokens[i];  // cache hits have no tokenized inputs
   }
   failpoint("job.before_chunk_close");
   store::ChunkRow c;
@@ -422,6 +425,7 @@ JobService::ChunkOutcome JobService::run_chunk(const ChunkPlan& plan,
   c.first_row = plan.first_row;
   c.num_rows = static_cast<int64_t>(chunk.size());
   c.tokens = tokens;
+  c.cached_tokens = task->cached_tokens;
   c.size_bytes = static_cast<int64_t>(writer.close());
   c.file = rel;
   failpoint("job.before_commit");

@@ -99,6 +99,7 @@ struct ChunkRow {
   int64_t tokens = 0;
   int64_t size_bytes = 0;
   std::string file;
+  int64_t cached_tokens = 0;  // of tokens, served from the embedding cache
 };
 
 class Store {
