@@ -27,7 +27,7 @@ inline float bf16_to_f32(uint16_t h) {
 void to_bf16_rows(const float* x, size_t rows, size_t cols, uint16_t* out, int threads);
 
 // Per row r: scale[r] = max |x[r, :]| / 127 (1 when the row is all zero), and
-// q[r, c] = round(x[r, c] / scale[r]) in [-127, 127].
+// q[r, c] = round(x[r, c] / scale[r]) (nearest, ties to even) in [-127, 127].
 void quantize_rows_s8(const float* x, size_t rows, size_t cols, int8_t* q, float* scale,
                       int threads);
 
