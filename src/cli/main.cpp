@@ -205,7 +205,18 @@ int serve(ServeOptions o) {
       return 2;
     }
     std::string name = spec.substr(0, eq), source = spec.substr(eq + 1);
-    Loaded& loaded = by_source[source];
+    // Options after the source: ",dtype=fp32|bf16|int8" (the engine's compute mode).
+    ej::engine::EngineOptions model_options = engine_options;
+    if (size_t opt = source.find(",dtype="); opt != std::string::npos) {
+      const std::string dtype = source.substr(opt + 7);
+      source.resize(opt);
+      if (source.empty() || !ej::engine::parse_compute_dtype(dtype, &model_options.dtype)) {
+        std::cerr << "--model " << spec << ": dtype must be fp32, bf16 or int8, got '" << dtype
+                  << "'\n";
+        return 2;
+      }
+    }
+    Loaded& loaded = by_source[source + "," + ej::engine::compute_dtype_name(model_options.dtype)];
     if (!loaded.embedder) {
       if (ej::engine::is_builtin_model(source)) {
         loaded.embedder = ej::engine::open_embedder(source, engine_options);
@@ -213,8 +224,12 @@ int serve(ServeOptions o) {
       } else {
         // A repo id becomes a local folder (Hugging Face cache or download) before the engine.
         std::string folder = ej::hub::resolve_model_source(source);
-        loaded.embedder = ej::engine::open_embedder(folder, engine_options);
+        loaded.embedder = ej::engine::open_embedder(folder, model_options);
         loaded.identity = ej::hub::model_identity(folder);
+        // Vectors differ by compute mode: a job pinned to fp32 must not resume under bf16.
+        if (model_options.dtype != ej::engine::ComputeDType::kF32) {
+          loaded.identity += ";dtype=" + loaded.embedder->info().dtype;
+        }
       }
     }
     // Matryoshka sizes: --output-dimensions, else what the model's own config declares.
@@ -228,9 +243,11 @@ int serve(ServeOptions o) {
       }
     }
     // The built-in lexical model computes a vector faster than the cache finds one.
-    models.add(name, loaded.embedder, loaded.identity, dims).cached =
-        !ej::engine::is_builtin_model(source);
+    ej::service::ServedModel& served = models.add(name, loaded.embedder, loaded.identity, dims);
+    served.cached = !ej::engine::is_builtin_model(source);
+    served.dtype = loaded.embedder->info().dtype;  // part of the embedding cache key
     ej::log_info("model " + name + " = " + source + " (" + loaded.embedder->info().kind + ", " +
+                 loaded.embedder->info().dtype + ", " +
                  std::to_string(loaded.embedder->info().dims) + " dims, " + loaded.identity + ")");
   }
 
@@ -313,8 +330,8 @@ int main(int argc, char** argv) {
       ->envname("EMBEDJOBS_API_KEY");
   serve_cmd
       ->add_option("--model", o.models,
-                   "NAME=SOURCE (repeatable): serve SOURCE (lexical, or a Hugging Face "
-                   "model folder) as NAME")
+                   "NAME=SOURCE[,dtype=fp32|bf16|int8] (repeatable): serve SOURCE (lexical, "
+                   "or a Hugging Face model folder) as NAME, computing in dtype (default fp32)")
       ->envname("EMBEDJOBS_MODEL");
   serve_cmd->add_flag("--no-auth", o.no_auth, "Accept requests without an API key (local use)")
       ->envname("EMBEDJOBS_NO_AUTH");
