@@ -1,15 +1,22 @@
 // engine_bench: throughput of the neural encoder engine on the peer kit's workloads, for the
 // comparison with ONNX Runtime in bench/run_engine_bench.sh.
 //
-//   engine_bench --model DIR [--corpus corpus_tokens.json] [--threads 2] [--reps 5] [--warmup 1]
-//                [--seq 128] [--batch 32] [--batch-tokens N] [--json out.json]
-//                [--peer-kit DIR [--rounds N]]
+//   engine_bench --model DIR [--dtype fp32|bf16|int8] [--corpus corpus_tokens.json]
+//                [--threads 2] [--reps 5] [--warmup 1] [--seq 128] [--batch 32]
+//                [--batch-tokens N] [--json out.json] [--peer-kit DIR [--rounds N]]
+//                [--gemm-ceiling]
 //
-// With --peer-kit (a copy of ../shared/peers with node_modules installed and the model's ONNX
-// export, see bench/run_engine_bench.sh), the same run also starts the ONNX Runtime peer
-// (node node/bench_ort.js) on the same model, token ids, batch and threads, alternating
-// ours / peer for --rounds rounds, and prints both tokens/s and the ratio (median over all
-// timed repetitions, and best repetition: the machine is shared, so both are noisy).
+// With --peer-kit (bench/peers with its node_modules installed, and DIR/onnx/model.onnx from
+// bench/peers/bert_model.py, see bench/run_engine_bench.sh), the same run also starts the ONNX
+// Runtime peer (node DIR/ort_peer.js, fp32) on the same model, the same token ids (handed over
+// in a file), batch and threads, alternating ours / peer for --rounds rounds, and prints both
+// tokens/s and the ratio (median over all timed repetitions, and best repetition: the machine
+// is shared, so both are noisy).
+// --gemm-ceiling: after the runs (and after the peak RSS is read), times oneDNN alone on the
+// model's GEMM shapes in the same dtype (QKV, attention output, FFN up, FFN down; random
+// weights, M = the fixed workload's batch x seq tokens, input already narrowed): a pure matmul
+// loop, giving GFLOP/s and the tokens/s the GEMMs alone would allow; ours / that = the fraction
+// of the GEMM ceiling.
 //
 // Workloads: "b<batch> s<seq>" (batch sequences of seq random tokens, [CLS] .. [SEP]) and
 // "corpus" (every sequence of the corpus token ids; the engine sorts them by length and packs
@@ -29,12 +36,77 @@
 #include <string>
 #include <vector>
 
+#include "engine/linear.h"
 #include "engine/neural_embedder.h"
 
 namespace {
 
 using ej::engine::ForwardStats;
 using ej::engine::NeuralEmbedder;
+
+// The model's GEMMs in `dtype` alone, M = rows: {GFLOP/s, tokens/s the GEMMs allow}.
+std::pair<double, double> gemm_ceiling(const NeuralEmbedder& e, ej::engine::ComputeDType dtype,
+                                       int64_t rows, int reps) {
+  const auto& s = e.model().spec();
+  const auto& blocks = e.model().arch().blocks;
+  const int64_t H = s.hidden_size;
+  const int64_t qkv = blocks.front().attn.num_heads * blocks.front().attn.head_dim +
+                      2 * blocks.front().attn.num_kv_heads * blocks.front().attn.head_dim;
+  const int64_t q = blocks.front().attn.num_heads * blocks.front().attn.head_dim;
+  const auto& up_rows = blocks.front().mlp.up.rows;  // BERT layout: one plain FFN up matrix
+  const int64_t ff = !up_rows.empty() && up_rows.front() > 0 ? up_rows.front() : 4 * H;
+  using ej::engine::Linear;
+  struct Shape {
+    int64_t in, out;
+    Linear::Epilogue ep;
+    ej::engine::Activation act;
+  };
+  const Shape shapes[] = {
+      {H, qkv, Linear::Epilogue::kNone, ej::engine::Activation::kIdentity},
+      {q, H, Linear::Epilogue::kAccumulate, ej::engine::Activation::kIdentity},
+      {H, ff, Linear::Epilogue::kActivation, ej::engine::Activation::kGeluErf},
+      {ff, H, Linear::Epilogue::kAccumulate, ej::engine::Activation::kIdentity}};
+  dnnl::engine eng(dnnl::engine::kind::cpu, 0);
+  std::vector<std::unique_ptr<Linear>> lins;
+  std::vector<ej::engine::AlignedBuffer> xs, ys, narrowed, pads;
+  double flops = 0;
+  uint64_t state = 99;
+  auto rnd = [&] {
+    state = state * 6364136223846793005ull + 1442695040888963407ull;
+    return static_cast<float>(static_cast<int64_t>(state >> 40) % 2001 - 1000) * 1e-3f;
+  };
+  for (const Shape& sh : shapes) {
+    std::vector<float> w(static_cast<size_t>(sh.in * sh.out)), b(static_cast<size_t>(sh.out));
+    for (float& v : w) v = 0.02f * rnd();
+    for (float& v : b) v = 0.02f * rnd();
+    lins.push_back(std::make_unique<Linear>());
+    lins.back()->init(eng, w.data(), b.data(), sh.in, sh.out, sh.ep, sh.act, dtype);
+    xs.emplace_back(static_cast<size_t>(rows * sh.in));
+    for (size_t i = 0; i < static_cast<size_t>(rows * sh.in); ++i) xs.back().data()[i] = rnd();
+    ys.emplace_back(static_cast<size_t>(rows * sh.out));
+    std::fill_n(ys.back().data(), rows * sh.out, 0.0f);
+    narrowed.emplace_back(lins.back()->narrowed_bytes(rows) / 4 + 1);
+    lins.back()->narrow_input(xs.back().data(), rows, narrowed.back().data());
+    pads.emplace_back(lins.back()->scratchpad_bytes(rows) / 4 + 1);
+    flops += 2.0 * static_cast<double>(rows) * static_cast<double>(sh.in * sh.out);
+  }
+  auto once = [&] {
+    for (size_t i = 0; i < lins.size(); ++i) {
+      lins[i]->matmul(xs[i].data(), narrowed[i].data(), rows, ys[i].data(), pads[i].data());
+    }
+  };
+  once();
+  std::vector<double> times;
+  for (int r = 0; r < std::max(3, reps); ++r) {
+    auto t0 = std::chrono::steady_clock::now();
+    once();
+    times.push_back(std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
+  }
+  std::sort(times.begin(), times.end());
+  const double t = times[times.size() / 2];  // one layer's GEMMs for `rows` tokens
+  const double layers = static_cast<double>(blocks.size());
+  return {flops / t / 1e9, static_cast<double>(rows) / (t * layers)};
+}
 
 double peak_rss_mib() {
   std::ifstream in("/proc/self/status");
@@ -87,7 +159,8 @@ nlohmann::json run(NeuralEmbedder& e, const std::string& name,
 }  // namespace
 
 int main(int argc, char** argv) {
-  std::string model, corpus, json_out, peer_kit;
+  std::string model, corpus, json_out, peer_kit, dtype_name = "fp32";
+  bool ceiling = false;
   int threads = 2, reps = 5, warmup = 1, seq = 128, batch = 32, batch_tokens = 0, rounds = 1;
   for (int i = 1; i < argc; ++i) {
     std::string a = argv[i];
@@ -118,6 +191,10 @@ int main(int argc, char** argv) {
       batch_tokens = std::stoi(next());
     } else if (a == "--peer-kit") {
       peer_kit = next();
+    } else if (a == "--dtype") {
+      dtype_name = next();
+    } else if (a == "--gemm-ceiling") {
+      ceiling = true;
     } else if (a == "--rounds") {
       rounds = std::stoi(next());
     } else {
@@ -131,13 +208,20 @@ int main(int argc, char** argv) {
   }
   try {
     auto t0 = std::chrono::steady_clock::now();
-    auto e = NeuralEmbedder::open(model, ej::engine::EngineOptions{threads});
+    ej::engine::EngineOptions options{threads};
+    if (!ej::engine::parse_compute_dtype(dtype_name, &options.dtype)) {
+      std::fprintf(stderr, "--dtype must be fp32, bf16 or int8, got '%s'\n", dtype_name.c_str());
+      return 2;
+    }
+    auto e = NeuralEmbedder::open(model, options);
     const double load_s =
         std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     if (batch_tokens > 0) e->set_max_batch_tokens(batch_tokens);
-    std::printf("ours: model %s (%s, dims %d), load %.2f s, threads %d, batch budget %d tokens\n",
-                model.c_str(), e->info().kind.c_str(), e->info().dims, load_s, e->threads(),
-                e->max_batch_tokens());
+    std::printf(
+        "ours: model %s (%s, dims %d, dtype %s), load %.2f s, threads %d, batch budget %d "
+        "tokens\n",
+        model.c_str(), e->info().kind.c_str(), e->info().dims, e->info().dtype.c_str(), load_s,
+        e->threads(), e->max_batch_tokens());
     // Workloads, built once.
     std::vector<std::pair<std::string, std::vector<std::vector<int32_t>>>> workloads;
     if (seq > 0 && batch > 0) {
@@ -190,21 +274,27 @@ int main(int argc, char** argv) {
         results.push_back(r);
       }
       if (peer_kit.empty()) continue;
-      // The ORT peer, same model / ids / batch / threads / repetitions.
-      const std::string out = (std::filesystem::temp_directory_path() /
-                               ("ej_engine_bench_ort_" + std::to_string(::getpid()) + ".json"))
+      // The ORT peer (fp32), same model / token ids / batch / threads / repetitions.
+      const std::string tmp = (std::filesystem::temp_directory_path() /
+                               ("ej_engine_bench_ort_" + std::to_string(::getpid())))
                                   .string();
-      std::string cmd = "cd '" + peer_kit + "' && node node/bench_ort.js --model '" +
-                        std::filesystem::absolute(model).string() + "' --threads " +
-                        std::to_string(threads) + " --batch " + std::to_string(batch) + " --reps " +
-                        std::to_string(reps) + " --warmup " + std::to_string(warmup) + " --seqs '" +
-                        (seq > 0 ? std::to_string(seq) : std::string()) + "'";
-      if (!corpus.empty()) {
-        cmd += " --corpus '" + std::filesystem::absolute(corpus).string() + "'";
+      const std::string out = tmp + ".json", ids_file = tmp + "_ids.json";
+      {
+        nlohmann::json w = nlohmann::json::array();
+        for (const auto& [wname, wseqs] : workloads) {
+          w.push_back({{"name", wname}, {"input_ids", wseqs}});
+        }
+        std::ofstream(ids_file) << nlohmann::json{{"workloads", w}}.dump();
       }
-      cmd += " --json '" + out + "'";
+      std::string cmd = "node '" + peer_kit + "/ort_peer.js' --model '" +
+                        std::filesystem::absolute(model).string() + "' --workloads '" + ids_file +
+                        "' --threads " + std::to_string(threads) + " --batch " +
+                        std::to_string(batch) + " --reps " + std::to_string(reps) + " --warmup " +
+                        std::to_string(warmup) + " --json '" + out + "'";
       std::fflush(stdout);
-      if (std::system(cmd.c_str()) != 0) {
+      const int rc = std::system(cmd.c_str());
+      std::filesystem::remove(ids_file);
+      if (rc != 0) {
         std::fprintf(stderr, "engine_bench: the ORT peer failed: %s\n", cmd.c_str());
         return 1;
       }
@@ -254,10 +344,22 @@ int main(int argc, char** argv) {
     }
     const double rss = peak_rss_mib();
     std::printf("ours: peak RSS %.0f MiB\n", rss);
+    nlohmann::json ceiling_json;
+    if (ceiling) {
+      const int64_t rows = static_cast<int64_t>(std::max(1, seq) * std::max(1, batch));
+      auto [gflops, tok_s] = gemm_ceiling(*e, options.dtype, rows, reps);
+      std::printf(
+          "GEMM ceiling (%s, oneDNN alone on the model's GEMM shapes, M = %lld): %.0f "
+          "GFLOP/s = %.0f tok/s\n",
+          e->info().dtype.c_str(), static_cast<long long>(rows), gflops, tok_s);
+      ceiling_json = {{"rows", rows}, {"gflop_per_s", gflops}, {"tok_per_s", tok_s}};
+    }
     if (!json_out.empty()) {
       nlohmann::json r = {{"engine", "embedjobs"},
                           {"model", model},
                           {"threads", e->threads()},
+                          {"dtype", e->info().dtype},
+                          {"gemm_ceiling", ceiling_json},
                           {"load_s", load_s},
                           {"max_batch_tokens", e->max_batch_tokens()},
                           {"peak_rss_mib", rss},

@@ -97,7 +97,7 @@ nlohmann::json job_json(const service::Job& job) {
   nlohmann::json meta = api_meta("1");
   meta["billed_units"] = {{"input_tokens", job.input_tokens}};
   meta["tokens"] = {{"input_tokens", job.input_tokens}};
-  meta["cached_tokens"] = 0;
+  meta["cached_tokens"] = job.cached_tokens;
   meta["warnings"] = nlohmann::json::array();
   j["meta"] = meta;
   return j;

@@ -22,7 +22,9 @@ void embed_v1(Ctx& ctx, Router& r) {
   nlohmann::json body = parse_json_body(ctx.req);
   const service::ServedModel& model = service::embed_model(body, *r.services().models);
   service::EmbedCall call = service::decode_v1_embed(body, model);
-  service::EmbedResult out = r.services().embeddings->embed(model, call.request);
+  call.request.owner = ctx.owner;  // embedding cache entries are per owner
+  service::EmbedResult out =
+      r.services().embeddings->embed(model, call.request, ctx.req.client_gone);
   set_warning_header(ctx, call.warnings);
   send_json(ctx.res, 200, service::v1_embed_response(call, out, model, random_uuid()));
 }
@@ -31,7 +33,9 @@ void embed_v2(Ctx& ctx, Router& r) {
   nlohmann::json body = parse_json_body(ctx.req);
   const service::ServedModel& model = service::embed_model(body, *r.services().models);
   service::EmbedCall call = service::decode_v2_embed(body, &model);
-  service::EmbedResult out = r.services().embeddings->embed(model, call.request);
+  call.request.owner = ctx.owner;  // embedding cache entries are per owner
+  service::EmbedResult out =
+      r.services().embeddings->embed(model, call.request, ctx.req.client_gone);
   set_warning_header(ctx, call.warnings);
   send_json(ctx.res, 200, service::v2_embed_response(call, out, model, random_uuid()));
 }

@@ -39,6 +39,7 @@ std::string url_encode(const std::string& s) {
 // model_json plus what only the routes know: the tokenizer link and the default marker.
 nlohmann::json model_entry(const service::ServedModel& m, Router& r, const Ctx& ctx) {
   nlohmann::json j = model_json(m);
+  j["dtype"] = m.embedder->info().dtype;  // the engine's compute mode: fp32, bf16 or int8
   if (!m.embedder->info().tokenizer_file.empty()) {
     std::string signed_path =
         r.signer().signed_path(tokenizer_subject(m.name), kTokenizerPart, now_us() / 1000000);

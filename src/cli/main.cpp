@@ -5,6 +5,7 @@
 #include <CLI/CLI.hpp>
 #include <atomic>
 #include <cerrno>
+#include <cstdio>
 #include <cstring>
 #include <filesystem>
 #include <iostream>
@@ -17,6 +18,7 @@
 #include "cli/config_file.h"
 #include "cli/exit_codes.h"
 #include "cli/suggest.h"
+#include "common/clock.h"
 #include "common/error.h"
 #include "common/ids.h"
 #include "common/log.h"
@@ -27,6 +29,7 @@
 #include "service/batch_job_kind.h"
 #include "service/batch_service.h"
 #include "service/dataset_service.h"
+#include "service/embedding_cache.h"
 #include "service/embedding_service.h"
 #include "service/job_service.h"
 #include "service/model_registry.h"
@@ -57,6 +60,7 @@ struct ServeOptions {
   int64_t max_queued_tokens = 256 * 1024;
   int tokenizer_threads = 2;
   std::string log_format = "text";
+  int64_t cache_mb = 1024;  // embedding cache (<data-dir>/cache.sqlite); 0 = off
 };
 
 // "NAME=256,512" -> {NAME, {256, 512}}; throws CLI-style messages as std::invalid_argument.
@@ -176,8 +180,10 @@ int serve(ServeOptions o) {
   ej::engine::EngineOptions engine_options;
   engine_options.threads = o.engine_threads;
   if (o.models.empty()) {
-    models.add(ej::service::kLexicalModelName, ej::engine::open_embedder("lexical", engine_options),
-               ej::service::kLexicalModelIdentity);
+    ej::service::ServedModel& lexical = models.add(
+        ej::service::kLexicalModelName, ej::engine::open_embedder("lexical", engine_options),
+        ej::service::kLexicalModelIdentity);
+    lexical.cached = false;  // it computes a vector faster than the cache finds one
   }
   std::map<std::string, std::vector<int>> output_dims;
   for (const auto& spec : o.output_dimensions) {
@@ -201,7 +207,18 @@ int serve(ServeOptions o) {
       return 2;
     }
     std::string name = spec.substr(0, eq), source = spec.substr(eq + 1);
-    Loaded& loaded = by_source[source];
+    // Options after the source: ",dtype=fp32|bf16|int8" (the engine's compute mode).
+    ej::engine::EngineOptions model_options = engine_options;
+    if (size_t opt = source.find(",dtype="); opt != std::string::npos) {
+      const std::string dtype = source.substr(opt + 7);
+      source.resize(opt);
+      if (source.empty() || !ej::engine::parse_compute_dtype(dtype, &model_options.dtype)) {
+        std::cerr << "--model " << spec << ": dtype must be fp32, bf16 or int8, got '" << dtype
+                  << "'\n";
+        return 2;
+      }
+    }
+    Loaded& loaded = by_source[source + "," + ej::engine::compute_dtype_name(model_options.dtype)];
     if (!loaded.embedder) {
       if (ej::engine::is_builtin_model(source)) {
         loaded.embedder = ej::engine::open_embedder(source, engine_options);
@@ -209,8 +226,12 @@ int serve(ServeOptions o) {
       } else {
         // A repo id becomes a local folder (Hugging Face cache or download) before the engine.
         std::string folder = ej::hub::resolve_model_source(source);
-        loaded.embedder = ej::engine::open_embedder(folder, engine_options);
+        loaded.embedder = ej::engine::open_embedder(folder, model_options);
         loaded.identity = ej::hub::model_identity(folder);
+        // Vectors differ by compute mode: a job pinned to fp32 must not resume under bf16.
+        if (model_options.dtype != ej::engine::ComputeDType::kF32) {
+          loaded.identity += ";dtype=" + loaded.embedder->info().dtype;
+        }
       }
     }
     // Matryoshka sizes: --output-dimensions, else what the model's own config declares.
@@ -223,8 +244,12 @@ int serve(ServeOptions o) {
         return 2;
       }
     }
-    models.add(name, loaded.embedder, loaded.identity, dims);
+    // The built-in lexical model computes a vector faster than the cache finds one.
+    ej::service::ServedModel& served = models.add(name, loaded.embedder, loaded.identity, dims);
+    served.cached = !ej::engine::is_builtin_model(source);
+    served.dtype = loaded.embedder->info().dtype;  // part of the embedding cache key
     ej::log_info("model " + name + " = " + source + " (" + loaded.embedder->info().kind + ", " +
+                 loaded.embedder->info().dtype + ", " +
                  std::to_string(loaded.embedder->info().dims) + " dims, " + loaded.identity + ")");
   }
 
@@ -243,6 +268,16 @@ int serve(ServeOptions o) {
   ej::service::EmbeddingServiceOptions embedding_options;
   embedding_options.tokenizer_threads = o.tokenizer_threads;
   embedding_options.scheduler.max_queued_tokens = o.max_queued_tokens;
+  std::unique_ptr<ej::service::EmbeddingCache> cache;
+  if (o.cache_mb > 0) {
+    cache = std::make_unique<ej::service::EmbeddingCache>(o.data_dir + "/cache.sqlite",
+                                                          o.cache_mb * 1024 * 1024);
+    embedding_options.cache = cache.get();
+    const ej::service::EmbeddingCacheStats cs = cache->stats();
+    ej::log_info("embedding cache " + o.data_dir + "/cache.sqlite: " + std::to_string(cs.entries) +
+                 " vectors, " + std::to_string(cs.bytes >> 20) + " of " +
+                 std::to_string(o.cache_mb) + " MiB");
+  }
   ej::service::EmbeddingService embeddings(&models, embedding_options);
   services.embeddings = &embeddings;
   ej::service::DatasetService datasets(&services);
@@ -300,8 +335,8 @@ int main(int argc, char** argv) {
       ->envname("EMBEDJOBS_API_KEY");
   serve_cmd
       ->add_option("--model", o.models,
-                   "NAME=SOURCE (repeatable): serve SOURCE (lexical, or a Hugging Face "
-                   "model folder) as NAME")
+                   "NAME=SOURCE[,dtype=fp32|bf16|int8] (repeatable): serve SOURCE (lexical, "
+                   "or a Hugging Face model folder) as NAME, computing in dtype (default fp32)")
       ->envname("EMBEDJOBS_MODEL");
   serve_cmd->add_flag("--no-auth", o.no_auth, "Accept requests without an API key (local use)")
       ->envname("EMBEDJOBS_NO_AUTH");
@@ -394,6 +429,13 @@ int main(int argc, char** argv) {
   serve_cmd->add_option("--tokenizer-threads", o.tokenizer_threads, "Tokenizer threads")
       ->check(CLI::Range(1, 256))
       ->capture_default_str();
+  serve_cmd
+      ->add_option("--cache-mb", o.cache_mb,
+                   "Embedding cache size in MiB (DATA_DIR/cache.sqlite, least recently used "
+                   "evicted first); 0 = off")
+      ->envname("EMBEDJOBS_CACHE_MB")
+      ->check(CLI::Range(int64_t{0}, int64_t{1} << 30))
+      ->capture_default_str();
 
   CLI::App* keys_cmd = app.add_subcommand("keys", "Manage API keys");
   keys_cmd->require_subcommand(1);
@@ -404,6 +446,19 @@ int main(int argc, char** argv) {
       ->capture_default_str();
   keys_create->add_option("--owner", key_owner_name, "Owner of the key (default: a new owner)");
   keys_create->add_option("--name", key_name, "A label for the key");
+  CLI::App* keys_list = keys_cmd->add_subcommand("list", "List the stored keys (ids, owners)");
+  keys_list->add_option("--data-dir", key_data_dir)
+      ->envname("EMBEDJOBS_DATA_DIR")
+      ->capture_default_str();
+  std::string revoke_id;
+  CLI::App* keys_revoke =
+      keys_cmd->add_subcommand("revoke", "Delete a key: it stops working at once");
+  keys_revoke
+      ->add_option("id", revoke_id, "The key's id (from keys list; a unique prefix is enough)")
+      ->required();
+  keys_revoke->add_option("--data-dir", key_data_dir)
+      ->envname("EMBEDJOBS_DATA_DIR")
+      ->capture_default_str();
 
   std::function<int()> run_client = ej::cli::register_client_commands(app);
 
@@ -455,6 +510,32 @@ int main(int argc, char** argv) {
       auto [key, owner] = keys.create(key_owner_name, key_name);
       std::cout << key << std::endl;
       std::cerr << "owner: " << owner << " (the key is shown once; only its hash is stored)\n";
+      return 0;
+    }
+    if (keys_list->parsed() || keys_revoke->parsed()) {
+      if (!fs::exists(key_data_dir + "/embedjobs.db")) {
+        std::cerr << "embedjobs: no database in " << key_data_dir << " (--data-dir)\n";
+        return ej::cli::kExitNotFound;
+      }
+      auto store = ej::store::open_sqlite_store(key_data_dir + "/embedjobs.db");
+      ej::service::ApiKeys keys(store.get(),
+                                ej::service::ApiKeys::load_or_create_secret(key_data_dir));
+      if (keys_revoke->parsed()) {
+        try {
+          ej::service::ApiKeys::Listed k = keys.revoke(revoke_id);
+          std::cerr << "revoked key " << k.id << " of owner " << k.owner << "\n";
+          return 0;
+        } catch (const ej::Error& e) {
+          std::cerr << "embedjobs: " << e.what() << "\n";
+          return e.code() == ej::ErrorCode::kNotFound ? ej::cli::kExitNotFound
+                                                      : ej::cli::kExitUsage;
+        }
+      }
+      std::cout << "ID            OWNER                 NAME          CREATED\n";
+      for (const auto& k : keys.list()) {
+        std::printf("%-13s %-21s %-13s %s\n", k.id.c_str(), k.owner.c_str(), k.name.c_str(),
+                    ej::format_rfc3339(k.created_us).c_str());
+      }
       return 0;
     }
   } catch (const std::exception& e) {

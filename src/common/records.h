@@ -33,6 +33,8 @@ struct JobRecord {
   int64_t rows_done = 0;     // sum of committed chunks' rows
   int64_t input_tokens = 0;  // sum of committed chunks' tokens
   std::string error;         // failure_reason, in user terms (see public_message)
+  // Of input_tokens, those served from the embedding cache.
+  int64_t cached_tokens = 0;
 };
 
 struct DatasetFilter {

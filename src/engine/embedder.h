@@ -17,6 +17,15 @@ namespace ej::engine {
 enum class InputType { kSearchDocument, kSearchQuery, kClassification, kClustering, kImage };
 // How to cut an input longer than the model's context: drop its start, its end, or refuse.
 enum class Truncate { kNone, kStart, kEnd };
+// The engine's compute mode for a model's GEMMs (--model NAME=SOURCE,dtype=...): fp32; bf16
+// weights and GEMM inputs with f32 accumulation; int8 weights (per-output-channel symmetric
+// scales) and int8 GEMM inputs (dynamic per-row scales) with s32 accumulation. Embeddings,
+// norms, softmax, attention and pooling stay f32 in every mode.
+enum class ComputeDType { kF32, kBF16, kInt8 };
+// "fp32" / "bf16" / "int8" (what --model takes and /v1/models reports).
+const char* compute_dtype_name(ComputeDType dtype);
+// Accepts "fp32" (or "f32", "float32"), "bf16" (or "bfloat16"), "int8"; false otherwise.
+bool parse_compute_dtype(std::string_view name, ComputeDType* dtype);
 
 struct ModelInfo {
   std::string kind;    // "lexical", or the model_type ("bert", "xlm-roberta", "qwen3", ...)
@@ -32,6 +41,9 @@ struct ModelInfo {
   // The model's tokenizer.json ("" when it has none, as the lexical model): /v1/models
   // offers it for download so that clients can tokenize offline.
   std::string tokenizer_file;
+  // The compute mode the model runs in: "fp32", "bf16" or "int8" (compute_dtype_name); part of
+  // what identifies its output (the embedding cache keys on it; /v1/models reports it).
+  std::string dtype = "fp32";
 };
 
 // One input as the model will embed it: what tokenize_for() made of a text.
@@ -91,7 +103,8 @@ class Embedder {
 };
 
 struct EngineOptions {
-  int threads = 0;  // 0 = all cores
+  int threads = 0;                          // 0 = all cores
+  ComputeDType dtype = ComputeDType::kF32;  // neural models only; the lexical model is exact
 };
 
 // "lexical" (or "builtin:lexical") -> the built-in lexical model; anything else is a local model

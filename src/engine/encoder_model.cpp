@@ -20,8 +20,10 @@ double seconds_since(std::chrono::steady_clock::time_point t0) {
 
 }  // namespace
 
-std::unique_ptr<EncoderModel> EncoderModel::load(const std::filesystem::path& dir) {
+std::unique_ptr<EncoderModel> EncoderModel::load(const std::filesystem::path& dir,
+                                                 ComputeDType dtype) {
   std::unique_ptr<EncoderModel> m(new EncoderModel());
+  m->dtype_ = dtype;
   m->spec_ = read_encoder_spec(dir);
   const EncoderSpec& s = m->spec_;
   const ArchSpec& a = *s.arch;
@@ -63,10 +65,10 @@ std::unique_ptr<EncoderModel> EncoderModel::load(const std::filesystem::path& di
     const Linear::Epilogue ep =
         bs.style == BlockSpec::kSandwich ? Linear::Epilogue::kNone : Linear::Epilogue::kAccumulate;
     b->norm1.load(r, bs.norm1, prefix, H);
-    b->attn.load(r, m->engine_, bs.attn, prefix, H, ep);
+    b->attn.load(r, m->engine_, bs.attn, prefix, H, ep, dtype);
     b->post1.load(r, bs.post1, prefix, H);
     b->norm2.load(r, bs.norm2, prefix, H);
-    b->mlp.load(r, m->engine_, bs.mlp, prefix, H, ep, fuse_act);
+    b->mlp.load(r, m->engine_, bs.mlp, prefix, H, ep, fuse_act, dtype);
     b->post2.load(r, bs.post2, prefix, H);
     if (bs.attn.num_kv_heads <= 0 || bs.attn.num_heads % bs.attn.num_kv_heads != 0 ||
         bs.attn.head_dim <= 0) {
@@ -84,7 +86,7 @@ std::unique_ptr<EncoderModel> EncoderModel::load(const std::filesystem::path& di
   }
   m->final_norm_.load(r, a.final_norm, prefix, H);
   std::vector<std::string> problems = std::move(r.problems());
-  m->head_.load(m->spec_, &problems);
+  m->head_.load(m->spec_, m->engine_, dtype, &problems);
   if (!problems.empty()) {
     std::string msg = "cannot load model '" + dir.string() +
                       "': " + std::to_string(problems.size()) + " problem(s) with the weights:";

@@ -30,9 +30,12 @@ namespace ej::engine {
 class EncoderModel {
  public:
   // Reads the spec and every weight; throws ej::Error listing ALL missing / misshapen tensors.
-  static std::unique_ptr<EncoderModel> load(const std::filesystem::path& dir);
+  // dtype: the compute mode of every GEMM (projections, FFN, the Dense head), see linear.h.
+  static std::unique_ptr<EncoderModel> load(const std::filesystem::path& dir,
+                                            ComputeDType dtype = ComputeDType::kF32);
 
   const EncoderSpec& spec() const { return spec_; }
+  ComputeDType dtype() const { return dtype_; }
   const ArchSpec& arch() const { return *spec_.arch; }
   int embedding_dim() const { return spec_.embedding_dim; }
   // Longest sequence the model takes (position table / configured context).
@@ -56,6 +59,7 @@ class EncoderModel {
                  ForwardStats* st) const;
 
   EncoderSpec spec_;
+  ComputeDType dtype_ = ComputeDType::kF32;
   dnnl::engine engine_;
   int max_positions_ = 0;
   Embeddings embeddings_;

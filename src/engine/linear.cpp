@@ -1,8 +1,12 @@
 #include "engine/linear.h"
 
+#include <omp.h>
+
 #include <cstring>
+#include <vector>
 
 #include "common/error.h"
+#include "engine/narrow.h"
 
 namespace ej::engine {
 
@@ -44,15 +48,63 @@ bool eltwise_for(Activation act, dnnl::algorithm* alg, float* alpha) {
   return false;
 }
 
+dt weights_dt(ComputeDType d) {
+  switch (d) {
+    case ComputeDType::kBF16:
+      return dt::bf16;
+    case ComputeDType::kInt8:
+      return dt::s8;
+    case ComputeDType::kF32:
+      break;
+  }
+  return dt::f32;
+}
+
+size_t round64(size_t bytes) {
+  return (bytes + 63) / 64 * 64;
+}
+
+// Bytes of the narrowed input (bf16 / s8) and of the int8 row scales for `rows` rows.
+size_t narrowed_bytes(ComputeDType d, int64_t rows, int64_t in) {
+  const size_t n = static_cast<size_t>(rows * in);
+  if (d == ComputeDType::kBF16) return round64(n * 2);
+  if (d == ComputeDType::kInt8) return round64(n) + round64(static_cast<size_t>(rows) * 4);
+  return 0;
+}
+
 // Primitive descriptor for a given M (weights desc "any" lets oneDNN choose the packed layout).
+// int8 runs as a batch-1 3-D matmul: oneDNN 2.6's brgemm kernels broadcast a per-row binary
+// operand {1, M, 1} only there (a 2-D {M, 1} one falls back to the reference kernel). It has no
+// matmul bias; the chain is output scales (per channel) -> x row scale -> + bias.
+memory::dims mdims(ComputeDType d, int64_t rows, int64_t cols) {
+  if (d == ComputeDType::kInt8) return {1, rows, cols};
+  return {rows, cols};
+}
+tag plain(ComputeDType d) {
+  return d == ComputeDType::kInt8 ? tag::abc : tag::ab;
+}
+// The [out, in] row-major W seen as the [in, out] weights matrix.
+tag transposed(ComputeDType d) {
+  return d == ComputeDType::kInt8 ? tag::acb : tag::ba;
+}
+
 dnnl::matmul::primitive_desc make_pd(const dnnl::engine& eng, int64_t rows, int64_t in, int64_t out,
                                      bool bias, Linear::Epilogue ep, Activation act,
+                                     ComputeDType dtype, const std::vector<float>& w_scales,
                                      const memory::desc& wdesc) {
-  memory::desc src({rows, in}, dt::f32, tag::ab);
-  memory::desc dst({rows, out}, dt::f32, tag::ab);
+  memory::desc src(mdims(dtype, rows, in), weights_dt(dtype), plain(dtype));
+  memory::desc dst(mdims(dtype, rows, out), dt::f32, plain(dtype));
   dnnl::primitive_attr attr;
   attr.set_scratchpad_mode(dnnl::scratchpad_mode::user);
   dnnl::post_ops po;
+  const bool int8 = dtype == ComputeDType::kInt8;
+  if (int8) {
+    attr.set_output_scales(1 << 2, w_scales);
+    po.append_binary(dnnl::algorithm::binary_mul, memory::desc({1, rows, 1}, dt::f32, tag::abc));
+    if (bias) {
+      po.append_binary(dnnl::algorithm::binary_add, memory::desc({1, 1, out}, dt::f32, tag::abc));
+    }
+  }
   if (ep == Linear::Epilogue::kAccumulate) po.append_sum(1.0f);
   dnnl::algorithm alg;
   float alpha;
@@ -60,7 +112,7 @@ dnnl::matmul::primitive_desc make_pd(const dnnl::engine& eng, int64_t rows, int6
     po.append_eltwise(1.0f, alg, alpha, 0.0f);
   }
   attr.set_post_ops(po);
-  if (bias) {
+  if (bias && !int8) {
     memory::desc bd({1, out}, dt::f32, tag::ab);
     return dnnl::matmul::primitive_desc(dnnl::matmul::desc(src, wdesc, bd, dst), attr, eng);
   }
@@ -76,22 +128,41 @@ bool Linear::fusable(Activation act) {
 }
 
 void Linear::init(const dnnl::engine& eng, const float* w, const float* b, int64_t in, int64_t out,
-                  Epilogue epilogue, Activation act) {
+                  Epilogue epilogue, Activation act, ComputeDType dtype) {
   eng_ = eng;
   in_ = in;
   out_ = out;
   epilogue_ = epilogue;
   act_ = act;
+  dtype_ = dtype;
   has_bias_ = b != nullptr;
   if (epilogue == Epilogue::kActivation && !fusable(act)) {
     throw Error(ErrorCode::kInternal, "activation cannot be fused into the GEMM");
   }
+  // W in the compute dtype, still [out, in] row-major: f32 as given, bf16 rounded, s8 with a
+  // scale per output channel (row of W).
+  const size_t n = static_cast<size_t>(in * out);
+  std::vector<uint16_t> w_bf16;
+  std::vector<int8_t> w_s8;
+  const void* w_narrow = w;
+  if (dtype == ComputeDType::kBF16) {
+    w_bf16.resize(n);
+    narrow::to_bf16_rows(w, static_cast<size_t>(out), static_cast<size_t>(in), w_bf16.data(), 1);
+    w_narrow = w_bf16.data();
+  } else if (dtype == ComputeDType::kInt8) {
+    w_s8.resize(n);
+    w_scales_.resize(static_cast<size_t>(out));
+    narrow::quantize_weights_s8(w, static_cast<size_t>(out), static_cast<size_t>(in), w_s8.data(),
+                                w_scales_.data());
+    w_narrow = w_s8.data();
+  }
   // Let oneDNN pick the weight layout for a typical M, then reorder W once into it.
-  memory::desc any({in, out}, dt::f32, tag::any);
-  auto pd = make_pd(eng, 512, in, out, has_bias_, epilogue, act, any);
+  memory::desc any(mdims(dtype, in, out), weights_dt(dtype), tag::any);
+  auto pd = make_pd(eng, 512, in, out, has_bias_, epilogue, act, dtype, w_scales_, any);
   weights_desc_ = pd.weights_desc();
   // W is [out, in] row-major == a [in, out] matrix in "ba" order.
-  memory src({{in, out}, dt::f32, tag::ba}, eng, const_cast<float*>(w));
+  memory src({mdims(dtype, in, out), weights_dt(dtype), transposed(dtype)}, eng,
+             const_cast<void*>(w_narrow));
   weights_ = memory(weights_desc_, eng);
   dnnl::stream s(eng);
   dnnl::reorder(src, weights_).execute(s, src, weights_);
@@ -99,7 +170,7 @@ void Linear::init(const dnnl::engine& eng, const float* w, const float* b, int64
   if (has_bias_) {
     bias_data_.reserve(static_cast<size_t>(out));
     std::memcpy(bias_data_.data(), b, static_cast<size_t>(out) * sizeof(float));
-    bias_ = memory({{1, out}, dt::f32, tag::ab}, eng, bias_data_.data());
+    bias_ = memory({mdims(dtype, 1, out), dt::f32, plain(dtype)}, eng, bias_data_.data());
   }
 }
 
@@ -108,7 +179,8 @@ std::shared_ptr<const Linear::Prim> Linear::prim(int64_t rows) const {
   auto it = cache_.find(rows);
   if (it != cache_.end()) return it->second;
   if (cache_.size() >= 1024) cache_.clear();  // bounded: M <= the batch token budget anyway
-  auto pd = make_pd(eng_, rows, in_, out_, has_bias_, epilogue_, act_, weights_desc_);
+  auto pd =
+      make_pd(eng_, rows, in_, out_, has_bias_, epilogue_, act_, dtype_, w_scales_, weights_desc_);
   if (pd.weights_desc() != weights_desc_) {
     throw Error(ErrorCode::kInternal,
                 "oneDNN chose another weight layout for M=" + std::to_string(rows));
@@ -118,23 +190,64 @@ std::shared_ptr<const Linear::Prim> Linear::prim(int64_t rows) const {
   return p;
 }
 
-void Linear::run(const float* x, int64_t rows, float* y, AlignedBuffer* scratch) const {
+size_t Linear::narrowed_bytes(int64_t rows) const {
+  return engine::narrowed_bytes(dtype_, rows, in_);
+}
+
+void Linear::narrow_input(const float* x, int64_t rows, void* narrowed) const {
+  const int threads = omp_get_max_threads();
+  auto* base = static_cast<uint8_t*>(narrowed);
+  if (dtype_ == ComputeDType::kBF16) {
+    narrow::to_bf16_rows(x, static_cast<size_t>(rows), static_cast<size_t>(in_),
+                         reinterpret_cast<uint16_t*>(base), threads);
+  } else if (dtype_ == ComputeDType::kInt8) {
+    narrow::quantize_rows_s8(
+        x, static_cast<size_t>(rows), static_cast<size_t>(in_), reinterpret_cast<int8_t*>(base),
+        reinterpret_cast<float*>(base + round64(static_cast<size_t>(rows * in_))), threads);
+  }
+}
+
+size_t Linear::scratchpad_bytes(int64_t rows) const {
+  return prim(rows)->scratch_bytes;
+}
+
+void Linear::matmul(const float* x, const void* narrowed, int64_t rows, float* y,
+                    void* scratchpad) const {
   std::shared_ptr<const Prim> pp = prim(rows);
   const Prim& p = *pp;
+  auto* base = static_cast<uint8_t*>(const_cast<void*>(narrowed));
+  void* src_data = dtype_ == ComputeDType::kF32 ? static_cast<void*>(const_cast<float*>(x)) : base;
   dnnl::stream s(eng_);
-  memory src({{rows, in_}, dt::f32, tag::ab}, eng_, const_cast<float*>(x));
-  memory dst({{rows, out_}, dt::f32, tag::ab}, eng_, y);
+  memory src({mdims(dtype_, rows, in_), weights_dt(dtype_), plain(dtype_)}, eng_, src_data);
+  memory dst({mdims(dtype_, rows, out_), dt::f32, plain(dtype_)}, eng_, y);
   std::unordered_map<int, memory> args{
       {DNNL_ARG_SRC, src}, {DNNL_ARG_WEIGHTS, weights_}, {DNNL_ARG_DST, dst}};
-  if (has_bias_) args.emplace(DNNL_ARG_BIAS, bias_);
+  if (dtype_ == ComputeDType::kInt8) {
+    float* row_scales = reinterpret_cast<float*>(base + round64(static_cast<size_t>(rows * in_)));
+    args.emplace(DNNL_ARG_ATTR_MULTIPLE_POST_OP(0) | DNNL_ARG_SRC_1,
+                 memory({{1, rows, 1}, dt::f32, tag::abc}, eng_, row_scales));
+    if (has_bias_) args.emplace(DNNL_ARG_ATTR_MULTIPLE_POST_OP(1) | DNNL_ARG_SRC_1, bias_);
+  } else if (has_bias_) {
+    args.emplace(DNNL_ARG_BIAS, bias_);
+  }
   if (p.scratch_bytes > 0) {
-    scratch->reserve(p.scratch_bytes / sizeof(float) + 1);
     args.emplace(
         DNNL_ARG_SCRATCHPAD,
-        memory({{static_cast<int64_t>(p.scratch_bytes)}, dt::u8, tag::a}, eng_, scratch->data()));
+        memory({{static_cast<int64_t>(p.scratch_bytes)}, dt::u8, tag::a}, eng_, scratchpad));
   }
   p.mm.execute(s, args);
   s.wait();
+}
+
+void Linear::run(const float* x, int64_t rows, float* y, AlignedBuffer* scratch) const {
+  // The caller's scratch holds [narrowed x][oneDNN scratchpad] (64-byte aligned pieces): one
+  // buffer per thread, grown to the largest batch, then reused (no allocation per call).
+  const size_t nb = narrowed_bytes(rows);
+  const size_t total = nb + round64(scratchpad_bytes(rows));
+  if (total > 0) scratch->reserve(total / sizeof(float) + 1);
+  auto* base = reinterpret_cast<uint8_t*>(scratch->data());
+  if (nb > 0) narrow_input(x, rows, base);
+  matmul(x, base, rows, y, base + nb);
 }
 
 }  // namespace ej::engine

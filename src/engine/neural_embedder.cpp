@@ -65,7 +65,7 @@ std::string_view py_strip(std::string_view s) {
 std::shared_ptr<NeuralEmbedder> NeuralEmbedder::open(const std::string& source,
                                                      const EngineOptions& options) {
   std::shared_ptr<NeuralEmbedder> e(new NeuralEmbedder());
-  e->model_ = EncoderModel::load(source);
+  e->model_ = EncoderModel::load(source, options.dtype);
   const std::string tok_path = source + "/tokenizer.json";
   if (!std::filesystem::exists(tok_path)) {
     throw Error(ErrorCode::kInvalidArgument,
@@ -80,6 +80,7 @@ std::shared_ptr<NeuralEmbedder> NeuralEmbedder::open(const std::string& source,
   e->info_.dims = s.embedding_dim;
   e->info_.max_tokens = s.max_seq_length;
   e->info_.matryoshka_dims = s.matryoshka_dims;
+  e->info_.dtype = compute_dtype_name(options.dtype);
   e->max_batch_tokens_ = std::max(kDefaultBatchTokens, s.max_seq_length);
 
   // Cohere input_type -> sentence-transformers prompt name (config_sentence_transformers.json):

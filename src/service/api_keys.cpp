@@ -73,4 +73,35 @@ int64_t ApiKeys::count() const {
   return store_->count_api_keys();
 }
 
+namespace {
+std::string key_id(const std::string& stored) {
+  size_t colon = stored.find(':');
+  std::string hex = colon == std::string::npos ? stored : stored.substr(colon + 1);
+  return hex.substr(0, 12);
+}
+}  // namespace
+
+std::vector<ApiKeys::Listed> ApiKeys::list() const {
+  std::vector<Listed> out;
+  for (const store::ApiKeyRow& row : store_->list_api_keys()) {
+    out.push_back({key_id(row.key_hash), row.owner, row.name, row.created_us});
+  }
+  return out;
+}
+
+ApiKeys::Listed ApiKeys::revoke(const std::string& id_prefix) {
+  if (id_prefix.size() < 6) {
+    throw_invalid("a key id has at least 6 characters (see `embedjobs keys list`), got '" +
+                  id_prefix + "'");
+  }
+  std::vector<store::ApiKeyRow> matches;
+  for (const store::ApiKeyRow& row : store_->list_api_keys()) {
+    if (key_id(row.key_hash).rfind(id_prefix, 0) == 0) matches.push_back(row);
+  }
+  if (matches.empty()) throw_not_found("no API key has the id " + id_prefix);
+  if (matches.size() > 1) throw_invalid("several keys have ids starting with " + id_prefix);
+  store_->delete_api_key(matches[0].key_hash);
+  return {key_id(matches[0].key_hash), matches[0].owner, matches[0].name, matches[0].created_us};
+}
+
 }  // namespace ej::service

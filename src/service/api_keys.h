@@ -15,6 +15,7 @@
 #include <string>
 #include <string_view>
 #include <utility>
+#include <vector>
 
 namespace ej::store {
 class Store;
@@ -41,6 +42,20 @@ class ApiKeys {
   // shown once: only its keyed hash is kept.
   std::pair<std::string, std::string> create(const std::string& owner, const std::string& label);
   int64_t count() const;
+
+  // A stored key as `keys list` shows it: `id` is the first 12 hex digits of its stored hash
+  // (enough to name it for `keys revoke`, useless for guessing the key).
+  struct Listed {
+    std::string id;
+    std::string owner;
+    std::string name;
+    int64_t created_us = 0;
+  };
+  std::vector<Listed> list() const;
+  // Revokes the one key whose id starts with `id_prefix` (at least 6 characters). Throws
+  // ej::Error: kNotFound when none matches, kInvalidArgument when several do or the prefix is
+  // too short. Returns the revoked key's id and owner.
+  Listed revoke(const std::string& id_prefix);
 
   // What the store holds for `key`: "hmac-sha256:" + hex HMAC-SHA256(secret, key).
   std::string stored_hash(std::string_view key) const;

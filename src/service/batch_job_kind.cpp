@@ -55,10 +55,12 @@ struct Record {
 
 class BatchChunk final : public ChunkRun {
  public:
-  BatchChunk(Services* services, const store::JobLease& lease, const ServedModel& model,
-             int64_t chunk_index, std::vector<json> rows, const std::string& path)
+  BatchChunk(Services* services, const store::JobLease& lease, const std::string& owner,
+             const ServedModel& model, int64_t chunk_index, std::vector<json> rows,
+             const std::string& path)
       : services_(services),
         lease_(lease),
+        owner_(owner),
         model_(model),
         chunk_index_(chunk_index),
         writer_(path, batch_output_schema_json(), kEmbedResultAvroCodec) {
@@ -91,7 +93,7 @@ class BatchChunk final : public ChunkRun {
   bool cancelled() const override { return cancelled_.load(); }
 
   void write(store::ChunkRow* c) override {
-    int64_t tokens = 0, failed = 0;
+    int64_t tokens = 0, cached_tokens = 0, failed = 0;
     for (auto& r : records_) {
       json out = {{"custom_id", r.custom_id}, {"body", nullptr}, {"error", nullptr}};
       if (r.task) {
@@ -104,13 +106,15 @@ class BatchChunk final : public ChunkRun {
         }
       }
       if (r.error.is_null()) {
+        // The embedding cache keeps what this record computed.
+        services_->embeddings->remember(model_, *r.task);
         EmbedResult result;
         result.vectors = std::move(r.task->vectors);
-        for (const auto& in : r.task->inputs) {
-          result.num_tokens.push_back(static_cast<int>(in.ids.size()));
-          result.total_tokens += static_cast<int64_t>(in.ids.size());
-        }
+        result.num_tokens = r.task->num_tokens;  // cache hits have no tokenized inputs
+        for (int n : result.num_tokens) result.total_tokens += n;
+        result.cached_tokens = r.task->cached_tokens;
         tokens += result.total_tokens;
+        cached_tokens += result.cached_tokens;
         out["body"] = v2_embed_response(r.call, result, model_, random_uuid());
       } else {
         out["error"] = r.error;
@@ -122,6 +126,7 @@ class BatchChunk final : public ChunkRun {
     // Fenced: refused once another worker holds the job (whose commit then counts its own).
     services_->store->put_chunk_failures(lease_, chunk_index_, failed);
     c->tokens = tokens;
+    c->cached_tokens = cached_tokens;
     c->size_bytes = static_cast<int64_t>(writer_.close());
     written_ = true;
   }
@@ -134,6 +139,7 @@ class BatchChunk final : public ChunkRun {
       r.custom_id = row.at("custom_id").get<std::string>();
       try {
         r.call = decode_v2_embed(json::parse(row.at("body").get<std::string>()), &model);
+        r.call.request.owner = owner_;  // embedding cache entries are per owner
         r.task = services->embeddings->submit_bulk(model, r.call.request);
       } catch (const Error& e) {
         if (e.code() == ErrorCode::kInternal || e.code() == ErrorCode::kUnavailable) throw;
@@ -151,6 +157,7 @@ class BatchChunk final : public ChunkRun {
 
   Services* services_;
   store::JobLease lease_;
+  std::string owner_;
   const ServedModel& model_;
   int64_t chunk_index_;
   AvroPartWriter writer_;
@@ -169,8 +176,8 @@ class BatchRun final : public KindRun {
   std::unique_ptr<ChunkRun> start_chunk(const ServedModel& model, const store::JobLease& lease,
                                         int64_t chunk_index, std::vector<json> rows,
                                         const std::string& path) override {
-    return std::make_unique<BatchChunk>(services_, lease, model, chunk_index, std::move(rows),
-                                        path);
+    return std::make_unique<BatchChunk>(services_, lease, job_.owner, model, chunk_index,
+                                        std::move(rows), path);
   }
 
   void describe_output(store::DatasetRow* out, JobStatus status, int64_t rows) override {
@@ -215,7 +222,7 @@ std::string batch_output_schema_json() {
     json meta = record("api_meta",
                        {field("api_version", record("api_version", {field("version", "string")})),
                         field("billed_units", record("billed_units", tokens)),
-                        field("tokens", record("tokens", tokens)),
+                        field("tokens", record("tokens", tokens)), field("cached_tokens", "long"),
                         field("warnings", nullable(array_of("string")))});
     json body =
         record("v2_embed_response", {field("id", "string"), field("response_type", "string"),

@@ -25,8 +25,9 @@ class EmbedChunk final : public ChunkRun {
  public:
   EmbedChunk(Services* services, const ServedModel& model, const EmbeddingTypes& types,
              const nlohmann::json& kept, engine::InputType input_type, engine::Truncate truncate,
-             std::vector<nlohmann::json> rows, const std::string& path)
-      : model_(model),
+             const std::string& owner, std::vector<nlohmann::json> rows, const std::string& path)
+      : services_(services),
+        model_(model),
         types_(types),
         rows_(std::move(rows)),
         // Vectors barely compress (~10% with deflate) and deflate dominated the job's CPU time:
@@ -36,6 +37,7 @@ class EmbedChunk final : public ChunkRun {
     EmbedRequest request;
     request.input_type = input_type;
     request.truncate = truncate;
+    request.owner = owner;  // embedding cache entries are per owner
     request.texts.reserve(rows_.size());
     for (const auto& r : rows_) request.texts.push_back(r.at("text").get<std::string>());
     task_ = services->embeddings->submit_bulk(model, request);
@@ -49,6 +51,8 @@ class EmbedChunk final : public ChunkRun {
 
   void write(store::ChunkRow* c) override {
     task_->wait();  // rethrows an engine failure
+    // The embedding cache keeps what this chunk computed.
+    services_->embeddings->remember(model_, *task_);
     const engine::ModelInfo& info = model_.embedder->info();
     int64_t tokens = 0;
     nlohmann::json kept_values;
@@ -70,15 +74,17 @@ class EmbedChunk final : public ChunkRun {
       r.ubinary_values = types_.ubinary ? conv.ubinary.data() : nullptr;
       r.kept_fields = &kept_values;
       writer_.append_result(r);
-      tokens += static_cast<int64_t>(task_->inputs[i].ids.size());
+      tokens += task_->num_tokens[i];  // cache hits have no tokenized inputs
     }
     failpoint("job.before_chunk_close");
     c->tokens = tokens;
+    c->cached_tokens = task_->cached_tokens;
     c->size_bytes = static_cast<int64_t>(writer_.close());
     written_ = true;
   }
 
  private:
+  Services* services_;
   const ServedModel& model_;
   EmbeddingTypes types_;
   std::vector<nlohmann::json> rows_;
@@ -99,8 +105,8 @@ class EmbedRun final : public KindRun {
                                         const std::string& path) override {
     return std::make_unique<EmbedChunk>(
         services_, model, parse_embedding_types(nlohmann::json(job_.embedding_types), false), kept_,
-        parse_input_type(job_.input_type), parse_truncate(job_.truncate, false), std::move(rows),
-        path);
+        parse_input_type(job_.input_type), parse_truncate(job_.truncate, false), job_.owner,
+        std::move(rows), path);
   }
 
   void describe_output(store::DatasetRow* out, JobStatus, int64_t) override {

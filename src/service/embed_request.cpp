@@ -205,11 +205,13 @@ EmbedCall decode_v2_embed(const nlohmann::json& body, const ServedModel* model) 
   return c;
 }
 
-nlohmann::json embed_meta(const char* version, int64_t tokens,
+// cached_tokens: of `tokens`, served from the embedding cache (ApiMeta.cached_tokens).
+nlohmann::json embed_meta(const char* version, int64_t tokens, int64_t cached_tokens,
                           const std::vector<std::string>& warnings) {
   nlohmann::json meta = {{"api_version", {{"version", version}}}};
   meta["billed_units"] = {{"input_tokens", tokens}};
   meta["tokens"] = {{"input_tokens", tokens}};
+  meta["cached_tokens"] = cached_tokens;
   if (!warnings.empty()) meta["warnings"] = warnings;
   return meta;
 }
@@ -237,7 +239,7 @@ nlohmann::json v2_embed_response(const EmbedCall& call, const EmbedResult& out,
           {"response_type", "embeddings_by_type"},
           {"embeddings", std::move(embeddings)},
           {"texts", call.request.texts},
-          {"meta", embed_meta("2", out.total_tokens, call.warnings)}};
+          {"meta", embed_meta("2", out.total_tokens, out.cached_tokens, call.warnings)}};
 }
 
 nlohmann::json v1_embed_response(const EmbedCall& call, const EmbedResult& out,
@@ -258,7 +260,7 @@ nlohmann::json v1_embed_response(const EmbedCall& call, const EmbedResult& out,
     }
     res["embeddings"] = std::move(list);
   }
-  res["meta"] = embed_meta("1", out.total_tokens, call.warnings);
+  res["meta"] = embed_meta("1", out.total_tokens, out.cached_tokens, call.warnings);
   return res;
 }
 

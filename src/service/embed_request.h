@@ -43,8 +43,8 @@ EmbedCall decode_v2_embed(const nlohmann::json& body, const ServedModel* model);
 // Decodes and checks a /v1/embed body for `model`.
 EmbedCall decode_v1_embed(const nlohmann::json& body, const ServedModel& model);
 // {"api_version": {"version": v}, "billed_units": {"input_tokens"}, "tokens": {"input_tokens"},
-//  "warnings"?} for an embed answer.
-nlohmann::json embed_meta(const char* version, int64_t tokens,
+//  "cached_tokens" (of tokens, from the embedding cache), "warnings"?} for an embed answer.
+nlohmann::json embed_meta(const char* version, int64_t tokens, int64_t cached_tokens,
                           const std::vector<std::string>& warnings);
 
 // The /v2/embed response for `call` given its vectors (call.request.texts.size() * the model's

@@ -11,6 +11,7 @@ namespace {
 void tokenize_all(const engine::Embedder& embedder, const EmbedRequest& r, EmbedTask* task) {
   task->inputs.resize(r.texts.size());
   for (size_t i = 0; i < r.texts.size(); ++i) {
+    if (task->is_precomputed(i)) continue;
     task->inputs[i] = embedder.tokenize_for(r.texts[i], r.input_type, r.truncate, r.max_tokens, i);
   }
 }
@@ -78,12 +79,60 @@ void EmbeddingService::on_tokenizer_thread(const std::function<void()>& fn) {
   result.get();
 }
 
+void EmbeddingService::look_up_cached(const ServedModel& model, const EmbedRequest& r,
+                                      EmbedTask* task) {
+  EmbeddingCache* cache = options_.cache;
+  if (!cache || !model.cached || r.owner.empty() || r.texts.empty()) return;
+  const size_t n = r.texts.size();
+  const int dims = model.embedder->info().dims;
+  EmbeddingCacheKey key;
+  key.owner = r.owner;
+  key.model = model.name;
+  key.model_identity = model.identity;
+  key.dtype = model.dtype;
+  key.input_type = r.input_type;
+  key.truncate = r.truncate;
+  key.max_tokens = r.max_tokens;
+  key.output_dimension = 0;  // the model's own dimensions: cuts are applied after the cache
+  task->cache_keys.reserve(n);
+  for (const std::string& text : r.texts) {
+    key.text = text;
+    task->cache_keys.push_back(EmbeddingCache::digest(key));
+  }
+  task->vectors.assign(n * static_cast<size_t>(dims), 0.0f);
+  std::vector<EmbeddingCache::Found> found =
+      cache->lookup(task->cache_keys, dims, task->vectors.data());
+  task->precomputed.assign(n, 0);
+  task->num_tokens.assign(n, 0);
+  for (size_t i = 0; i < n; ++i) {
+    if (!found[i].hit) continue;
+    task->precomputed[i] = 1;
+    task->num_tokens[i] = found[i].num_tokens;
+    task->cached_tokens += found[i].num_tokens;
+  }
+}
+
+void EmbeddingService::remember(const ServedModel& model, const EmbedTask& task) {
+  EmbeddingCache* cache = options_.cache;
+  if (!cache || task.cache_keys.empty() || task.cancelled()) return;
+  const size_t dims = static_cast<size_t>(model.embedder->info().dims);
+  std::vector<EmbeddingCache::Entry> entries;
+  for (size_t i = 0; i < task.cache_keys.size(); ++i) {
+    if (task.is_precomputed(i)) continue;
+    entries.push_back(EmbeddingCache::Entry{
+        &task.cache_keys[i], std::span<const float>(task.vectors.data() + i * dims, dims),
+        task.num_tokens[i]});
+  }
+  cache->store(entries);
+}
+
 EmbedResult EmbeddingService::embed(const ServedModel& model, EmbedRequest request,
                                     const std::function<bool()>& client_gone) {
   Scheduler& scheduler = scheduler_for(model);
   auto task = std::make_shared<EmbedTask>();
   task->lane = Lane::kInteractive;
   task->priority = request.priority;
+  look_up_cached(model, request, task.get());
   on_tokenizer_thread([&] { tokenize_all(*model.embedder, request, task.get()); });
   task->texts = std::move(request.texts);
   scheduler.submit(task);
@@ -93,13 +142,12 @@ EmbedResult EmbeddingService::embed(const ServedModel& model, EmbedRequest reque
     }
   }
   task->wait();
+  remember(model, *task);
   EmbedResult r;
   r.vectors = std::move(task->vectors);
-  r.num_tokens.reserve(task->inputs.size());
-  for (const auto& in : task->inputs) {
-    r.num_tokens.push_back(static_cast<int>(in.ids.size()));
-    r.total_tokens += static_cast<int64_t>(in.ids.size());
-  }
+  r.num_tokens = std::move(task->num_tokens);
+  for (int t : r.num_tokens) r.total_tokens += t;
+  r.cached_tokens = task->cached_tokens;
   return r;
 }
 
@@ -108,6 +156,7 @@ std::shared_ptr<EmbedTask> EmbeddingService::submit_bulk(const ServedModel& mode
   Scheduler& scheduler = scheduler_for(model);
   auto task = std::make_shared<EmbedTask>();
   task->lane = Lane::kBulk;
+  look_up_cached(model, request, task.get());
   tokenize_all(*model.embedder, request, task.get());
   task->texts = request.texts;
   scheduler.submit(task);

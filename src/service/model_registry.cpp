@@ -4,12 +4,13 @@
 
 namespace ej::service {
 
-void ModelRegistry::add(const std::string& name, std::shared_ptr<engine::Embedder> embedder,
-                        std::string identity, std::vector<int> output_dimensions) {
+ServedModel& ModelRegistry::add(const std::string& name, std::shared_ptr<engine::Embedder> embedder,
+                                std::string identity, std::vector<int> output_dimensions) {
   if (identity.empty()) identity = embedder->info().kind + ":" + embedder->info().source;
-  models_[name] =
-      ServedModel{name, std::move(embedder), std::move(identity), std::move(output_dimensions)};
+  ServedModel& m = models_[name];
+  m = ServedModel{name, std::move(embedder), std::move(identity), std::move(output_dimensions)};
   if (default_name_.empty()) default_name_ = name;
+  return m;
 }
 
 const ServedModel* ModelRegistry::find(const std::string& name) const {

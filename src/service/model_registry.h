@@ -20,13 +20,20 @@ struct ServedModel {
   // Matryoshka dimensions the model was trained for (--output-dimensions): output_dimension may
   // pick one; the vector is then cut to it and L2-renormalized. Empty: output_dimension is a 400.
   std::vector<int> output_dimensions;
+  // The compute dtype the model runs in ("fp32", "bf16", "int8"; set where the model is loaded):
+  // part of the embedding cache key, since vectors differ by dtype.
+  std::string dtype = "fp32";
+  // Whether its vectors go through the embedding cache: not for the built-in lexical model,
+  // which computes a vector faster than the cache finds one.
+  bool cached = true;
 };
 
 class ModelRegistry {
  public:
   // identity: see ServedModel; empty means the embedder's kind and source.
-  void add(const std::string& name, std::shared_ptr<engine::Embedder> embedder,
-           std::string identity = "", std::vector<int> output_dimensions = {});
+  // Returns the added model (to set the fields add() does not take).
+  ServedModel& add(const std::string& name, std::shared_ptr<engine::Embedder> embedder,
+                   std::string identity = "", std::vector<int> output_dimensions = {});
   // Throws ej::Error(kNotFound) with Cohere's message when the name is unknown.
   const ServedModel& get(const std::string& name) const;
   const ServedModel* find(const std::string& name) const;

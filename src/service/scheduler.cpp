@@ -19,7 +19,9 @@ int64_t cost(const engine::TokenizedInput& in) {
 
 int64_t EmbedTask::tokens() const {
   int64_t n = 0;
-  for (const auto& in : inputs) n += cost(in);
+  for (size_t i = 0; i < inputs.size(); ++i) {
+    if (!is_precomputed(i)) n += cost(inputs[i]);
+  }
   return n;
 }
 
@@ -76,8 +78,19 @@ Scheduler::~Scheduler() {
 void Scheduler::submit(const std::shared_ptr<EmbedTask>& task) {
   const int64_t tokens = task->tokens();
   const size_t dims = static_cast<size_t>(embedder_->info().dims);
-  task->vectors.assign(task->inputs.size() * dims, 0.0f);
-  if (task->inputs.empty()) {
+  const size_t n = task->inputs.size();
+  if (task->vectors.size() != n * dims) task->vectors.assign(n * dims, 0.0f);
+  task->num_tokens.resize(n, 0);
+  size_t precomputed = 0;
+  for (size_t i = 0; i < n; ++i) {
+    if (task->is_precomputed(i)) {
+      ++precomputed;
+    } else {
+      task->num_tokens[i] = static_cast<int>(task->inputs[i].ids.size());
+    }
+  }
+  task->done_ = precomputed;
+  if (precomputed == n) {
     task->finish(nullptr);
     return;
   }
@@ -114,6 +127,16 @@ void Scheduler::submit(const std::shared_ptr<EmbedTask>& task) {
 
 void Scheduler::cancel(EmbedTask* task) {
   std::lock_guard<std::mutex> lock(mu_);
+  size_t dropped = 0;
+  for (size_t i = task->next_; i < task->inputs.size(); ++i) dropped += !task->is_precomputed(i);
+  if (dropped > 0) {
+    ++stats_.cancelled;
+    stats_.dropped_sequences += static_cast<int64_t>(dropped);
+    log_info("scheduler: dropped " + std::to_string(dropped) + " queued sequences (" +
+             std::to_string(task->queued_) + " tokens) of a cancelled " +
+             (task->lane == Lane::kInteractive ? "request" : "job chunk"));
+  }
+  task->next_ = task->inputs.size();
   (task->lane == Lane::kInteractive ? queued_interactive_ : queued_bulk_) -= task->queued_;
   task->queued_ = 0;
   if (task->lane == Lane::kInteractive) {
@@ -136,6 +159,10 @@ bool Scheduler::take(const std::shared_ptr<EmbedTask>& task, int64_t limit, bool
                      std::vector<Pick>* picks, int64_t* batch_tokens) {
   int64_t& queued = task->lane == Lane::kInteractive ? queued_interactive_ : queued_bulk_;
   while (task->next_ < task->inputs.size()) {
+    if (task->is_precomputed(task->next_)) {
+      ++task->next_;
+      continue;
+    }
     const int64_t c = cost(task->inputs[task->next_]);
     if (*batch_tokens + c > limit && !(force_first && picks->empty())) return false;
     picks->push_back(Pick{task, task->next_});

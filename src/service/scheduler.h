@@ -45,8 +45,19 @@ class EmbedTask {
   std::vector<std::string> texts;              // owned: the lexical model reads words from them
   std::vector<engine::TokenizedInput> inputs;  // one per text
   std::vector<float> vectors;                  // texts.size() * dims once done
+  // Embedding cache hits (filled by EmbeddingService before submit): precomputed[i] = 1 when
+  // text i's vector is already in `vectors`; the scheduler skips it (its `inputs[i]` is empty).
+  // Empty = nothing precomputed. cache_keys: each text's cache digest, empty when the task
+  // is not cached (the scheduler does not read them).
+  std::vector<uint8_t> precomputed;
+  std::vector<std::string> cache_keys;
+  // Tokens per text, special tokens included: set by submit() from `inputs` for the texts it
+  // embeds; a precomputed text's count comes with it (as when it was computed).
+  std::vector<int> num_tokens;
+  int64_t cached_tokens = 0;  // sum of num_tokens over the precomputed texts
 
-  int64_t tokens() const;  // sum of input lengths
+  bool is_precomputed(size_t i) const { return i < precomputed.size() && precomputed[i] != 0; }
+  int64_t tokens() const;  // sum of input lengths of the texts to embed
   // Drops the task's queued sequences; wait() then throws ej::Error(kClientClosed).
   void cancel();
   bool cancelled() const { return cancelled_.load(); }
@@ -84,6 +95,10 @@ struct SchedulerStats {
   int64_t tokens = 0;     // tokens embedded
   int64_t engine_us = 0;  // time inside embed_tokens()
   int64_t rejected = 0;   // interactive tasks refused by admission
+  // Cancelled tasks (client gone, job cancelled, shutdown) and their sequences dropped from the
+  // queues before they reached the engine.
+  int64_t cancelled = 0;
+  int64_t dropped_sequences = 0;
 };
 
 class Scheduler {
@@ -94,7 +109,8 @@ class Scheduler {
   Scheduler(const Scheduler&) = delete;
   Scheduler& operator=(const Scheduler&) = delete;
 
-  // Queues a tokenized task (inputs filled). Throws ej::Error(kResourceExhausted) when an
+  // Queues a tokenized task (inputs filled, one per text; precomputed texts are skipped, and a
+  // task with nothing left to embed finishes at once). Throws ej::Error(kResourceExhausted) when an
   // interactive task does not fit under max_queued_tokens.
   void submit(const std::shared_ptr<EmbedTask>& task);
   SchedulerStats stats() const;

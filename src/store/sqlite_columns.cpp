@@ -150,6 +150,7 @@ const std::vector<Column<JobRow>>& job_columns() {
       int_column<R>("total_rows", kIntOrZero, &R::total_rows),
       int_column<R>("rows_done", kIntOrZero, &R::rows_done, kUpd),
       int_column<R>("input_tokens", kIntOrZero, &R::input_tokens, kUpd),
+      int_column<R>("cached_tokens", kIntOrZero, &R::cached_tokens, kUpd),
       text_column<R>("error", kTextOrEmpty, &R::error, kUpd),
       text_column<R>("model_identity", kTextOrEmpty, &R::model_identity),
       int_column<R>("lease_generation", kIntOrZero, &R::lease_generation, kUpd),

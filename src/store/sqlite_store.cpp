@@ -3,6 +3,7 @@
 // anyway; reads are short).
 #include <sqlite3.h>
 
+#include <algorithm>
 #include <mutex>
 #include <stdexcept>
 
@@ -40,6 +41,7 @@ CREATE TABLE IF NOT EXISTS job_chunks (
   tokens INTEGER NOT NULL,
   size_bytes INTEGER NOT NULL,
   file TEXT NOT NULL,
+  cached_tokens INTEGER NOT NULL DEFAULT 0,
   PRIMARY KEY (job_id, chunk_index)
 );
 -- Attempts at a job's chunks that have not committed yet (poison-chunk detection); a chunk's
@@ -103,6 +105,10 @@ class SqliteStore final : public Store {
       exec(sql.c_str());
     exec(kIndexes);
     exec(sqlite::kIdempotencySchema);
+    // job_chunks.cached_tokens: added after the first release (embedding cache).
+    auto chunk_cols = columns("job_chunks");
+    if (std::find(chunk_cols.begin(), chunk_cols.end(), "cached_tokens") == chunk_cols.end())
+      exec("ALTER TABLE job_chunks ADD COLUMN cached_tokens INTEGER NOT NULL DEFAULT 0");
   }
   ~SqliteStore() override { sqlite3_close(db_); }
 
@@ -135,6 +141,21 @@ class SqliteStore final : public Store {
     // OR REPLACE: a row already under new_hash (the same key added again) wins over the old one.
     Stmt s(db_, "UPDATE OR REPLACE api_keys SET key_hash = ? WHERE key_hash = ?");
     s.bind(1, new_hash).bind(2, old_hash).step();
+    return sqlite3_changes(db_) > 0;
+  }
+
+  std::vector<ApiKeyRow> list_api_keys() override {
+    std::lock_guard<std::mutex> lock(mu_);
+    Stmt s(db_, "SELECT key_hash, owner, name, created_us FROM api_keys ORDER BY created_us");
+    std::vector<ApiKeyRow> out;
+    while (s.step()) out.push_back({s.text(0), s.text(1), s.text(2), s.i64(3)});
+    return out;
+  }
+
+  bool delete_api_key(const std::string& key_hash) override {
+    std::lock_guard<std::mutex> lock(mu_);
+    Stmt s(db_, "DELETE FROM api_keys WHERE key_hash = ?");
+    s.bind(1, key_hash).step();
     return sqlite3_changes(db_) > 0;
   }
 
@@ -405,7 +426,7 @@ class SqliteStore final : public Store {
     const std::string& job_id = lease.job_id;
     Stmt ins(db_,
              "INSERT OR IGNORE INTO job_chunks(job_id, chunk_index, first_row, num_rows, tokens, "
-             "size_bytes, file) VALUES(?,?,?,?,?,?,?)");
+             "size_bytes, file, cached_tokens) VALUES(?,?,?,?,?,?,?,?)");
     ins.bind(1, job_id)
         .bind(2, c.chunk_index)
         .bind(3, c.first_row)
@@ -413,13 +434,15 @@ class SqliteStore final : public Store {
         .bind(5, c.tokens)
         .bind(6, c.size_bytes)
         .bind(7, c.file)
+        .bind(8, c.cached_tokens)
         .step();
     Stmt forget(db_, "DELETE FROM job_chunk_attempts WHERE job_id = ? AND chunk_index = ?");
     forget.bind(1, job_id).bind(2, c.chunk_index).step();
     Stmt upd(db_,
              "UPDATE jobs SET rows_done = (SELECT COALESCE(SUM(num_rows), 0) FROM job_chunks "
              "WHERE job_id = ?1), input_tokens = (SELECT COALESCE(SUM(tokens), 0) FROM "
-             "job_chunks WHERE job_id = ?1), updated_us = ?2 WHERE id = ?1");
+             "job_chunks WHERE job_id = ?1), cached_tokens = (SELECT COALESCE(SUM(cached_tokens), "
+             "0) FROM job_chunks WHERE job_id = ?1), updated_us = ?2 WHERE id = ?1");
     upd.bind(1, job_id).bind(2, now_us()).step();
     tx.commit();
     return true;
@@ -428,7 +451,8 @@ class SqliteStore final : public Store {
   std::vector<ChunkRow> list_chunks(const std::string& job_id) override {
     std::lock_guard<std::mutex> lock(mu_);
     Stmt s(db_,
-           "SELECT chunk_index, first_row, num_rows, tokens, size_bytes, file FROM job_chunks "
+           "SELECT chunk_index, first_row, num_rows, tokens, size_bytes, file, cached_tokens FROM "
+           "job_chunks "
            "WHERE job_id = ? ORDER BY chunk_index");
     s.bind(1, job_id);
     std::vector<ChunkRow> out;
@@ -440,6 +464,7 @@ class SqliteStore final : public Store {
       c.tokens = s.i64(3);
       c.size_bytes = s.i64(4);
       c.file = s.text(5);
+      c.cached_tokens = s.i64(6);
       out.push_back(c);
     }
     return out;

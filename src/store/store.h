@@ -26,6 +26,13 @@
 
 namespace ej::store {
 
+struct ApiKeyRow {
+  std::string key_hash;  // "hmac-sha256:<hex>" (or a legacy bare SHA-256 hex)
+  std::string owner;
+  std::string name;
+  int64_t created_us = 0;
+};
+
 struct DatasetRow {
   std::string id;
   std::string owner;
@@ -92,6 +99,7 @@ struct ChunkRow {
   int64_t tokens = 0;
   int64_t size_bytes = 0;
   std::string file;
+  int64_t cached_tokens = 0;  // of tokens, served from the embedding cache
 };
 
 // Where a page of list_jobs_page ends: the sort time (created_us or updated_us) and id of its
@@ -113,6 +121,10 @@ class Store {
   // Replaces the stored hash `old_hash` by `new_hash` (same owner and name): migrates a key
   // stored under an older hash scheme. False when `old_hash` is not stored.
   virtual bool rehash_api_key(const std::string& old_hash, const std::string& new_hash) = 0;
+  // Every stored key (its hash, never the key), oldest first: `embedjobs keys list`.
+  virtual std::vector<ApiKeyRow> list_api_keys() = 0;
+  // Deletes the key whose stored hash is `key_hash`; false when there is none.
+  virtual bool delete_api_key(const std::string& key_hash) = 0;
 
   // --- datasets ---
   virtual void insert_dataset(const DatasetRow& row) = 0;

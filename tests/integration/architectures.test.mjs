@@ -25,7 +25,8 @@ for (const [name, byType] of Object.entries(groups)) {
   test(`${name}: job output = /v2/embed = reference embeddings, per input_type`, async () => {
     const expected = JSON.parse(fs.readFileSync(path.join(fixture(name), "expected.json"), "utf8"));
     const model = "embed-english-v3.0";
-    const srv = await startServer({ chunkRows: 4, args: ["--model", `${model}=${fixture(name)}`] });
+    // No embedding cache: /v2/embed must compute what the job computed, not read it back.
+    const srv = await startServer({ chunkRows: 4, args: ["--model", `${model}=${fixture(name)}`, "--cache-mb", "0"] });
     try {
       const co = client(srv.url);
       let checked = 0;

@@ -155,3 +155,25 @@ test("embed, version, help", () => {
   assert.equal(keysTypo.status, 2);
   assert.match(keysTypo.stderr, /unknown command 'lsit'/);
 });
+
+test("keys create, list and revoke: a revoked key stops working on the running server", async () => {
+  const dataDir = server.dataDir;
+  const created = spawnSync(binary, ["keys", "create", "--data-dir", dataDir, "--name", "ci-key"], { encoding: "utf8" });
+  assert.equal(created.status, 0, created.stderr);
+  const key = created.stdout.trim();
+  ok(cli(["datasets", "list"], { key }));
+  const list = spawnSync(binary, ["keys", "list", "--data-dir", dataDir], { encoding: "utf8" });
+  assert.equal(list.status, 0, list.stderr);
+  assert.ok(!list.stdout.includes(key), "keys list must never print a key");
+  const line = list.stdout.split("\n").find((l) => l.includes("ci-key"));
+  assert.ok(line, list.stdout);
+  const id = line.split(/\s+/)[0];
+  assert.match(id, /^[0-9a-f]{12}$/);
+  const revoked = spawnSync(binary, ["keys", "revoke", id.slice(0, 8), "--data-dir", dataDir], { encoding: "utf8" });
+  assert.equal(revoked.status, 0, revoked.stderr);
+  assert.match(revoked.stderr, /revoked key/);
+  assert.equal(cli(["datasets", "list"], { key }).status, 4, "a revoked key is refused at once");
+  const again = spawnSync(binary, ["keys", "revoke", id, "--data-dir", dataDir], { encoding: "utf8" });
+  assert.equal(again.status, 5);
+  assert.equal(cli(["datasets", "list"]).status, 0, "the other keys still work");
+});

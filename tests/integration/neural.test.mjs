@@ -15,7 +15,8 @@ for (const [name, model] of [
     const expected = JSON.parse(fs.readFileSync(path.join(fixture(name), "expected.json"), "utf8"));
     // Cases without a prompt, truncated at the end, with a non-empty text (datasets reject empty rows).
     const cases = expected.cases.filter((c) => !c.prompt && c.truncate === "END" && c.text.trim() !== "").slice(0, 24);
-    const srv = await startServer({ chunkRows: 5, args: ["--model", `${model}=${fixture(name)}`] });
+    // No embedding cache: /v2/embed must compute what the job computed, not read it back.
+    const srv = await startServer({ chunkRows: 5, args: ["--model", `${model}=${fixture(name)}`, "--cache-mb", "0"] });
     try {
       const co = client(srv.url);
       const models = await raw(srv.url, "GET", "/v1/models", { token: KEY_A });

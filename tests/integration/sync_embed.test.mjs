@@ -20,7 +20,8 @@ let srv, co, co2;
 before(async () => {
   srv = await startServer({
     chunkRows: 7,
-    args: ["--model", `${BERT}=${bertDir}`, "--model", `${LEX}=lexical`, "--output-dimensions", `${BERT}=32,16`],
+    // No embedding cache: a repeated text must go through the engine again, in each batch shape.
+    args: ["--model", `${BERT}=${bertDir}`, "--model", `${LEX}=lexical`, "--output-dimensions", `${BERT}=32,16`, "--cache-mb", "0"],
   });
   co = client(srv.url);
   co2 = new CohereClientV2({ token: KEY_A, environment: srv.url });

@@ -12,75 +12,14 @@
 
 #include "common/error.h"
 #include "engine/neural_embedder.h"
+#include "fake_embedder.h"
 #include "service/embedding_service.h"
 #include "service/scheduler.h"
 
 namespace ej::service {
 namespace {
 
-// One token per byte of text; vector = {first byte, length, 0, 0}. Records every batch, and
-// can hold the engine (the next embed_tokens() blocks until release()).
-class FakeEmbedder final : public engine::Embedder {
- public:
-  explicit FakeEmbedder(int budget) : budget_(budget) {
-    info_.kind = "fake";
-    info_.dims = 4;
-    info_.max_tokens = 64;
-  }
-  const engine::ModelInfo& info() const override { return info_; }
-  void embed(std::span<const std::string_view>, engine::InputType, engine::Truncate,
-             engine::EmbedOutput*) override {}
-  engine::TokenizedInput tokenize_for(std::string_view text, engine::InputType, engine::Truncate,
-                                      int, size_t) const override {
-    engine::TokenizedInput in;
-    for (unsigned char c : text) in.ids.push_back(c);
-    return in;
-  }
-  void embed_tokens(std::span<const engine::TokenSeq> seqs, std::vector<float>* out) override {
-    std::unique_lock<std::mutex> lock(mu_);
-    ++entered_;
-    cv_.notify_all();
-    cv_.wait(lock, [&] { return !held_; });
-    std::vector<std::string> batch;
-    out->clear();
-    for (const auto& s : seqs) {
-      batch.emplace_back(s.text);
-      out->insert(out->end(),
-                  {static_cast<float>(s.ids[0]), static_cast<float>(s.ids.size()), 0.0f, 0.0f});
-    }
-    batches_.push_back(batch);
-  }
-  int max_batch_tokens() const override { return budget_; }
-  engine::TextTokens tokenize_text(std::string_view) const override { return {}; }
-  std::string detokenize(std::span<const int32_t>) const override { return ""; }
-
-  void hold() {
-    std::lock_guard<std::mutex> lock(mu_);
-    held_ = true;
-  }
-  void release() {
-    std::lock_guard<std::mutex> lock(mu_);
-    held_ = false;
-    cv_.notify_all();
-  }
-  void wait_entered(int n) {
-    std::unique_lock<std::mutex> lock(mu_);
-    cv_.wait(lock, [&] { return entered_ >= n; });
-  }
-  std::vector<std::vector<std::string>> batches() {
-    std::lock_guard<std::mutex> lock(mu_);
-    return batches_;
-  }
-
- private:
-  engine::ModelInfo info_;
-  int budget_;
-  std::mutex mu_;
-  std::condition_variable cv_;
-  bool held_ = false;
-  int entered_ = 0;
-  std::vector<std::vector<std::string>> batches_;
-};
+using test::FakeEmbedder;
 
 std::shared_ptr<EmbedTask> make_task(const engine::Embedder& e, Lane lane,
                                      std::vector<std::string> texts, int priority = 0) {
@@ -234,6 +173,54 @@ TEST(Scheduler, CancelDropsQueuedWork) {
   for (const auto& batch : f.fake->batches()) {
     for (const auto& s : batch) EXPECT_TRUE(s == "hold" || s == "stays") << s;
   }
+  SchedulerStats stats = f.scheduler.stats();
+  EXPECT_EQ(stats.cancelled, 2);
+  EXPECT_EQ(stats.dropped_sequences, 3);
+}
+
+TEST(Scheduler, PrecomputedSequencesAreSkipped) {
+  Fixture f(1000);
+  auto first = f.block();
+  // "cached" came from the embedding cache: its vector is there, its input is not tokenized.
+  auto t = make_task(*f.fake, Lane::kInteractive, {"abc", "cached", "de"});
+  t->inputs[1] = engine::TokenizedInput{};
+  t->precomputed = {0, 1, 0};
+  t->vectors.assign(12, 0.0f);
+  t->vectors[4] = 42.0f;
+  t->num_tokens = {0, 9, 0};
+  f.scheduler.submit(t);
+  EXPECT_EQ(f.scheduler.stats().queued_tokens, 5);  // the cached text costs nothing
+  auto all_cached = make_task(*f.fake, Lane::kBulk, {"x"});
+  all_cached->inputs[0] = engine::TokenizedInput{};
+  all_cached->precomputed = {1};
+  all_cached->vectors.assign(4, 7.0f);
+  all_cached->num_tokens = {3};
+  f.scheduler.submit(all_cached);
+  EXPECT_TRUE(all_cached->wait_for(0));  // nothing to embed: finished at submit
+  EXPECT_EQ(all_cached->vectors, std::vector<float>(4, 7.0f));
+  f.fake->release();
+  t->wait();
+  EXPECT_EQ(t->vectors[0], static_cast<float>('a'));
+  EXPECT_EQ(t->vectors[4], 42.0f);
+  EXPECT_EQ(t->vectors[8], static_cast<float>('d'));
+  EXPECT_EQ(t->num_tokens, (std::vector<int>{3, 9, 2}));
+  for (const auto& batch : f.fake->batches()) {
+    for (const auto& s : batch) EXPECT_NE(s, "cached");
+  }
+  // Cancelling counts only what was still to embed.
+  f.fake->hold();
+  auto blocker = make_task(*f.fake, Lane::kInteractive, {"hold2"});
+  f.scheduler.submit(blocker);
+  f.fake->wait_entered(3);
+  auto later = make_task(*f.fake, Lane::kInteractive, {"p", "q"});
+  later->inputs[0] = engine::TokenizedInput{};
+  later->precomputed = {1, 0};
+  later->num_tokens = {1, 0};
+  f.scheduler.submit(later);
+  later->cancel();
+  EXPECT_EQ(f.scheduler.stats().dropped_sequences, 1);
+  f.fake->release();
+  blocker->wait();
 }
 
 TEST(EmbeddingService, ClientGoneDropsTheRequest) {

@@ -6,6 +6,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
 #include <string>
@@ -30,6 +31,9 @@ struct Request {
   // Names this request in the log, the X-Request-Id response header and error bodies: the
   // client's X-Request-Id when it is 1-64 of [A-Za-z0-9._-], else a new random one.
   std::string request_id;
+  // True once the client closed or reset the connection (a non-blocking check of the socket;
+  // the handler's worker thread may call it while the request runs). Empty outside a session.
+  std::function<bool()> client_gone;
 
   bool has_header(std::string_view name) const;
   std::string get_header_value(std::string_view name) const;  // "" when absent

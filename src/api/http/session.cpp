@@ -3,6 +3,7 @@
 // bytes arrive, hands the complete request to a worker, and writes the response back. Between
 // posting to the worker and the worker posting back, no operation is pending on the socket, so
 // the worker owns req_/res_ alone.
+#include <poll.h>
 #include <unistd.h>
 
 #include <boost/asio/dispatch.hpp>
@@ -60,6 +61,15 @@ const char* storage_full(const beast::error_code& ec) {
 }
 std::string storage_full_message(const char* problem) {
   return service::storage_message(problem, "storing the upload (it was not stored)");
+}
+
+// Whether the peer of `fd` has closed (FIN: POLLRDHUP) or reset (POLLHUP / POLLERR) the
+// connection; does not read. Called from the worker thread while no operation is pending on
+// the socket (the session is idle between dispatch() and write_response()).
+bool peer_closed(int fd) {
+  pollfd p{fd, POLLRDHUP, 0};
+  if (::poll(&p, 1, 0) <= 0) return false;
+  return (p.revents & (POLLRDHUP | POLLHUP | POLLERR)) != 0;
 }
 
 class Session : public std::enable_shared_from_this<Session> {
@@ -302,6 +312,7 @@ class Session : public std::enable_shared_from_this<Session> {
   // ---- running the handler ----------------------------------------------------------------
   void dispatch() {
     auto self = shared_from_this();
+    req_.client_gone = [fd = stream_.socket().native_handle()] { return peer_closed(fd); };
     bool posted = f_->pool.try_post([self] {
       if (self->authed_ ||
           self->f_->router->authenticate(*self->route_, self->req_, self->res_, &self->owner_)) {

@@ -30,7 +30,7 @@ std::string bias_name(const std::string& weight) {
 
 int64_t load_linear(WeightReader& r, const dnnl::engine& eng, const LinearSpec& spec,
                     const std::string& prefix, int64_t in, Linear::Epilogue ep, Activation act,
-                    Linear* lin, AlignedBuffer* keep_bias) {
+                    ComputeDType dtype, Linear* lin, AlignedBuffer* keep_bias) {
   std::vector<std::string> wn, bn;
   std::vector<std::vector<int64_t>> ws, bs;
   int64_t out = 0;
@@ -61,16 +61,17 @@ int64_t load_linear(WeightReader& r, const dnnl::engine& eng, const LinearSpec& 
     }
     bias = nullptr;
   }
-  lin->init(eng, w.data(), bias, in, out, ep, act);
+  lin->init(eng, w.data(), bias, in, out, ep, act, dtype);
   return out;
 }
 
 void Attention::load(WeightReader& r, const dnnl::engine& eng, const AttentionSpec& spec,
-                     const std::string& prefix, int64_t hidden, Linear::Epilogue o_epilogue) {
+                     const std::string& prefix, int64_t hidden, Linear::Epilogue o_epilogue,
+                     ComputeDType dtype) {
   spec_ = spec;
   load_linear(r, eng, spec.qkv, prefix, hidden, Linear::Epilogue::kNone, Activation::kIdentity,
-              &qkv_);
-  load_linear(r, eng, spec.o, prefix, q_width(), o_epilogue, Activation::kIdentity, &o_);
+              dtype, &qkv_);
+  load_linear(r, eng, spec.o, prefix, q_width(), o_epilogue, Activation::kIdentity, dtype, &o_);
   q_norm_.load(r, spec.q_norm, prefix, spec.head_dim);
   k_norm_.load(r, spec.k_norm, prefix, spec.head_dim);
 }

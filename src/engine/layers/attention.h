@@ -24,13 +24,14 @@ namespace ej::engine {
 // tensor's own first dimension) into lin. Returns the total output rows.
 int64_t load_linear(WeightReader& r, const dnnl::engine& eng, const LinearSpec& spec,
                     const std::string& prefix, int64_t in, Linear::Epilogue ep, Activation act,
-                    Linear* lin, AlignedBuffer* keep_bias = nullptr);
+                    ComputeDType dtype, Linear* lin, AlignedBuffer* keep_bias = nullptr);
 
 class Attention {
  public:
   // o_epilogue: kAccumulate adds the output onto `out`, kNone overwrites it.
   void load(WeightReader& r, const dnnl::engine& eng, const AttentionSpec& spec,
-            const std::string& prefix, int64_t hidden, Linear::Epilogue o_epilogue);
+            const std::string& prefix, int64_t hidden, Linear::Epilogue o_epilogue,
+            ComputeDType dtype);
 
   int64_t qkv_width() const { return (spec_.num_heads + 2 * spec_.num_kv_heads) * spec_.head_dim; }
   int64_t q_width() const { return static_cast<int64_t>(spec_.num_heads) * spec_.head_dim; }

@@ -18,20 +18,20 @@ double seconds_since(std::chrono::steady_clock::time_point t0) {
 
 void Mlp::load(WeightReader& r, const dnnl::engine& eng, const MlpSpec& spec,
                const std::string& prefix, int64_t hidden, Linear::Epilogue down_epilogue,
-               bool fuse_act) {
+               bool fuse_act, ComputeDType dtype) {
   spec_ = spec;
   fused_ = !spec.gated && fuse_act && Linear::fusable(spec.act);
   if (spec.gated) {
     up_width_ = load_linear(r, eng, spec.up, prefix, hidden, Linear::Epilogue::kNone,
-                            Activation::kIdentity, &up_);
+                            Activation::kIdentity, dtype, &up_);
   } else if (fused_) {
-    up_width_ =
-        load_linear(r, eng, spec.up, prefix, hidden, Linear::Epilogue::kActivation, spec.act, &up_);
+    up_width_ = load_linear(r, eng, spec.up, prefix, hidden, Linear::Epilogue::kActivation,
+                            spec.act, dtype, &up_);
   } else {
     up_width_ = load_linear(r, eng, spec.up, prefix, hidden, Linear::Epilogue::kNone,
-                            Activation::kIdentity, &up_, &up_bias_);
+                            Activation::kIdentity, dtype, &up_, &up_bias_);
   }
-  load_linear(r, eng, spec.down, prefix, ff(), down_epilogue, Activation::kIdentity, &down_);
+  load_linear(r, eng, spec.down, prefix, ff(), down_epilogue, Activation::kIdentity, dtype, &down_);
 }
 
 void Mlp::forward(const float* in, float* out, const BatchContext& bc, EncoderWorkspace* ws,

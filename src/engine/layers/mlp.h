@@ -20,7 +20,7 @@ class Mlp {
   // fuse_act: run a plain MLP's activation as a oneDNN post-op when it can.
   void load(WeightReader& r, const dnnl::engine& eng, const MlpSpec& spec,
             const std::string& prefix, int64_t hidden, Linear::Epilogue down_epilogue,
-            bool fuse_act);
+            bool fuse_act, ComputeDType dtype);
   int64_t up_width() const { return up_width_; }
   int64_t ff() const { return spec_.gated ? up_width_ / 2 : up_width_; }
 

@@ -10,22 +10,30 @@
 
 namespace ej::engine {
 
-void SentenceHead::load(const EncoderSpec& spec, std::vector<std::string>* problems) {
+void SentenceHead::load(const EncoderSpec& spec, const dnnl::engine& eng, ComputeDType dtype,
+                        std::vector<std::string>* problems) {
   spec_ = &spec;
   dense_.clear();
   for (const DenseSpec& d : spec.dense) {
-    Dense dw;
+    auto lin = std::make_unique<Linear>();
     try {
       std::vector<SafetensorsFile> df;
       df.push_back(SafetensorsFile::open(d.dir / "model.safetensors"));
       WeightReader dr(std::move(df));
-      dr.read("linear.weight", {d.out_features, d.in_features}, &dw.w);
-      if (d.bias) dr.read("linear.bias", {d.out_features}, &dw.b);
+      AlignedBuffer w, b;
+      dr.read("linear.weight", {d.out_features, d.in_features}, &w);
+      if (d.bias) dr.read("linear.bias", {d.out_features}, &b);
       for (auto& p : dr.problems()) problems->push_back(d.dir.filename().string() + ": " + p);
+      if (dr.problems().empty()) {
+        const bool fused = Linear::fusable(d.activation);
+        lin->init(eng, w.data(), d.bias ? b.data() : nullptr, d.in_features, d.out_features,
+                  fused ? Linear::Epilogue::kActivation : Linear::Epilogue::kNone,
+                  fused ? d.activation : Activation::kIdentity, dtype);
+      }
     } catch (const Error& err) {
       problems->push_back(err.what());
     }
-    dense_.push_back(std::move(dw));
+    dense_.push_back(std::move(lin));
   }
 }
 
@@ -101,17 +109,10 @@ void SentenceHead::run(const PackedBatch& batch, const float* x, EncoderWorkspac
   for (const PostStep& step : s.post) {
     if (step.kind == PostStep::kDense) {
       const DenseSpec& d = s.dense[static_cast<size_t>(step.dense_index)];
-      const Dense& w = dense_[static_cast<size_t>(step.dense_index)];
-      for (size_t i = 0; i < n; ++i) {
-        const float* in = cur + static_cast<int64_t>(i) * d.in_features;
-        float* o = other + static_cast<int64_t>(i) * d.out_features;
-        for (int j = 0; j < d.out_features; ++j) {
-          const float* wr = w.w.data() + static_cast<int64_t>(j) * d.in_features;
-          double a = d.bias ? w.b.data()[j] : 0.0;
-          for (int c = 0; c < d.in_features; ++c) a += static_cast<double>(wr[c]) * in[c];
-          o[j] = static_cast<float>(a);
-        }
-        kernels::activation(o, static_cast<size_t>(d.out_features), d.activation);
+      const Linear& lin = *dense_[static_cast<size_t>(step.dense_index)];
+      lin.run(cur, static_cast<int64_t>(n), other, &ws->gemm_scratch);
+      if (!Linear::fusable(d.activation)) {
+        kernels::activation(other, n * static_cast<size_t>(d.out_features), d.activation);
       }
       std::swap(cur, other);
       dims = d.out_features;
