@@ -39,6 +39,15 @@ const ROUTES = [
   // The lexical model cannot detokenize: a well-formed call with a good key is a 400.
   { method: "POST", pattern: "/v1/detokenize", kind: "keyed", body: { model: MODEL, tokens: [1] }, ok: 400 },
   { method: "POST", pattern: "/v1/check-api-key", kind: "keyed", body: {} },
+  // OpenAI's API: keyed, with OpenAI's error body ({"error": {"message", ...}}).
+  { method: "POST", pattern: "/v1/embeddings", kind: "openai", body: { model: MODEL, input: "hi" } },
+  // Open on purpose (operators, load balancers, the dashboard's own files): no owner's data.
+  { method: "GET", pattern: "/health", kind: "open" },
+  { method: "GET", pattern: "/ready", kind: "open" },
+  { method: "GET", pattern: "/metrics", kind: "open" },
+  { method: "GET", pattern: "/openapi.json", kind: "open" },
+  { method: "GET", pattern: "/", kind: "open" },
+  { method: "GET", pattern: "/ui/{file}", kind: "open", path: "/ui/app.js" },
 ];
 
 // The Authorization headers that must all be a 401 on a keyed route (and change nothing on a
@@ -134,6 +143,34 @@ test("the table lists every route the server registers", () => {
     // "([^/]+)" in a registration matches any {name} in the table.
     const re = new RegExp("^" + reg.replaceAll("([^/]+)", "\\{[a-z]+\\}").replaceAll(".", "\\.") + "$");
     assert.ok(ours.some((o) => re.test(o)), `route ${reg} is not in ROUTES: add it to the matrix`);
+  }
+});
+
+test("OpenAI routes: every bad Authorization is a 401 with OpenAI's error body", async () => {
+  for (const route of ROUTES.filter((r) => r.kind === "openai")) {
+    for (const [name, auth] of Object.entries(BAD_AUTH)) {
+      const headers = auth === undefined ? {} : { Authorization: auth };
+      const res = await raw(server.url, route.method, route.pattern, { headers, body: route.body });
+      const where = `${route.method} ${route.pattern} with ${name}`;
+      assert.equal(res.status, 401, `${where}: ${res.text.slice(0, 200)}`);
+      assert.equal(typeof res.json?.error?.message, "string", where);
+      assertNoLeak(res, where);
+    }
+    const ok = await raw(server.url, route.method, route.pattern, { token: KEY_A, body: route.body });
+    assert.equal(ok.status, 200, ok.text.slice(0, 200));
+  }
+});
+
+test("open routes answer with any Authorization header and carry no owner's data", async () => {
+  for (const route of ROUTES.filter((r) => r.kind === "open")) {
+    for (const [name, auth] of Object.entries(BAD_AUTH)) {
+      const headers = auth === undefined ? {} : { Authorization: auth };
+      const res = await raw(server.url, route.method, route.path ?? route.pattern, { headers });
+      const where = `${route.method} ${route.pattern} with ${name}`;
+      assert.equal(res.status, 200, `${where}: ${res.text.slice(0, 200)}`);
+      assertNoLeak(res, where);
+      assert.ok(!res.text.includes(A.dataset) && !res.text.includes(A.job), `${where}: an owner's id leaked`);
+    }
   }
 });
 
