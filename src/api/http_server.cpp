@@ -29,6 +29,7 @@ HttpServer::HttpServer(service::Services* services, HttpConfig config, std::stri
   register_model_routes(impl_->router);
   register_embed_routes(impl_->router);
   register_ops_routes(impl_->router);
+  register_openai_routes(impl_->router);
 }
 
 HttpServer::~HttpServer() = default;

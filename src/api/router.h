@@ -62,6 +62,10 @@ class Router {
   // and returns false. Blocking (store); worker threads.
   bool authenticate(const Route& route, const http::Request& req, http::Response& res,
                     std::string* owner) const;
+  // The owner of the request's Bearer key ("local" with --no-auth); throws ej::Error
+  // (kUnauthenticated) otherwise. For routes that authenticate inside their handler (the OpenAI
+  // routes, whose error body differs). Blocking (store); worker threads.
+  std::string owner_of(const http::Request& req) const;
   // Runs the handler with `owner` (already authenticated) and maps what it throws. Workers.
   void handle(const Route& route, const http::Request& req, http::Response& res,
               const std::string& owner, const ContentReader* reader) const;
@@ -100,6 +104,8 @@ void register_job_routes(Router& r);
 void register_model_routes(Router& r);
 void register_embed_routes(Router& r);
 void register_tokenize_routes(Router& r);
-void register_ops_routes(Router& r);  // /health, /ready, the dashboard
+void register_ops_routes(Router& r);
+void register_openai_routes(
+    Router& r);  // /v1/embeddings (OpenAI's API)  // /health, /ready, the dashboard
 
 }  // namespace ej::api

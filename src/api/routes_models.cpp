@@ -37,9 +37,20 @@ std::string url_encode(const std::string& s) {
 }
 
 // model_json plus what only the routes know: the tokenizer link and the default marker.
+// When this process started serving: OpenAI's `created` of a model (Unix seconds).
+int64_t served_since_s() {
+  static const int64_t started_s = now_us() / 1000000;
+  return started_s;
+}
+
 nlohmann::json model_entry(const service::ServedModel& m, Router& r, const Ctx& ctx) {
   nlohmann::json j = model_json(m);
   j["dtype"] = m.embedder->info().dtype;  // the engine's compute mode: fp32, bf16 or int8
+  // OpenAI's model object beside Cohere's fields (each SDK reads its own keys).
+  j["id"] = m.name;
+  j["object"] = "model";
+  j["created"] = served_since_s();
+  j["owned_by"] = "embedjobs";
   if (!m.embedder->info().tokenizer_file.empty()) {
     std::string signed_path =
         r.signer().signed_path(tokenizer_subject(m.name), kTokenizerPart, now_us() / 1000000);
@@ -86,7 +97,8 @@ void register_model_routes(Router& r) {
     for (int64_t i = start; i < static_cast<int64_t>(models.size()) && i < start + page_size; ++i) {
       list.push_back(model_entry(*models[static_cast<size_t>(i)], r, ctx));
     }
-    nlohmann::json body = {{"models", list}};
+    // One body for both clients: Cohere's {"models"} and OpenAI's {"object": "list", "data"}.
+    nlohmann::json body = {{"models", list}, {"object", "list"}, {"data", list}};
     if (start + page_size < static_cast<int64_t>(models.size())) {
       body["next_page_token"] = std::to_string(start + page_size);
     }

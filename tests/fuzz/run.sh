@@ -19,6 +19,7 @@ if ! command -v clang++ >/dev/null 2>&1; then
 fi
 launcher=()
 command -v ccache >/dev/null 2>&1 && launcher=(-DCMAKE_CXX_COMPILER_LAUNCHER=ccache)
+export CCACHE_BASEDIR=${CCACHE_BASEDIR:-$repo} CCACHE_NOHASHDIR=${CCACHE_NOHASHDIR:-true}
 CXX=clang++ cmake -S "$here" -B "$out" -DCMAKE_BUILD_TYPE=None "${launcher[@]}" >/dev/null
 cmake --build "$out" -j"${JOBS:-$(nproc)}" --target "${targets[@]}"
 export ASAN_OPTIONS="detect_leaks=1:abort_on_error=1:${ASAN_OPTIONS:-}"

@@ -10,7 +10,7 @@ import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import fs from "node:fs";
 import path from "node:path";
-import { startServer, client, raw, repoRoot, sleep, waitValidated, waitJob, KEY_A, KEY_B } from "./harness.mjs";
+import { startServer, client, raw, repoRoot, sleep, poll, waitValidated, waitJob, KEY_A, KEY_B } from "./harness.mjs";
 
 const MODEL = "embedjobs-lexical-v1";
 const SECRET_TEXT = "owner-a-private-row-text";
@@ -32,6 +32,10 @@ const ROUTES = [
   { method: "GET", pattern: "/v1/embed-jobs", kind: "keyed", list: true },
   { method: "GET", pattern: "/v1/embed-jobs/{job}", kind: "keyed", owned: true },
   { method: "POST", pattern: "/v1/embed-jobs/{job}/cancel", kind: "keyed", owned: true, body: {} },
+  { method: "POST", pattern: "/v2/batches", kind: "keyed", owned: true, body: "batch" },
+  { method: "GET", pattern: "/v2/batches", kind: "keyed", list: true },
+  { method: "GET", pattern: "/v2/batches/{batch}", kind: "keyed", owned: true },
+  { method: "POST", pattern: "/v2/batches/{batch}:cancel", kind: "keyed", owned: true, body: {} },
   { method: "GET", pattern: "/v1/models", kind: "keyed" },
   { method: "GET", pattern: "/v1/models/{model}", kind: "keyed" },
   { method: "GET", pattern: "/v1/models/{model}/tokenizer.json", kind: "signed", link: "tokenizer" },
@@ -39,6 +43,15 @@ const ROUTES = [
   // The lexical model cannot detokenize: a well-formed call with a good key is a 400.
   { method: "POST", pattern: "/v1/detokenize", kind: "keyed", body: { model: MODEL, tokens: [1] }, ok: 400 },
   { method: "POST", pattern: "/v1/check-api-key", kind: "keyed", body: {} },
+  // OpenAI's API: keyed, with OpenAI's error body ({"error": {"message", ...}}).
+  { method: "POST", pattern: "/v1/embeddings", kind: "openai", body: { model: MODEL, input: "hi" } },
+  // Open on purpose (operators, load balancers, the dashboard's own files): no owner's data.
+  { method: "GET", pattern: "/health", kind: "open" },
+  { method: "GET", pattern: "/ready", kind: "open" },
+  { method: "GET", pattern: "/metrics", kind: "open" },
+  { method: "GET", pattern: "/openapi.json", kind: "open" },
+  { method: "GET", pattern: "/", kind: "open" },
+  { method: "GET", pattern: "/ui/{file}", kind: "open", path: "/ui/app.js" },
 ];
 
 // The Authorization headers that must all be a 401 on a keyed route (and change nothing on a
@@ -56,7 +69,7 @@ const BAD_AUTH = {
 };
 
 let server;
-let A; // owner A's resources: {dataset, job, partUrl}
+let A; // owner A's resources: {dataset, job, batchDataset, batch}
 
 before(async () => {
   server = await startServer({ args: ["--url-ttl", String(URL_TTL_S)] });
@@ -66,7 +79,22 @@ before(async () => {
   await waitValidated(co, id);
   const { jobId } = await co.embedJobs.create({ model: MODEL, datasetId: id, inputType: "search_document" });
   await waitJob(co, jobId);
-  A = { dataset: id, job: jobId };
+  const line = JSON.stringify({ custom_id: "a", body: { input_type: "search_document", texts: [`${SECRET_TEXT} batch`] } });
+  const { id: batchDataset } = await co.datasets.create(Buffer.from(line + "\n"), undefined, {
+    name: "owner-a-batch",
+    type: "batch-embed-v2-input",
+  });
+  await waitValidated(co, batchDataset);
+  const made = await raw(server.url, "POST", "/v2/batches", {
+    token: KEY_A,
+    body: { name: "owner-a", input_dataset_id: batchDataset, model: MODEL },
+  });
+  assert.equal(made.status, 200, made.text);
+  const batch = made.json.batch.id;
+  await poll(() => raw(server.url, "GET", `/v2/batches/${batch}`, { token: KEY_A }), (r) => r.json.batch.status === "BATCH_STATUS_COMPLETED", {
+    what: "owner A's batch",
+  });
+  A = { dataset: id, job: jobId, batchDataset, batch };
 });
 
 after(async () => {
@@ -78,6 +106,7 @@ async function concrete(route) {
   let p = route.pattern
     .replace("{dataset}", A.dataset)
     .replace("{job}", A.job)
+    .replace("{batch}", A.batch)
     .replace("{model}", MODEL)
     .replace("{part}", "0");
   if (route.link === "part") {
@@ -94,6 +123,7 @@ function bodyFor(route) {
     return { body: fd, query: "?name=intruder&type=embed-input" };
   }
   if (route.body === "job") return { body: { model: MODEL, dataset_id: A.dataset, input_type: "search_document" } };
+  if (route.body === "batch") return { body: { name: "intruder", input_dataset_id: A.batchDataset, model: MODEL } };
   return { body: route.body };
 }
 
@@ -137,6 +167,34 @@ test("the table lists every route the server registers", () => {
   }
 });
 
+test("OpenAI routes: every bad Authorization is a 401 with OpenAI's error body", async () => {
+  for (const route of ROUTES.filter((r) => r.kind === "openai")) {
+    for (const [name, auth] of Object.entries(BAD_AUTH)) {
+      const headers = auth === undefined ? {} : { Authorization: auth };
+      const res = await raw(server.url, route.method, route.pattern, { headers, body: route.body });
+      const where = `${route.method} ${route.pattern} with ${name}`;
+      assert.equal(res.status, 401, `${where}: ${res.text.slice(0, 200)}`);
+      assert.equal(typeof res.json?.error?.message, "string", where);
+      assertNoLeak(res, where);
+    }
+    const ok = await raw(server.url, route.method, route.pattern, { token: KEY_A, body: route.body });
+    assert.equal(ok.status, 200, ok.text.slice(0, 200));
+  }
+});
+
+test("open routes answer with any Authorization header and carry no owner's data", async () => {
+  for (const route of ROUTES.filter((r) => r.kind === "open")) {
+    for (const [name, auth] of Object.entries(BAD_AUTH)) {
+      const headers = auth === undefined ? {} : { Authorization: auth };
+      const res = await raw(server.url, route.method, route.path ?? route.pattern, { headers });
+      const where = `${route.method} ${route.pattern} with ${name}`;
+      assert.equal(res.status, 200, `${where}: ${res.text.slice(0, 200)}`);
+      assertNoLeak(res, where);
+      assert.ok(!res.text.includes(A.dataset) && !res.text.includes(A.job), `${where}: an owner's id leaked`);
+    }
+  }
+});
+
 test("keyed routes: no key, malformed header, Basic, wrong key -> 401 with a JSON message, nothing done", async () => {
   for (const route of ROUTES.filter((r) => r.kind === "keyed")) {
     const p = await concrete(route);
@@ -152,6 +210,8 @@ test("keyed routes: no key, malformed header, Basic, wrong key -> 401 with a JSO
   assert.equal((await co.embedJobs.get(A.job)).status, "complete");
   assert.equal((await co.embedJobs.list()).embedJobs.length, 1);
   assert.equal((await co.datasets.list()).datasets.filter((d) => d.name === "intruder").length, 0);
+  const batches = await raw(server.url, "GET", "/v2/batches", { token: KEY_A });
+  assert.deepEqual(batches.json.batches.map((b) => b.id), [A.batch], "no intruder batch");
 });
 
 test("keyed routes with another owner's key: A's resources are a 404 like a missing id, lists are B's own", async () => {
@@ -163,10 +223,13 @@ test("keyed routes with another owner's key: A's resources are a 404 like a miss
     if (route.owned) {
       assertError(res, 404, where);
       // The same answer as for an id that does not exist: existence is not revealed.
-      const ghost = p.replace(A.dataset, "ghost-dataset-zzzzzz").replace(A.job, "00000000-0000-0000-0000-000000000000");
+      const ghost = p
+        .replace(A.dataset, "ghost-dataset-zzzzzz")
+        .replace(A.job, "00000000-0000-0000-0000-000000000000")
+        .replace(A.batch, "00000000-0000-0000-0000-000000000000");
       const other = await send(route, ghost, `Bearer ${KEY_B}`);
       assert.equal(other.status, 404, `${where} ghost: ${other.text}`);
-      const ids = [A.dataset, A.job, "ghost-dataset-zzzzzz", "00000000-0000-0000-0000-000000000000"];
+      const ids = [A.dataset, A.job, A.batch, A.batchDataset, "ghost-dataset-zzzzzz", "00000000-0000-0000-0000-000000000000"];
       const norm = (t) => ids.reduce((acc, id) => acc.replaceAll(id, "<id>"), t);
       assert.equal(norm(res.json.message), norm(other.json.message), where);
       if (route.body === "job") {
@@ -186,6 +249,8 @@ test("keyed routes with another owner's key: A's resources are a 404 like a miss
   const co = client(server.url, KEY_A);
   assert.equal((await co.datasets.get(A.dataset)).dataset.id, A.dataset, "B's DELETE did nothing");
   assert.equal((await co.embedJobs.get(A.job)).status, "complete", "B's cancel did nothing");
+  const batch = await raw(server.url, "GET", `/v2/batches/${A.batch}`, { token: KEY_A });
+  assert.equal(batch.json.batch.status, "BATCH_STATUS_COMPLETED", "B's batch cancel did nothing");
   const usage = await raw(server.url, "GET", "/v1/datasets/usage", { token: KEY_B });
   assert.ok(usage.json.organization_usage < 1000, `B's usage counts only B's upload: ${usage.text}`);
 });

@@ -49,6 +49,7 @@ TEST(OpenApi, DocumentsExactlyTheRegisteredRoutes) {
   register_embed_routes(router);
   register_ops_routes(router);
   register_batch_routes(router);
+  register_openai_routes(router);
   std::set<std::string> served;
   for (const Router::Route& r : router.routes())
     served.insert(r.method + " " + from_pattern(r.pattern));
