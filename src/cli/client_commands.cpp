@@ -12,9 +12,12 @@
 #include <nlohmann/json.hpp>
 
 #include "cli/api_client.h"
+#include "cli/client_batches.h"
+#include "cli/client_util.h"
 #include "cli/download_formats.h"
 #include "cli/exit_codes.h"
 #include "cli/progress.h"
+#include "cli/text_field.h"
 
 namespace ej::cli {
 
@@ -22,144 +25,6 @@ namespace {
 
 namespace fs = std::filesystem;
 using nlohmann::json;
-
-struct Common {
-  std::string url = "http://127.0.0.1:8911";
-  std::string api_key;
-  bool json = false;
-};
-
-void add_common(CLI::App* cmd, Common& c) {
-  cmd->add_option("--url", c.url, "Server base URL")->envname("CO_API_URL")->capture_default_str();
-  cmd->add_option("--api-key", c.api_key, "API key (sent as Bearer)")->envname("CO_API_KEY");
-  cmd->add_flag("--json", c.json, "Print the server's JSON instead of a summary (for scripts)");
-}
-
-std::string url_encode(const std::string& s) {
-  static const char* hex = "0123456789ABCDEF";
-  std::string out;
-  for (unsigned char ch : s) {
-    if (std::isalnum(ch) || ch == '-' || ch == '_' || ch == '.' || ch == '~') {
-      out += static_cast<char>(ch);
-    } else {
-      out += '%';
-      out += hex[ch >> 4];
-      out += hex[ch & 15];
-    }
-  }
-  return out;
-}
-
-void print_json(const json& j) {
-  std::cout << j.dump(2, ' ', false, json::error_handler_t::replace) << "\n";
-}
-
-std::string str(const json& j, const char* key) {
-  auto it = j.find(key);
-  if (it == j.end() || it->is_null()) return "";
-  return it->is_string() ? it->get<std::string>() : it->dump();
-}
-
-void print_table(const std::vector<std::string>& header,
-                 const std::vector<std::vector<std::string>>& rows) {
-  std::vector<size_t> width(header.size());
-  for (size_t i = 0; i < header.size(); ++i) width[i] = header[i].size();
-  for (const auto& r : rows) {
-    for (size_t i = 0; i < r.size() && i < width.size(); ++i)
-      width[i] = std::max(width[i], r[i].size());
-  }
-  auto line = [&](const std::vector<std::string>& r) {
-    for (size_t i = 0; i < r.size(); ++i) {
-      std::cout << r[i];
-      if (i + 1 < r.size()) std::cout << std::string(width[i] - r[i].size() + 2, ' ');
-    }
-    std::cout << "\n";
-  };
-  line(header);
-  for (const auto& r : rows) line(r);
-}
-
-// ---- --text-field: the named column becomes `text` (Cohere requires that name) ----------------
-
-// Rewrites a JSONL or CSV file into `out` with column `field` renamed to `text`.
-void rename_text_field(const std::string& in_path, const std::string& field,
-                       const std::string& out_path) {
-  std::ifstream in(in_path, std::ios::binary);
-  if (!in) throw ClientError(kExitError, 0, "cannot read " + in_path);
-  std::ofstream out(out_path, std::ios::binary);
-  std::string ext = fs::path(in_path).extension().string();
-  std::string line;
-  if (ext == ".jsonl" || ext == ".json" || ext == ".ndjson") {
-    int64_t n = 0;
-    while (std::getline(in, line)) {
-      ++n;
-      if (line.find_first_not_of(" \t\r") == std::string::npos) {
-        out << line << "\n";
-        continue;
-      }
-      nlohmann::ordered_json row;
-      try {
-        row = nlohmann::ordered_json::parse(line);
-      } catch (const nlohmann::json::exception&) {
-        throw ClientError(kExitError, 0, in_path + " line " + std::to_string(n) + " is not JSON");
-      }
-      if (!row.is_object() || !row.contains(field)) {
-        throw ClientError(kExitError, 0,
-                          in_path + " line " + std::to_string(n) + " has no field '" + field +
-                              "' (--text-field)");
-      }
-      nlohmann::ordered_json renamed = nlohmann::ordered_json::object();
-      for (auto it = row.begin(); it != row.end(); ++it) {
-        if (it.key() == "text" && field != "text") continue;  // the named field replaces it
-        renamed[it.key() == field ? std::string("text") : it.key()] = it.value();
-      }
-      out << renamed.dump() << "\n";
-    }
-  } else if (ext == ".csv") {
-    // Only the header changes; the header cells are split with CSV quoting.
-    std::getline(in, line);
-    if (!line.empty() && line.back() == '\r') line.pop_back();
-    std::vector<std::string> cells;
-    std::string cell;
-    bool quoted = false;
-    for (size_t i = 0; i <= line.size(); ++i) {
-      char c = i < line.size() ? line[i] : ',';
-      if (quoted) {
-        if (c == '"' && i + 1 < line.size() && line[i + 1] == '"') {
-          cell += '"';
-          ++i;
-        } else if (c == '"') {
-          quoted = false;
-        } else {
-          cell += c;
-        }
-      } else if (c == '"') {
-        quoted = true;
-      } else if (c == ',') {
-        cells.push_back(cell);
-        cell.clear();
-      } else {
-        cell += c;
-      }
-    }
-    bool found = false;
-    for (auto& c : cells) {
-      if (c == field) {
-        c = "text";
-        found = true;
-      } else if (c == "text") {
-        c = "text_original";
-      }
-    }
-    if (!found) throw ClientError(kExitError, 0, in_path + " has no column '" + field + "'");
-    for (size_t i = 0; i < cells.size(); ++i) out << (i ? "," : "") << csv_cell(cells[i], false);
-    out << "\n" << in.rdbuf();
-  } else {
-    throw ClientError(kExitUsage, 0,
-                      "--text-field applies to .csv and .jsonl files, not '" + in_path + "'");
-  }
-  if (!out) throw ClientError(kExitError, 0, "cannot write " + out_path);
-}
 
 // ---- waiting -------------------------------------------------------------------------------
 
@@ -204,47 +69,6 @@ int job_exit_code(const json& job) {
   std::string st = str(job, "status");
   if (st == "failed") return kExitFailed;
   if (st == "cancelled") return kExitCancelled;
-  return kExitOk;
-}
-
-// Downloads every part of dataset `id` and writes `out` in `format`.
-int download_dataset(ApiClient& api, const std::string& id, std::string out,
-                     const std::string& format_name, bool as_json) {
-  DownloadFormat format = parse_download_format(format_name);
-  json d = api.get("/v1/datasets/" + url_encode(id))["dataset"];
-  if (str(d, "validation_status") != "validated") {
-    throw ClientError(kExitRefused, 0,
-                      "dataset " + id + " is " + str(d, "validation_status") +
-                          ", not validated: nothing to download");
-  }
-  if (out.empty()) out = (str(d, "name").empty() ? id : str(d, "name")) + "." + format_name;
-  fs::path tmp =
-      fs::temp_directory_path() / ("embedjobs-download-" + std::to_string(getpid()) + "-" + id);
-  fs::create_directories(tmp);
-  std::vector<std::string> parts;
-  int64_t bytes = 0;
-  try {
-    for (const json& part : d.value("dataset_parts", json::array())) {
-      std::string path = (tmp / ("part-" + std::to_string(parts.size()) + ".avro")).string();
-      bytes += api.download(str(part, "url"), path);
-      parts.push_back(path);
-    }
-    int64_t rows = write_download(parts, format, out);
-    fs::remove_all(tmp);
-    if (as_json) {
-      print_json({{"dataset_id", id},
-                  {"file", out},
-                  {"format", format_name},
-                  {"rows", rows},
-                  {"downloaded_bytes", bytes}});
-    } else {
-      std::cerr << "wrote " << rows << " rows to " << out << " (" << format_name << ")\n";
-    }
-  } catch (...) {
-    std::error_code ec;
-    fs::remove_all(tmp, ec);
-    throw;
-  }
   return kExitOk;
 }
 
@@ -532,6 +356,8 @@ std::function<int()> register_client_commands(CLI::App& app) {
     }
     return static_cast<int>(kExitOk);
   });
+
+  register_batch_commands(app, common, set);
 
   return [chosen]() -> int {
     if (!*chosen) return -1;

@@ -469,13 +469,26 @@ class Session : public std::enable_shared_from_this<Session> {
     std::string path = escape_for_log(req_.path);
     std::string status = std::to_string(res_.status);
     std::string ms = std::to_string(duration_us / 1000);
-    log_info(method + " " + path + " " + status + " " + ms + "ms" +
-                 (client.empty() ? "" : " client=" + client),
-             {{"request_id", req_.request_id},
-              {"method", method},
-              {"path", path},
-              {"status", status},
-              {"ms", ms}});
+    // A refused request is logged with its reason: the message its error body carries.
+    std::string reason;
+    if (res_.status >= 400 && !res_.file && res_.content_type == "application/json") {
+      nlohmann::json body = nlohmann::json::parse(res_.body, nullptr, false);
+      if (body.is_object()) {
+        const nlohmann::json* m = body.contains("message") ? &body["message"] : nullptr;
+        if (!m && body.contains("error") && body["error"].is_object()) {
+          m = body["error"].contains("message") ? &body["error"]["message"] : nullptr;
+        }
+        if (m && m->is_string()) reason = escape_for_log(m->get<std::string>(), 300);
+      }
+    }
+    std::string line = method + " " + path + " " + status + " " + ms + "ms";
+    if (!client.empty()) line += " client=" + client;
+    if (!reason.empty()) line += ": " + reason;
+    log_info(line, {{"request_id", req_.request_id},
+                    {"method", method},
+                    {"path", path},
+                    {"status", status},
+                    {"ms", ms}});
     f_->router->metrics().observe_request(route_ ? readable_route(route_->pattern) : "unmatched",
                                           method, res_.status, duration_us);
     start_us_ = 0;
