@@ -13,6 +13,11 @@ namespace {
 
 using nlohmann::json;
 
+// Create and get answer {"batch": {...}}.
+json unwrap(const json& response) {
+  return response.contains("batch") ? response["batch"] : response;
+}
+
 bool batch_running(const std::string& status) {
   return status == "BATCH_STATUS_QUEUED" || status == "BATCH_STATUS_IN_PROGRESS" ||
          status == "BATCH_STATUS_CANCELING" || status == "BATCH_STATUS_CANCELLING";
@@ -28,7 +33,7 @@ int batch_exit_code(const json& b) {
 // Follows a batch to its end; returns the final batch.
 json follow_batch(ApiClient& api, const std::string& id, Progress& progress) {
   for (;;) {
-    json b = api.get("/v2/batches/" + url_encode(id));
+    json b = unwrap(api.get("/v2/batches/" + url_encode(id)));
     std::string st = str(b, "status");
     int64_t total = b.value("num_records", int64_t{0});
     int64_t done =
@@ -70,9 +75,9 @@ void register_batch_commands(CLI::App& app, const std::shared_ptr<Common>& commo
   add_common(create, *common);
   set(create, [cr, common, client] {
     auto api = client();
-    json b =
+    json b = unwrap(
         api->post("/v2/batches",
-                  {{"name", cr->name}, {"input_dataset_id", cr->dataset}, {"model", cr->model}});
+                  {{"name", cr->name}, {"input_dataset_id", cr->dataset}, {"model", cr->model}}));
     std::string id = str(b, "id");
     if (cr->follow) {
       Progress progress(common->json);
@@ -124,7 +129,7 @@ void register_batch_commands(CLI::App& app, const std::shared_ptr<Common>& commo
   set(get, [common, client, id, follow] {
     auto api = client();
     if (!*follow) {
-      print_json(api->get("/v2/batches/" + url_encode(*id)));
+      print_json(unwrap(api->get("/v2/batches/" + url_encode(*id))));
       return static_cast<int>(kExitOk);
     }
     Progress progress(common->json);
@@ -139,7 +144,7 @@ void register_batch_commands(CLI::App& app, const std::shared_ptr<Common>& commo
   set(cancel, [common, client, id] {
     auto api = client();
     api->post("/v2/batches/" + url_encode(*id) + ":cancel", json::object());
-    json b = api->get("/v2/batches/" + url_encode(*id));
+    json b = unwrap(api->get("/v2/batches/" + url_encode(*id)));
     if (common->json) {
       print_json(b);
     } else {
@@ -161,7 +166,7 @@ void register_batch_commands(CLI::App& app, const std::shared_ptr<Common>& commo
   add_common(download, *common);
   set(download, [common, client, id, dl] {
     auto api = client();
-    json b = api->get("/v2/batches/" + url_encode(*id));
+    json b = unwrap(api->get("/v2/batches/" + url_encode(*id)));
     std::string out_id = str(b, "output_dataset_id");
     if (out_id.empty()) {
       throw ClientError(kExitRefused, 0,

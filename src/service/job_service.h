@@ -94,6 +94,9 @@ class JobService {
 
   void worker_loop(int index);
   void run_job(const store::JobRow& job, const store::JobLease& lease);
+  static constexpr int64_t kProgressLogMs = 5000;
+  static void log_progress(const store::JobRow& job, int64_t rows_done, int64_t total_rows,
+                           int64_t rows_this_run, int64_t run_start_ms, int64_t* last_log_ms);
   // Embeds (through the job's kind), writes and commits one chunk; throws what the engine or
   // the disk throws.
   ChunkOutcome run_chunk(const ChunkPlan& plan, std::vector<nlohmann::json> rows);

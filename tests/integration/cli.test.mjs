@@ -7,7 +7,7 @@ import { spawnSync } from "node:child_process";
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
-import { startServer, binary, KEY_A, KEY_B, decodeAvro } from "./harness.mjs";
+import { startServer, binary, KEY_A, KEY_B, decodeAvro, poll } from "./harness.mjs";
 
 const MODEL = "embed-english-v3.0";
 let server;
@@ -63,6 +63,11 @@ test("upload --text-field --wait, jobs create --follow, download in every format
     "--name", "cli-job"]));
   const jobId = created.stdout.trim();
   assert.match(created.stderr, /job .* complete: 40\/40 rows/);
+
+  // The server logs the job's progress (rows, rows/s, ETA) while it runs, and at its end.
+  // (spawnSync blocked this process's event loop: let the server's stderr arrive first.)
+  const progressLine = new RegExp(`job ${jobId}: 40/40 rows \\(100\\.0%\\), \\d+ rows/s, ETA 0s`);
+  await poll(() => server.logs(), (l) => progressLine.test(l), { timeoutMs: 5000, what: "the job's progress log line" });
 
   const jobJson = JSON.parse(ok(cli(["jobs", "get", jobId])).stdout);
   assert.equal(jobJson.status, "complete");
@@ -176,4 +181,26 @@ test("keys create, list and revoke: a revoked key stops working on the running s
   const again = spawnSync(binary, ["keys", "revoke", id, "--data-dir", dataDir], { encoding: "utf8" });
   assert.equal(again.status, 5);
   assert.equal(cli(["datasets", "list"]).status, 0, "the other keys still work");
+});
+
+test("batches: upload a batch input, create --follow, list, download", async () => {
+  const lines = [];
+  for (let i = 0; i < 12; i++) {
+    lines.push(JSON.stringify({ custom_id: `r${i}`, body: { texts: [`batch text ${i}`], input_type: "search_document", embedding_types: ["float"] } }));
+  }
+  fs.writeFileSync(path.join(dir, "batch.jsonl"), lines.join("\n") + "\n");
+  const ds = JSON.parse(ok(cli(["datasets", "upload", path.join(dir, "batch.jsonl"), "--type", "batch-embed-v2-input", "--wait", "--json"])).stdout);
+  assert.equal(ds.validation_status, "validated");
+  const created = ok(cli(["batches", "create", "--dataset", ds.id, "--model", MODEL, "--name", "cli-batch", "--follow"]));
+  const batchId = created.stdout.trim();
+  assert.match(created.stderr, /BATCH_STATUS_COMPLETED: 12 records embedded, 0 failed/);
+  const list = ok(cli(["batches", "list"]));
+  assert.match(list.stdout, new RegExp(`${batchId}\\s+cli-batch\\s+BATCH_STATUS_COMPLETED`));
+  const out = path.join(dir, "batch-out.jsonl");
+  ok(cli(["batches", "download", batchId, "-o", out]));
+  const records = fs.readFileSync(out, "utf8").trim().split("\n").map((l) => JSON.parse(l));
+  assert.deepEqual(records.map((r) => r.custom_id), lines.map((l) => JSON.parse(l).custom_id));
+  const body = typeof records[0].body === "string" ? JSON.parse(records[0].body) : records[0].body;
+  assert.equal(body.embeddings.float.length, 1);
+  assert.equal(cli(["batches", "get", "no-such-batch"]).status, 5);
 });
