@@ -10,6 +10,7 @@
 #include "service/ingest/field_inference.h"
 #include "service/ingest/format_detect.h"
 #include "service/ingest/input_file.h"
+#include "service/ingest/part_sink.h"
 #include "service/ingest/row_source.h"
 #include "service/ingest/text_util.h"
 
@@ -46,79 +47,20 @@ void scan_rows(InputFormat format, const std::string& path, const IngestOptions&
 // Writes records into parts <out_dir>/<part_prefix>-<i>.avro, starting the next part when one
 // reaches max_rows_per_part or max_bytes_per_part; keeps each part's first rows as samples. The
 // parts are removed again unless finish() is reached.
-class PartSink {
- public:
-  PartSink(const std::string& out_dir, const std::string& part_prefix, const IngestOptions& o,
-           const std::string& schema_json, const std::vector<FieldPlan>& fields,
-           IngestResult* result)
-      : out_dir_(out_dir),
-        part_prefix_(part_prefix),
-        o_(o),
-        schema_json_(schema_json),
-        fields_(fields),
-        result_(result) {}
-  ~PartSink() {
-    if (finished_) return;
-    writer_.reset();
-    for (const auto& p : result_->parts) ::unlink(p.path.c_str());
+// A valid row's values (wanted_fields order) as the record written, and its sample.
+void append_row(PartSink& sink, const std::vector<FieldPlan>& fields, RawRow* row, json* record) {
+  (*record)["text"] = std::move(*row->values[0]);
+  for (size_t i = 0; i < fields.size(); ++i) {
+    auto& v = row->values[i + 1];
+    (*record)[fields[i].name] = v ? std::move(*v) : json(nullptr);
   }
-  PartSink(const PartSink&) = delete;
-  PartSink& operator=(const PartSink&) = delete;
-
-  // Takes the values of a valid row (wanted_fields order).
-  void append(RawRow* row) {
-    if (!writer_) {
-      current_.index = static_cast<int>(result_->parts.size());
-      current_.name = part_prefix_ + "-" + std::to_string(current_.index) + ".avro";
-      current_.path = out_dir_ + "/" + current_.name;
-      writer_ = std::make_unique<AvroPartWriter>(current_.path, schema_json_, o_.codec, 16u << 20);
-    }
-    record_["text"] = std::move(*row->values[0]);
-    for (size_t i = 0; i < fields_.size(); ++i) {
-      auto& v = row->values[i + 1];
-      record_[fields_[i].name] = v ? std::move(*v) : json(nullptr);
-    }
-    writer_->append(record_);
-    if (current_.samples.size() < o_.num_samples) {
-      nlohmann::ordered_json sample = nlohmann::ordered_json::object();
-      sample["text"] = record_["text"];
-      for (const auto& f : fields_) sample[f.name] = record_[f.name];
-      current_.samples.push_back(sample.dump());
-    }
-    ++result_->num_rows;
-    if (writer_->num_rows() >= o_.max_rows_per_part ||
-        writer_->encoded_bytes() >= o_.max_bytes_per_part) {
-      finish_part();
-    }
-  }
-
-  // Publishes the last part; from here the parts stay.
-  void finish() {
-    if (writer_) finish_part();
-    finished_ = true;
-  }
-
- private:
-  void finish_part() {
-    current_.size_bytes = writer_->close();
-    current_.num_rows = writer_->num_rows();
-    result_->total_bytes += current_.size_bytes;
-    result_->parts.push_back(std::move(current_));
-    current_ = IngestPart{};
-    writer_.reset();
-  }
-
-  const std::string& out_dir_;
-  const std::string& part_prefix_;
-  const IngestOptions& o_;
-  const std::string& schema_json_;
-  const std::vector<FieldPlan>& fields_;
-  IngestResult* result_;
-  std::unique_ptr<AvroPartWriter> writer_;
-  IngestPart current_;
-  json record_ = json::object();
-  bool finished_ = false;
-};
+  sink.append(*record, [&] {
+    nlohmann::ordered_json sample = nlohmann::ordered_json::object();
+    sample["text"] = (*record)["text"];
+    for (const auto& f : fields) sample[f.name] = (*record)[f.name];
+    return sample.dump();
+  });
+}
 
 }  // namespace
 
@@ -190,9 +132,10 @@ IngestResult ingest_embed_input(const std::string& input_path, const std::string
   result.skipped_rows = skipped;
 
   // Pass 2: write the parts.
-  PartSink sink(out_dir, part_prefix, o, result.schema_json, fields, &result);
+  PartSink sink(out_dir, part_prefix, o, &result);
+  json record = json::object();
   scan_rows(format, input_path, o, fields, [&](RawRow& row, const std::string& err) {
-    if (err.empty()) sink.append(&row);
+    if (err.empty()) append_row(sink, fields, &row, &record);
   });
   sink.finish();
   return result;

@@ -10,6 +10,7 @@
 #include "common/error.h"
 #include "service/embed_request.h"
 #include "service/ingest/input_file.h"
+#include "service/ingest/part_sink.h"
 #include "service/ingest/text_util.h"
 
 namespace ej::service {
@@ -59,66 +60,6 @@ json parse_record(const std::string& line) {
   return rec;
 }
 
-// Writes records into parts, starting the next at max_rows_per_part / max_bytes_per_part; the
-// parts are removed again unless finish() is reached.
-class BatchPartSink {
- public:
-  BatchPartSink(const std::string& out_dir, const std::string& prefix, const IngestOptions& o,
-                IngestResult* result)
-      : out_dir_(out_dir), prefix_(prefix), o_(o), result_(result) {}
-  ~BatchPartSink() {
-    if (finished_) return;
-    writer_.reset();
-    for (const auto& p : result_->parts) ::unlink(p.path.c_str());
-  }
-  BatchPartSink(const BatchPartSink&) = delete;
-  BatchPartSink& operator=(const BatchPartSink&) = delete;
-
-  void append(const json& rec) {
-    if (!writer_) {
-      current_.index = static_cast<int>(result_->parts.size());
-      current_.name = prefix_ + "-" + std::to_string(current_.index) + ".avro";
-      current_.path = out_dir_ + "/" + current_.name;
-      writer_ = std::make_unique<AvroPartWriter>(current_.path, result_->schema_json, o_.codec,
-                                                 16u << 20);
-    }
-    json out = {{"custom_id", rec["custom_id"]}, {"body", rec["body"].dump()}};
-    writer_->append(out);
-    if (current_.samples.size() < o_.num_samples) {
-      nlohmann::ordered_json sample = {{"custom_id", rec["custom_id"]}, {"body", rec["body"]}};
-      current_.samples.push_back(sample.dump());
-    }
-    ++result_->num_rows;
-    if (writer_->num_rows() >= o_.max_rows_per_part ||
-        writer_->encoded_bytes() >= o_.max_bytes_per_part) {
-      finish_part();
-    }
-  }
-
-  void finish() {
-    if (writer_) finish_part();
-    finished_ = true;
-  }
-
- private:
-  void finish_part() {
-    current_.size_bytes = writer_->close();
-    current_.num_rows = writer_->num_rows();
-    result_->total_bytes += current_.size_bytes;
-    result_->parts.push_back(std::move(current_));
-    current_ = IngestPart{};
-    writer_.reset();
-  }
-
-  const std::string& out_dir_;
-  const std::string& prefix_;
-  const IngestOptions& o_;
-  IngestResult* result_;
-  std::unique_ptr<AvroPartWriter> writer_;
-  IngestPart current_;
-  bool finished_ = false;
-};
-
 }  // namespace
 
 std::string batch_embed_input_schema_json() {
@@ -146,7 +87,7 @@ IngestResult ingest_batch_embed_input(const std::string& input_path, const std::
   result.required_fields = {"custom_id", "body"};
 
   std::unordered_map<std::string, int64_t> first_line;  // custom_id -> line it is on
-  BatchPartSink sink(out_dir, part_prefix, o, &result);
+  PartSink sink(out_dir, part_prefix, o, &result);
   ingest::InputFile file(input_path);
   file.skip_bom();
   std::string line;
@@ -184,7 +125,9 @@ IngestResult ingest_batch_embed_input(const std::string& input_path, const std::
       if (result.warnings.size() < o.max_warnings) result.warnings.push_back(msg);
       continue;
     }
-    sink.append(rec);
+    sink.append({{"custom_id", rec["custom_id"]}, {"body", rec["body"].dump()}}, [&] {
+      return nlohmann::ordered_json{{"custom_id", rec["custom_id"]}, {"body", rec["body"]}}.dump();
+    });
   }
   if (skipped > static_cast<int64_t>(result.warnings.size())) {
     result.warnings.push_back(
