@@ -7,24 +7,13 @@
 #include <filesystem>
 
 #include "store/store.h"
+#include "store_fixture.h"
 
 namespace ej::store {
 namespace {
 
-class StoreBatchTest : public ::testing::Test {
+class StoreBatchTest : public SqliteStoreTest {
  protected:
-  void SetUp() override {
-    dir_ = std::filesystem::temp_directory_path() /
-           ("ej-store-batch-" + std::to_string(getpid()) + "-" +
-            ::testing::UnitTest::GetInstance()->current_test_info()->name());
-    std::filesystem::remove_all(dir_);
-    std::filesystem::create_directories(dir_);
-    store_ = open_sqlite_store((dir_ / "t.db").string());
-  }
-  void TearDown() override {
-    store_.reset();
-    std::filesystem::remove_all(dir_);
-  }
   void insert(const std::string& id, const std::string& owner, const std::string& kind,
               int64_t created, int64_t updated) {
     JobRow j;
@@ -46,8 +35,6 @@ class StoreBatchTest : public ::testing::Test {
     }
     return ids;
   }
-  std::filesystem::path dir_;
-  std::unique_ptr<Store> store_;
 };
 
 TEST_F(StoreBatchTest, KindRoundTripsAndDefaultsToEmbed) {

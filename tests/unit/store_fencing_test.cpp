@@ -7,19 +7,15 @@
 #include <filesystem>
 
 #include "store/store.h"
+#include "store_fixture.h"
 
 namespace ej::store {
 namespace {
 
-class FencingTest : public ::testing::Test {
+class FencingTest : public SqliteStoreTest {
  protected:
   void SetUp() override {
-    dir_ = std::filesystem::temp_directory_path() /
-           ("ej-fencing-" + std::to_string(getpid()) + "-" +
-            ::testing::UnitTest::GetInstance()->current_test_info()->name());
-    std::filesystem::remove_all(dir_);
-    std::filesystem::create_directories(dir_);
-    store_ = open_sqlite_store((dir_ / "t.db").string());
+    SqliteStoreTest::SetUp();
     JobRow j;
     j.id = "j1";
     j.owner = "alice";
@@ -33,18 +29,12 @@ class FencingTest : public ::testing::Test {
     j.total_rows = 30;
     store_->insert_job(j);
   }
-  void TearDown() override {
-    store_.reset();
-    std::filesystem::remove_all(dir_);
-  }
   // Claims j1 as `worker` with a lease that has already run out (the worker "stalls").
   JobLease claim_expired(const std::string& worker) {
     std::optional<JobRow> row = store_->claim_job(worker, -1);
     EXPECT_TRUE(row.has_value());
     return JobLease{"j1", worker, row ? row->lease_generation : -1};
   }
-  std::filesystem::path dir_;
-  std::unique_ptr<Store> store_;
 };
 
 TEST_F(FencingTest, EveryClaimIncrementsTheGeneration) {

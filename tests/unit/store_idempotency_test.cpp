@@ -10,6 +10,7 @@
 #include <thread>
 
 #include "store/store.h"
+#include "store_fixture.h"
 
 namespace ej::store {
 namespace {
@@ -17,22 +18,8 @@ namespace {
 using State = IdempotencyClaim::State;
 constexpr int64_t kDay = 24LL * 3600 * 1000;
 
-class IdempotencyStoreTest : public ::testing::Test {
+class IdempotencyStoreTest : public SqliteStoreTest {
  protected:
-  void SetUp() override {
-    dir_ = std::filesystem::temp_directory_path() /
-           ("ej-idem-" + std::to_string(getpid()) + "-" +
-            ::testing::UnitTest::GetInstance()->current_test_info()->name());
-    std::filesystem::remove_all(dir_);
-    std::filesystem::create_directories(dir_);
-    store_ = open_sqlite_store((dir_ / "t.db").string());
-  }
-  void TearDown() override {
-    store_.reset();
-    std::filesystem::remove_all(dir_);
-  }
-  std::filesystem::path dir_;
-  std::unique_ptr<Store> store_;
 };
 
 TEST_F(IdempotencyStoreTest, FirstRunsThenReplaysTheKeptResponse) {

@@ -7,24 +7,13 @@
 
 #include "common/clock.h"
 #include "store/store.h"
+#include "store_fixture.h"
 
 namespace ej::store {
 namespace {
 
-class StoreTest : public ::testing::Test {
+class StoreTest : public SqliteStoreTest {
  protected:
-  void SetUp() override {
-    dir_ = std::filesystem::temp_directory_path() /
-           ("ej-store-" + std::to_string(getpid()) + "-" +
-            ::testing::UnitTest::GetInstance()->current_test_info()->name());
-    std::filesystem::remove_all(dir_);
-    std::filesystem::create_directories(dir_);
-    store_ = open_sqlite_store((dir_ / "t.db").string());
-  }
-  void TearDown() override {
-    store_.reset();
-    std::filesystem::remove_all(dir_);
-  }
   DatasetRow dataset(const std::string& id, const std::string& owner, int64_t created) {
     DatasetRow r;
     r.id = id;
@@ -52,8 +41,6 @@ class StoreTest : public ::testing::Test {
     j.total_rows = 30;
     return j;
   }
-  std::filesystem::path dir_;
-  std::unique_ptr<Store> store_;
 };
 
 TEST_F(StoreTest, ApiKeysMapHashesToOwners) {
