@@ -53,6 +53,11 @@ CREATE TABLE IF NOT EXISTS job_chunk_attempts (
   last_error TEXT NOT NULL DEFAULT '',
   PRIMARY KEY (job_id, chunk_index)
 );
+-- Secrets shared by every process on this store (Store::get_or_create_secret).
+CREATE TABLE IF NOT EXISTS secrets (
+  name TEXT PRIMARY KEY,
+  value TEXT NOT NULL
+);
 )SQL";
 
 const char* kIndexes = R"SQL(
@@ -127,6 +132,19 @@ class SqliteStore final : public Store {
     s.bind(1, key_hash);
     if (s.step()) return s.text(0);
     return std::nullopt;
+  }
+
+  std::string get_or_create_secret(const std::string& name,
+                                   const std::string& candidate) override {
+    std::lock_guard<std::mutex> lock(mu_);
+    Stmt(db_, "INSERT INTO secrets(name, value) VALUES(?,?) ON CONFLICT(name) DO NOTHING")
+        .bind(1, name)
+        .bind(2, candidate)
+        .step();
+    Stmt s(db_, "SELECT value FROM secrets WHERE name = ?");
+    s.bind(1, name);
+    if (!s.step()) throw Error(ErrorCode::kInternal, "secret " + name + " vanished");
+    return s.text(0);
   }
 
   int64_t count_api_keys() override {

@@ -126,6 +126,12 @@ class Store {
   // Deletes the key whose stored hash is `key_hash`; false when there is none.
   virtual bool delete_api_key(const std::string& key_hash) = 0;
 
+  // --- secrets every process of a cluster must share (URL signing, API key hashing) ---
+  // The secret stored under `name`; when there is none, stores `candidate` and returns it. Two
+  // processes racing with different candidates both get the one that was stored first.
+  virtual std::string get_or_create_secret(const std::string& name,
+                                           const std::string& candidate) = 0;
+
   // --- datasets ---
   virtual void insert_dataset(const DatasetRow& row) = 0;
   virtual std::optional<DatasetRow> get_dataset(const std::string& id) = 0;

@@ -51,6 +51,15 @@ TEST_F(StoreTest, ApiKeysMapHashesToOwners) {
   EXPECT_EQ(store_->count_api_keys(), 1);
 }
 
+TEST_F(StoreTest, TheFirstStoredSecretWinsAndSurvivesReopen) {
+  EXPECT_EQ(store_->get_or_create_secret("url_signing", "aaa"), "aaa");
+  EXPECT_EQ(store_->get_or_create_secret("url_signing", "bbb"), "aaa");
+  EXPECT_EQ(store_->get_or_create_secret("api_keys", "ccc"), "ccc");
+  store_.reset();
+  store_ = open_sqlite_store((dir_ / "t.db").string());
+  EXPECT_EQ(store_->get_or_create_secret("url_signing", "ddd"), "aaa");
+}
+
 TEST_F(StoreTest, DatasetsListFilterAndUsageAreScopedToTheOwner) {
   store_->insert_dataset(dataset("a", "alice", 1000));
   store_->insert_dataset(dataset("b", "alice", 2000));
