@@ -100,8 +100,10 @@ void JobService::assemble_output(const store::JobRow& job, const store::JobLease
   failpoint("job.before_finish");
   if (!services_->store->finish_job(lease, status, out, "")) {
     log_warn("job " + job.id + ": lease lost before finishing");
+    ++stats_.leases_lost;
     return;
   }
+  ++(status == JobStatus::kCancelled ? stats_.jobs_cancelled : stats_.jobs_complete);
   std::error_code ec;
   fs::remove_all(job_dir(cfg.data_dir, job.id), ec);
   log_info("job " + job.id + ": " + std::string(status_name(status)) + ", " +

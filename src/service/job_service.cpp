@@ -188,6 +188,11 @@ void JobService::worker_loop(int index) {
     log_info("job " + job->id + ": claimed by " + worker + " (attempt " +
              std::to_string(job->attempts) + ", lease generation " +
              std::to_string(job->lease_generation) + ")");
+    struct Running {  // counts the job as running while this worker holds it
+      std::atomic<int64_t>& n;
+      explicit Running(std::atomic<int64_t>& count) : n(count) { ++n; }
+      ~Running() { --n; }
+    } running(stats_.running);
     try {
       run_job(*job, lease);
     } catch (const std::exception& e) {
@@ -206,6 +211,7 @@ void JobService::worker_loop(int index) {
 void JobService::fail_job(const store::JobLease& lease, const std::string& reason) {
   try {
     if (services_->store->finish_job(lease, JobStatus::kFailed, std::nullopt, reason)) {
+      ++stats_.jobs_failed;
       // A failed job has no output: its chunk files are garbage (outside any quota).
       std::error_code ec;
       fs::remove_all(job_dir(services_->config.data_dir, lease.job_id), ec);
@@ -248,6 +254,7 @@ bool JobService::begin_step(const store::JobLease& lease, int64_t step, const st
 
 void JobService::step_failed(const store::JobLease& lease, int64_t step, const std::string& what,
                              const std::exception& e) {
+  ++stats_.chunk_failures;
   const Error* err = dynamic_cast<const Error*>(&e);
   std::string reason = public_message(e, "working on them in job " + lease.job_id);
   if (err && err->code() != ErrorCode::kInternal && err->code() != ErrorCode::kUnavailable &&
@@ -341,6 +348,7 @@ void JobService::run_job(const store::JobRow& job, const store::JobLease& lease)
     if (todo) {
       JobStatus status = JobStatus::kProcessing;
       if (!services_->store->renew_job_lease(lease, cfg.lease_ms, &status)) {
+        ++stats_.leases_lost;
         log_warn("job " + job.id + ": lease lost, leaving it to its new owner");
         return;
       }
@@ -424,6 +432,7 @@ JobService::ChunkOutcome JobService::run_chunk(const ChunkPlan& plan,
   }
   track(job.id, nullptr);
   if (lease_lost) {
+    ++stats_.leases_lost;
     log_warn("job " + job.id + ": lease lost mid-chunk");
     return ChunkOutcome::kLeaseLost;
   }
@@ -443,8 +452,12 @@ JobService::ChunkOutcome JobService::run_chunk(const ChunkPlan& plan,
     log_warn("job " + job.id + ": commit of chunk " + std::to_string(k) +
              " refused (lease generation " + std::to_string(lease.generation) +
              " is no longer current)");
+    ++stats_.leases_lost;
     return ChunkOutcome::kLeaseLost;
   }
+  ++stats_.chunks_committed;
+  stats_.rows_committed += c.num_rows;
+  stats_.tokens_committed += c.tokens;
   failpoint("job.after_commit");
   return ChunkOutcome::kCommitted;
 }

@@ -30,6 +30,7 @@
 #include <nlohmann/json.hpp>
 
 #include "service/embedding_types.h"
+#include "service/job_stats.h"
 #include "service/model_registry.h"
 #include "service/resources.h"
 #include "service/scheduler.h"
@@ -80,6 +81,9 @@ class JobService {
   void start_workers(int count);
   void stop_workers();  // finishes the current chunk, gives the lease back
 
+  // What this process's workers have done (GET /metrics).
+  const JobStats& stats() const { return stats_; }
+
  private:
   // What one run needs to embed and commit a chunk.
   struct ChunkPlan {
@@ -126,6 +130,7 @@ class JobService {
   std::mutex mu_;
   std::condition_variable wake_;
   std::vector<std::thread> workers_;
+  JobStats stats_;
 };
 
 }  // namespace ej::service
