@@ -2,6 +2,7 @@
 
 #include <cstdio>
 
+#include "common/call_timings.h"
 #include "service/embedding_service.h"
 #include "service/job_service.h"
 #include "service/model_registry.h"
@@ -98,6 +99,22 @@ void render_jobs(std::string* out, const service::JobStats& j) {
   }
 }
 
+// Calls of the store (SQLite or PostgreSQL) and the time they took, by Store method.
+void render_store(std::string* out, const CallTimings& timings) {
+  const auto ops = timings.snapshot();
+  header(out, "embedjobs_store_calls_total", "counter", "Store calls by method.");
+  for (const auto& [op, s] : ops) {
+    *out +=
+        "embedjobs_store_calls_total{op=\"" + label(op) + "\"} " + std::to_string(s.calls) + "\n";
+  }
+  header(out, "embedjobs_store_seconds_total", "counter",
+         "Time spent in store calls by method (wall time: locks, disk, network).");
+  for (const auto& [op, s] : ops) {
+    *out += "embedjobs_store_seconds_total{op=\"" + label(op) + "\"} " +
+            number(static_cast<double>(s.total_us) / 1e6) + "\n";
+  }
+}
+
 }  // namespace
 
 std::string Metrics::render(service::Services& services) const {
@@ -165,6 +182,7 @@ std::string Metrics::render(service::Services& services) const {
     }
   }
   render_jobs(&out, services.jobs->stats());
+  if (services.store_timings) render_store(&out, *services.store_timings);
   return out;
 }
 

@@ -34,6 +34,7 @@
 #include "service/job_service.h"
 #include "service/model_registry.h"
 #include "store/store.h"
+#include "store/timed_store.h"
 
 namespace fs = std::filesystem;
 
@@ -162,8 +163,9 @@ int serve(ServeOptions o) {
   http.url_ttl_s = o.url_ttl_s;
   http.threads = o.http_threads;
 
-  std::unique_ptr<ej::store::Store> store =
-      ej::store::open_sqlite_store(o.data_dir + "/embedjobs.db");
+  ej::CallTimings store_timings;
+  std::unique_ptr<ej::store::Store> store = ej::store::make_timed_store(
+      ej::store::open_sqlite_store(o.data_dir + "/embedjobs.db"), &store_timings);
   ej::service::ApiKeys keys(store.get(), ej::service::ApiKeys::load_or_create_secret(o.data_dir));
   for (const auto& key : o.api_keys) {
     if (key.empty()) continue;
@@ -263,6 +265,7 @@ int serve(ServeOptions o) {
   services.config.max_upload_bytes = o.max_upload_mb * 1024 * 1024;
   services.config.dataset_ttl_s = static_cast<int64_t>(o.dataset_ttl_days * 86400.0);
   services.store = store.get();
+  services.store_timings = &store_timings;
   services.keys = &keys;
   services.models = &models;
   ej::service::EmbeddingServiceOptions embedding_options;
@@ -312,7 +315,7 @@ int serve(ServeOptions o) {
     pthread_kill(signal_thread.native_handle(), SIGTERM);
     signal_thread.join();
   }
-  ej::log_info("stopped");
+  ej::log_info("stopped; store calls: " + store_timings.summary());
   return 0;
 }
 

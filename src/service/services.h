@@ -4,6 +4,7 @@
 
 #include <memory>
 
+#include "common/call_timings.h"
 #include "service/config.h"
 #include "service/model_registry.h"
 
@@ -22,6 +23,7 @@ class JobService;
 struct Services {
   ServiceConfig config;
   store::Store* store = nullptr;  // used by the services only; the API layer never sees it
+  const CallTimings* store_timings = nullptr;  // calls and time by Store method (/metrics)
   ApiKeys* keys = nullptr;
   ModelRegistry* models = nullptr;
   DatasetService* datasets = nullptr;

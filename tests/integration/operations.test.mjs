@@ -77,6 +77,12 @@ test("/metrics counts the job workers' chunks, rows, tokens and finished jobs", 
   assert.equal(m.get('embedjobs_jobs_finished_total{status="failed"}'), 0);
   assert.equal(m.get("embedjobs_jobs_running"), 0);
   assert.equal(m.get("embedjobs_job_leases_lost_total"), 0);
+  // The store calls behind it, by method: one commit per chunk, one finish for the job.
+  assert.equal(m.get('embedjobs_store_calls_total{op="commit_chunk"}'), 5);
+  assert.equal(m.get('embedjobs_store_calls_total{op="finish_job"}'), 1);
+  assert.ok(m.get('embedjobs_store_seconds_total{op="commit_chunk"}') > 0);
+  await s.stop();
+  assert.match(s.logs(), /stopped; store calls: .*commit_chunk 5 calls/);
 });
 
 test("request ids: echoed in a header, in error bodies and in JSON log lines", async () => {
