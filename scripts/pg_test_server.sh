@@ -7,7 +7,8 @@
 # unix socket in that dir too, trust auth (loopback only), fsync off (test data only).
 # initdb and postgres refuse to run as root: as root they run as the `postgres` user (Debian's
 # postgresql package makes it), else as `nobody`, in a dir that user owns.
-# State (the URL, the cluster dir) lives in $EMBEDJOBS_PG_STATE (default build/pg-test).
+# State (the URL, the cluster dir) lives in $EMBEDJOBS_PG_STATE (default build/pg-test);
+# $EMBEDJOBS_PG_OPTIONS adds server options (e.g. "-c shared_preload_libraries=pg_stat_statements").
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -67,7 +68,7 @@ start() {
     if as_pg_user "$PG_BIN/pg_ctl" -D "$data/db" -l "$data/server.log" -w -t 30 \
       -o "-c listen_addresses=127.0.0.1 -p $port -c unix_socket_directories=$data \
           -c fsync=off -c synchronous_commit=off -c full_page_writes=off \
-          -c max_connections=300 -c shared_buffers=64MB" start >"$STATE_DIR/pg_ctl.log" 2>&1; then
+          -c max_connections=300 -c shared_buffers=64MB ${EMBEDJOBS_PG_OPTIONS:-}" start >"$STATE_DIR/pg_ctl.log" 2>&1; then
       break
     fi
     tries=$((tries + 1))

@@ -18,6 +18,7 @@
 #include <cstdlib>
 #include <filesystem>
 #include <memory>
+#include <ostream>
 #include <string>
 #include <vector>
 
@@ -27,6 +28,10 @@
 namespace ej::store {
 
 enum class StoreKind { kSqlite, kPostgres };
+
+inline void PrintTo(StoreKind k, std::ostream* os) {
+  *os << (k == StoreKind::kSqlite ? "sqlite" : "postgres");
+}
 
 inline const char* kNoPostgresMessage =
     "PostgreSQL variant not run: set EMBEDJOBS_TEST_PG to a PostgreSQL server URL "
