@@ -41,6 +41,17 @@ Params lease_params(const JobLease& lease) {
   return std::move(Params().add(lease.job_id).add(lease.worker).add(lease.generation));
 }
 
+// A claim, in one statement: the oldest row of `table` matching `candidates` (by created_us,
+// then id), locked, skipping rows another claimer has locked (FOR UPDATE SKIP LOCKED: claimers
+// never wait for each other, nor take the same row), is updated with `set`; RETURNING
+// `returning`.
+std::string claim_sql(const char* table, const std::string& set, const std::string& candidates,
+                      const std::string& returning) {
+  return std::string("UPDATE ") + table + " SET " + set + " WHERE id = (SELECT id FROM " + table +
+         " WHERE " + candidates +
+         " ORDER BY created_us, id LIMIT 1 FOR UPDATE SKIP LOCKED) RETURNING " + returning;
+}
+
 std::string select_datasets(const std::string& rest) {
   return select_sql(dataset_columns(), "datasets", rest);
 }
@@ -193,13 +204,13 @@ class PgStore final : public Store {
   std::optional<DatasetRow> claim_dataset_validation(const std::string& worker,
                                                      int64_t lease_ms) override {
     std::vector<DatasetRow> rows = read_datasets(pool_.borrow()->exec(
-        "UPDATE datasets SET validation_status = 'processing', lease_owner = $1, "
-        "lease_until_ms = " +
-            kNowMs + " + $2::bigint, attempts = attempts + 1, updated_us = " + kNowUs +
-            " WHERE id = (SELECT id FROM datasets WHERE validation_status = 'queued' OR "
-            "(validation_status = 'processing' AND lease_until_ms < " +
-            kNowMs + ") ORDER BY created_us, id LIMIT 1 FOR UPDATE SKIP LOCKED) RETURNING " +
-            column_names(dataset_columns()),
+        claim_sql("datasets",
+                  "validation_status = 'processing', lease_owner = $1, lease_until_ms = " + kNowMs +
+                      " + $2::bigint, attempts = attempts + 1, updated_us = " + kNowUs,
+                  "validation_status = 'queued' OR (validation_status = 'processing' AND "
+                  "lease_until_ms < " +
+                      kNowMs + ")",
+                  column_names(dataset_columns())),
         Params().add(worker).add(lease_ms)));
     if (rows.empty()) return std::nullopt;
     return rows[0];
@@ -302,14 +313,13 @@ class PgStore final : public Store {
 
   std::optional<JobRow> claim_job(const std::string& worker, int64_t lease_ms) override {
     std::vector<JobRow> rows = read_jobs(pool_.borrow()->exec(
-        "UPDATE jobs SET lease_owner = $1, lease_until_ms = " + kNowMs +
-            " + $2::bigint, attempts = attempts + 1, lease_generation = lease_generation + 1, "
-            "started_us = CASE WHEN started_us = 0 THEN " +
-            kNowUs +
-            " ELSE started_us END WHERE id = (SELECT id FROM jobs WHERE status IN ('processing', "
-            "'cancelling') AND lease_until_ms < " +
-            kNowMs + " ORDER BY created_us, id LIMIT 1 FOR UPDATE SKIP LOCKED) RETURNING " +
-            column_names(job_columns()),
+        claim_sql("jobs",
+                  "lease_owner = $1, lease_until_ms = " + kNowMs +
+                      " + $2::bigint, attempts = attempts + 1, lease_generation = "
+                      "lease_generation + 1, started_us = CASE WHEN started_us = 0 THEN " +
+                      kNowUs + " ELSE started_us END",
+                  "status IN ('processing', 'cancelling') AND lease_until_ms < " + kNowMs,
+                  column_names(job_columns())),
         Params().add(worker).add(lease_ms)));
     if (rows.empty()) return std::nullopt;
     return rows[0];

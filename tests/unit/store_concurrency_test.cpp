@@ -21,18 +21,7 @@ constexpr int kThreadsPerProcess = 4;
 class ConcurrencyTest : public StoreFixture {
  protected:
   void insert_job(const std::string& id, int64_t created) {
-    JobRow j;
-    j.id = id;
-    j.owner = "alice";
-    j.status = JobStatus::kProcessing;
-    j.input_dataset_id = "ds";
-    j.model = "m";
-    j.input_type = "search_document";
-    j.truncate = "END";
-    j.created_us = created;
-    j.updated_us = created;
-    j.total_rows = 100;
-    store_->insert_job(j);
+    store_->insert_job(test_job(id, "alice", created));
   }
   // kProcesses Store objects (store_ is the first), each used by kThreadsPerProcess threads
   // running `body(store, worker_name)` at once.

@@ -28,18 +28,8 @@ class StoreTest : public StoreFixture {
     return r;
   }
   JobRow job(const std::string& id, const std::string& owner, int64_t created) {
-    JobRow j;
-    j.id = id;
-    j.owner = owner;
-    j.status = JobStatus::kProcessing;
-    j.input_dataset_id = "ds";
-    j.model = "m";
-    j.input_type = "search_document";
-    j.truncate = "END";
+    JobRow j = test_job(id, owner, created);
     j.embedding_types = {"float", "int8"};
-    j.created_us = created;
-    j.updated_us = created;
-    j.total_rows = 30;
     return j;
   }
 };

@@ -17,18 +17,7 @@ class FencingTest : public StoreFixture {
   void SetUp() override {
     StoreFixture::SetUp();
     if (IsSkipped()) return;
-    JobRow j;
-    j.id = "j1";
-    j.owner = "alice";
-    j.status = JobStatus::kProcessing;
-    j.input_dataset_id = "ds";
-    j.model = "m";
-    j.input_type = "search_document";
-    j.truncate = "END";
-    j.created_us = 1;
-    j.updated_us = 1;
-    j.total_rows = 30;
-    store_->insert_job(j);
+    store_->insert_job(test_job("j1"));
   }
   // Claims j1 as `worker` with a lease that has already run out (the worker "stalls").
   JobLease claim_expired(const std::string& worker) {

@@ -149,6 +149,23 @@ class PostgresBackend final : public StoreBackend {
   std::string server_, db_name_, conninfo_;
 };
 
+// A processing embed job of `owner` created at `created_us`: what most store tests insert.
+inline JobRow test_job(const std::string& id, const std::string& owner = "alice",
+                       int64_t created_us = 1) {
+  JobRow j;
+  j.id = id;
+  j.owner = owner;
+  j.status = JobStatus::kProcessing;
+  j.input_dataset_id = "ds";
+  j.model = "m";
+  j.input_type = "search_document";
+  j.truncate = "END";
+  j.created_us = created_us;
+  j.updated_us = created_us;
+  j.total_rows = 30;
+  return j;
+}
+
 inline std::string store_kind_name(const ::testing::TestParamInfo<StoreKind>& info) {
   return info.param == StoreKind::kSqlite ? "sqlite" : "postgres";
 }

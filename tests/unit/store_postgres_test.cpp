@@ -29,19 +29,6 @@ class PostgresStore : public ::testing::Test {
   std::vector<std::string> versions() {
     return db_->column("SELECT version FROM schema_migrations ORDER BY version");
   }
-  static JobRow job(const std::string& id) {
-    JobRow j;
-    j.id = id;
-    j.owner = "alice";
-    j.status = JobStatus::kProcessing;
-    j.input_dataset_id = "ds";
-    j.model = "m";
-    j.input_type = "search_document";
-    j.truncate = "END";
-    j.created_us = 1;
-    j.updated_us = 1;
-    return j;
-  }
   std::unique_ptr<PostgresBackend> db_;
 };
 
@@ -129,7 +116,7 @@ TEST_F(PostgresStore, LeasesAndTimestampsRunOnTheDatabasesClock) {
   constexpr int64_t kHourUs = 3600LL * 1000 * 1000;
   const int64_t local_us = now_us();
 
-  store->insert_job(job("j1"));
+  store->insert_job(test_job("j1"));
   std::optional<JobRow> claimed = store->claim_job("w1", 60000);
   ASSERT_TRUE(claimed.has_value());
   EXPECT_GT(claimed->started_us, local_us + kHourUs - 60'000'000);  // started: database time
@@ -142,7 +129,7 @@ TEST_F(PostgresStore, LeasesAndTimestampsRunOnTheDatabasesClock) {
 
   // A lease that this machine's clock calls live for 10 more minutes expired 50 minutes ago on
   // the database's clock: another worker takes the job.
-  store->insert_job(job("j2"));
+  store->insert_job(test_job("j2"));
   db_->exec("UPDATE jobs SET lease_owner = 'ghost', lease_until_ms = " +
             std::to_string(now_ms() + 10 * 60 * 1000) + " WHERE id = 'j2'");
   std::optional<JobRow> taken = store->claim_job("w2", 60000);
