@@ -155,6 +155,28 @@ TEST_F(PostgresStore, LeasesAndTimestampsRunOnTheDatabasesClock) {
             IdempotencyClaim::State::kStarted);
 }
 
+TEST_F(PostgresStore, AWorkersChunkCostsOneStatementPerStoreCall) {
+  // What a worker asks per committed chunk (service/job_service.cpp): renew the lease, begin the
+  // chunk, commit it; a batch also puts its failed rows. Each is ONE statement (one round trip,
+  // one transaction): docs/postgres.md's cost of a cluster is computed from this.
+  std::unique_ptr<Store> store = db_->open();
+  store->insert_job(test_job("j"));
+  std::optional<JobRow> claimed = store->claim_job("w", 60000);
+  ASSERT_TRUE(claimed.has_value());
+  const JobLease lease{"j", "w", claimed->lease_generation};
+  const int64_t before = pg::Connection::statements_sent();
+  constexpr int kChunks = 10;
+  for (int k = 0; k < kChunks; ++k) {
+    JobStatus status = JobStatus::kFailed;
+    ASSERT_TRUE(store->renew_job_lease(lease, 60000, &status));
+    ASSERT_TRUE(store->begin_chunk(lease, k).held);
+    ASSERT_TRUE(store->put_chunk_failures(lease, k, 0));
+    ASSERT_TRUE(store->commit_chunk(lease, ChunkRow{k, k * 10, 10, 1, 1, "c"}));
+  }
+  EXPECT_EQ(pg::Connection::statements_sent() - before, 4 * kChunks);
+  EXPECT_EQ(store->get_job("j")->rows_done, 10 * kChunks);
+}
+
 TEST_F(PostgresStore, TheStoreReconnectsAfterTheServerDropsItsConnections) {
   std::unique_ptr<Store> store = db_->open();
   store->add_api_key("h", "alice", "k");
