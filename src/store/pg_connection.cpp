@@ -2,6 +2,7 @@
 
 #include <cerrno>
 #include <cstdlib>
+#include <string_view>
 
 namespace ej::store::pg {
 
@@ -43,8 +44,18 @@ int64_t Result::affected() const {
   return n && *n ? std::strtoll(n, nullptr, 10) : 0;
 }
 
+namespace {
+const std::string& storable(const std::string& v) {
+  if (v.find('\0') != std::string::npos) {
+    throw PgError("a text value holds a NUL character, which the store cannot keep", "22P05",
+                  ErrorCode::kInvalidArgument);
+  }
+  return v;
+}
+}  // namespace
+
 Params& Params::add(const std::string& v) {
-  values_.push_back(v);
+  values_.push_back(storable(v));
   return *this;
 }
 
@@ -55,7 +66,7 @@ Params& Params::add(int64_t v) {
 
 void Params::put_text(int i, const std::string& v) {
   if (static_cast<int>(values_.size()) < i) values_.resize(static_cast<size_t>(i));
-  values_[static_cast<size_t>(i - 1)] = v;
+  values_[static_cast<size_t>(i - 1)] = storable(v);
 }
 
 std::vector<const char*> Params::pointers() const {
@@ -83,6 +94,10 @@ Result Connection::check(PGresult* r, const std::string& sql) {
   ExecStatusType st = r ? PQresultStatus(r) : PGRES_FATAL_ERROR;
   if (st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK) return out;
   const char* state = r ? PQresultErrorField(r, PG_DIAG_SQLSTATE) : nullptr;
+  if (state && std::string_view(state) == "22021") {  // character_not_in_repertoire
+    throw PgError("a text value is not valid UTF-8, which the store cannot keep", state,
+                  ErrorCode::kInvalidArgument);
+  }
   std::string msg = r ? trimmed(PQresultErrorMessage(r)) : "";
   if (msg.empty()) msg = trimmed(PQerrorMessage(conn_.get()));
   throw PgError("postgres: " + msg + " (in: " + sql.substr(0, 200) + ")", state ? state : "");

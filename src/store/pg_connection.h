@@ -22,11 +22,13 @@
 namespace ej::store::pg {
 
 // A failed statement or connection. sqlstate(): the five-character code ("40P01" deadlock,
-// "23505" unique violation, ...); "" when the server sent none (the connection broke).
+// "23505" unique violation, ...); "" when the server sent none (the connection broke). The code
+// is kInternal, but for text PostgreSQL cannot keep (not UTF-8, or holding a NUL character, which
+// SQLite would store): kInvalidArgument, with a message that names no SQL.
 class PgError : public Error {
  public:
-  PgError(std::string message, std::string sqlstate)
-      : Error(ErrorCode::kInternal, std::move(message)), sqlstate_(std::move(sqlstate)) {}
+  PgError(std::string message, std::string sqlstate, ErrorCode code = ErrorCode::kInternal)
+      : Error(code, std::move(message)), sqlstate_(std::move(sqlstate)) {}
   const std::string& sqlstate() const { return sqlstate_; }
 
  private:
@@ -60,7 +62,8 @@ class RowView final : public FieldSource {
 };
 
 // A statement's parameters $1, $2, ... as text: the server infers each one's type from where it
-// is used (cast it in the SQL, $3::bigint, where it cannot).
+// is used (cast it in the SQL, $3::bigint, where it cannot). A value holding a NUL character
+// throws PgError(kInvalidArgument) rather than being cut short there.
 class Params final : public ParamSink {
  public:
   Params() = default;

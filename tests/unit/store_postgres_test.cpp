@@ -201,6 +201,30 @@ TEST_F(PostgresStore, TheStoreReconnectsAfterTheServerDropsItsConnections) {
   EXPECT_LE(failed, 1);
 }
 
+TEST_F(PostgresStore, TextItCannotKeepIsRefusedNotCutShort) {
+  // SQLite keeps any bytes; PostgreSQL text holds neither NUL characters nor invalid UTF-8. Such
+  // a value is a 400 that says so, never a silently shortened name nor a 500.
+  std::unique_ptr<Store> store = db_->open();
+  JobRow nul = test_job("nul");
+  nul.name = std::string("before\0after", 12);
+  JobRow latin1 = test_job("latin1");
+  latin1.name = "caf\xe9";
+  for (const JobRow& j : {nul, latin1}) {
+    try {
+      store->insert_job(j);
+      ADD_FAILURE() << j.id << ": stored";
+    } catch (const Error& e) {
+      EXPECT_EQ(e.code(), ErrorCode::kInvalidArgument) << e.what();
+      EXPECT_EQ(std::string(e.what()).find("INSERT"), std::string::npos) << e.what();
+    }
+    EXPECT_FALSE(store->get_job(j.id).has_value());
+  }
+  JobRow fine = test_job("utf8");
+  fine.name = "caf\xc3\xa9 \xe2\x9c\x93";
+  store->insert_job(fine);
+  EXPECT_EQ(store->get_job("utf8")->name, fine.name);
+}
+
 TEST_F(PostgresStore, AnUnreachableServerIsAnErrorThatSaysSo) {
   try {
     open_postgres_store("postgresql://nobody@127.0.0.1:1/none?connect_timeout=2");
