@@ -17,6 +17,7 @@
 #include "cli/client_commands.h"
 #include "cli/config_file.h"
 #include "cli/exit_codes.h"
+#include "cli/store_commands.h"
 #include "cli/suggest.h"
 #include "common/clock.h"
 #include "common/error.h"
@@ -43,6 +44,7 @@ namespace {
 struct ServeOptions {
   std::string listen = "127.0.0.1:8911";
   std::string data_dir = "./data";
+  std::string store_url;  // --store; "" = the SQLite file in data_dir
   std::vector<std::string> api_keys;
   std::vector<std::string> models;
   bool no_auth = false;
@@ -165,7 +167,7 @@ int serve(ServeOptions o) {
 
   ej::CallTimings store_timings;
   std::unique_ptr<ej::store::Store> store = ej::store::make_timed_store(
-      ej::store::open_sqlite_store(o.data_dir + "/embedjobs.db"), &store_timings);
+      ej::store::open_store(o.store_url, o.data_dir + "/embedjobs.db"), &store_timings);
   ej::service::ApiKeys keys(store.get(), ej::service::ApiKeys::load_or_create_secret(o.data_dir));
   for (const auto& key : o.api_keys) {
     if (key.empty()) continue;
@@ -334,6 +336,7 @@ int main(int argc, char** argv) {
   serve_cmd->add_option("--data-dir", o.data_dir, "Where the database and dataset files live")
       ->envname("EMBEDJOBS_DATA_DIR")
       ->capture_default_str();
+  ej::cli::add_store_option(serve_cmd, &o.store_url);
   serve_cmd->add_option("--api-key", o.api_keys, "An API key (repeatable); each is its own owner")
       ->envname("EMBEDJOBS_API_KEY");
   serve_cmd
@@ -443,16 +446,18 @@ int main(int argc, char** argv) {
   CLI::App* keys_cmd = app.add_subcommand("keys", "Manage API keys");
   keys_cmd->require_subcommand(1);
   CLI::App* keys_create = keys_cmd->add_subcommand("create", "Create a new API key and print it");
-  std::string key_data_dir = "./data", key_owner_name, key_name;
+  std::string key_data_dir = "./data", key_store, key_owner_name, key_name;
   keys_create->add_option("--data-dir", key_data_dir)
       ->envname("EMBEDJOBS_DATA_DIR")
       ->capture_default_str();
+  ej::cli::add_store_option(keys_create, &key_store);
   keys_create->add_option("--owner", key_owner_name, "Owner of the key (default: a new owner)");
   keys_create->add_option("--name", key_name, "A label for the key");
   CLI::App* keys_list = keys_cmd->add_subcommand("list", "List the stored keys (ids, owners)");
   keys_list->add_option("--data-dir", key_data_dir)
       ->envname("EMBEDJOBS_DATA_DIR")
       ->capture_default_str();
+  ej::cli::add_store_option(keys_list, &key_store);
   std::string revoke_id;
   CLI::App* keys_revoke =
       keys_cmd->add_subcommand("revoke", "Delete a key: it stops working at once");
@@ -462,8 +467,10 @@ int main(int argc, char** argv) {
   keys_revoke->add_option("--data-dir", key_data_dir)
       ->envname("EMBEDJOBS_DATA_DIR")
       ->capture_default_str();
+  ej::cli::add_store_option(keys_revoke, &key_store);
 
   std::function<int()> run_client = ej::cli::register_client_commands(app);
+  std::function<int()> run_migrate = ej::cli::register_migrate_command(app);
 
   // An unknown subcommand anywhere (`keys lsit --help`) is named, with a suggestion, before
   // CLI11 would print the parent's help or "A subcommand is required".
@@ -493,6 +500,7 @@ int main(int argc, char** argv) {
     return ej::cli::kExitUsage;
   }
   if (int rc = run_client(); rc >= 0) return rc;
+  if (int rc = run_migrate(); rc >= 0) return rc;
   try {
     if (serve_cmd->parsed()) {
       if (!config_path.empty()) {
@@ -507,7 +515,7 @@ int main(int argc, char** argv) {
     }
     if (keys_create->parsed()) {
       fs::create_directories(key_data_dir);
-      auto store = ej::store::open_sqlite_store(key_data_dir + "/embedjobs.db");
+      auto store = ej::store::open_store(key_store, key_data_dir + "/embedjobs.db");
       ej::service::ApiKeys keys(store.get(),
                                 ej::service::ApiKeys::load_or_create_secret(key_data_dir));
       auto [key, owner] = keys.create(key_owner_name, key_name);
@@ -516,11 +524,11 @@ int main(int argc, char** argv) {
       return 0;
     }
     if (keys_list->parsed() || keys_revoke->parsed()) {
-      if (!fs::exists(key_data_dir + "/embedjobs.db")) {
+      if (key_store.empty() && !fs::exists(key_data_dir + "/embedjobs.db")) {
         std::cerr << "embedjobs: no database in " << key_data_dir << " (--data-dir)\n";
         return ej::cli::kExitNotFound;
       }
-      auto store = ej::store::open_sqlite_store(key_data_dir + "/embedjobs.db");
+      auto store = ej::store::open_store(key_store, key_data_dir + "/embedjobs.db");
       ej::service::ApiKeys keys(store.get(),
                                 ej::service::ApiKeys::load_or_create_secret(key_data_dir));
       if (keys_revoke->parsed()) {
