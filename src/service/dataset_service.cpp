@@ -74,13 +74,15 @@ std::string read_head(const std::string& path, size_t n) {
 DatasetService::DatasetService(Services* services) : services_(services) {
   fs::create_directories(services_->config.data_dir + "/uploads");
   fs::create_directories(services_->config.data_dir + "/datasets");
-  // Uploads that were streaming when the previous process died never reached the database.
+  // Uploads that were streaming when a process died never reached the database. Older versions
+  // named them incoming-<random>.tmp; now they carry their process (unique_tmp_path), so that a
+  // process starting on a shared data dir leaves the uploads of live API processes alone.
   std::error_code ec;
   for (const auto& e : fs::directory_iterator(services_->config.data_dir + "/uploads", ec)) {
     std::string name = e.path().filename().string();
-    if (name.rfind("incoming-", 0) == 0) fs::remove(e.path(), ec);
+    if (name.rfind("incoming-", 0) == 0 && name.ends_with(".tmp")) fs::remove(e.path(), ec);
   }
-  // Part, chunk and key files a dead process was writing (never published under their names).
+  // Uploads, part, chunk and key files a dead process was writing (never published).
   int abandoned = remove_abandoned_temp_files(services_->config.data_dir);
   if (abandoned > 0)
     log_info("removed " + std::to_string(abandoned) + " abandoned temporary files");
@@ -91,7 +93,7 @@ DatasetService::~DatasetService() {
 }
 
 std::string DatasetService::new_upload_path() {
-  return services_->config.data_dir + "/uploads/incoming-" + random_alnum(16) + ".tmp";
+  return unique_tmp_path(services_->config.data_dir + "/uploads/incoming-" + random_alnum(16));
 }
 
 Dataset DatasetService::create(const std::string& owner, const CreateDatasetRequest& r,

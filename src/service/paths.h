@@ -1,6 +1,7 @@
 // Where things live under the data dir:
 //   embedjobs.db                      the SQLite database
-//   url_signing.key                   secret for signed part URLs (created on first start)
+//   url_signing.key, api_keys.secret  written by older versions only: their content seeds the
+//                                     secrets in the store (service/shared_secret.h)
 //   cache.sqlite                      the embedding cache (--cache-mb; safe to delete when stopped)
 //   uploads/<dataset id>.upload       an uploaded file waiting for validation (or kept original)
 //   datasets/<dataset id>/part-N.avro the Avro parts of a dataset
