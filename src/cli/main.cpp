@@ -29,6 +29,7 @@
 #include "service/api_keys.h"
 #include "service/batch_job_kind.h"
 #include "service/batch_service.h"
+#include "service/blob_store.h"
 #include "service/dataset_service.h"
 #include "service/embedding_cache.h"
 #include "service/embedding_service.h"
@@ -281,7 +282,10 @@ int serve(ServeOptions o, Role role) {
                  std::to_string(loaded.embedder->info().dims) + " dims, " + loaded.identity + ")");
   }
 
+  std::unique_ptr<ej::service::BlobStore> blobs =
+      ej::service::open_filesystem_blob_store(o.data_dir);
   ej::service::Services services;
+  services.blobs = blobs.get();
   services.config.data_dir = o.data_dir;
   services.config.worker_id = std::to_string(getpid()) + "-" + ej::random_alnum(6);
   services.config.chunk_rows = o.chunk_rows;

@@ -9,6 +9,7 @@
 #include "common/failpoint.h"
 #include "common/ids.h"
 #include "common/log.h"
+#include "service/blob_store.h"
 #include "service/dataset_ingest.h"
 #include "service/ingest/batch_input.h"
 #include "service/ingest/text_util.h"
@@ -150,12 +151,13 @@ Dataset DatasetService::create(const std::string& owner, const CreateDatasetRequ
   row.size_bytes = static_cast<int64_t>(size);
   row.options = o;
   row.info = {{"parts", nlohmann::json::array()}};
-  rename_durably(upload_path, upload_path_for(row.id));  // the upload survives a crash from here
+  // Published where any worker can validate it; the upload survives a crash from here.
+  services_->blobs->put_file(upload_key(row.id), upload_path);
   cleanup.path.clear();
   try {
     services_->store->insert_dataset(row);
   } catch (...) {
-    fs::remove(upload_path_for(row.id), ec);
+    services_->blobs->remove(upload_key(row.id));
     throw;
   }
   wake_.notify_all();
@@ -187,16 +189,14 @@ DownloadFile DatasetService::download_file(const std::string& id, const std::str
   if (!row || row->status != DatasetStatus::kValidated) {
     throw_not_found("dataset with id " + id + " not found");
   }
-  const std::string& dir = services_->config.data_dir;
   if (part == "original") {
     if (!row->info.contains("original_file")) throw_not_found("no original file kept");
-    return {dir + "/" + row->info["original_file"].get<std::string>(),
+    return {row->info["original_file"].get<std::string>(),
             row->options.value("filename", std::string("original"))};
   }
   for (const auto& p : row->info.value("parts", nlohmann::json::array())) {
     if (std::to_string(p.value("index", -1)) == part) {
-      return {dir + "/" + p.at("file").get<std::string>(),
-              p.value("name", std::string("part.avro"))};
+      return {p.at("file").get<std::string>(), p.value("name", std::string("part.avro"))};
     }
   }
   throw_not_found("dataset " + id + " has no part " + part);
@@ -218,9 +218,8 @@ std::string DatasetService::remove(const std::string& owner, const std::string& 
 
 void DatasetService::delete_files_and_row(const std::string& id) {
   services_->store->delete_dataset(id);  // first: no link or job sees the files after this
-  std::error_code ec;
-  fs::remove_all(dataset_dir(services_->config.data_dir, id), ec);
-  fs::remove(upload_path_for(id), ec);
+  services_->blobs->remove_prefix(dataset_key(id));
+  services_->blobs->remove(upload_key(id));
 }
 
 int DatasetService::delete_expired(int64_t now_us) {
@@ -244,18 +243,17 @@ int64_t DatasetService::usage(const std::string& owner) {
   return services_->store->usage_bytes(owner);
 }
 
-std::string DatasetService::upload_path_for(const std::string& id) const {
-  return upload_path(services_->config.data_dir, id);
-}
-
 bool DatasetService::validate_one(const std::string& worker) {
   const ServiceConfig& cfg = services_->config;
   std::optional<store::DatasetRow> row =
       services_->store->claim_dataset_validation(worker, cfg.lease_ms * 20);
   if (!row) return false;
   log_info("dataset " + row->id + ": validating (attempt " + std::to_string(row->attempts) + ")");
-  std::string dir = dataset_dir(cfg.data_dir, row->id);
-  std::string upload = upload_path_for(row->id);
+  BlobStore& blobs = *services_->blobs;
+  const std::string upload = upload_key(row->id);
+  const std::string prefix = dataset_key(row->id);
+  // The parts are written locally (for the filesystem blob store: in place) and then published.
+  const std::string dir = blobs.staging_path(prefix);
   try {
     if (row->attempts > cfg.max_attempts) {
       throw Error(ErrorCode::kInternal, "validation was started " +
@@ -263,16 +261,21 @@ bool DatasetService::validate_one(const std::string& worker) {
                                             " times without finishing");
     }
     fs::create_directories(dir);
+    std::unique_ptr<LocalBlobFile> input = blobs.fetch(upload);
     IngestResult res =
         row->dataset_type == kBatchEmbedInputType  // batches (service/ingest/batch_input.h)
-            ? ingest_batch_embed_input(upload, dir, "part", ingest_options(row->options, cfg))
-            : ingest_embed_input(upload, dir, "part", ingest_options(row->options, cfg));
+            ? ingest_batch_embed_input(input->path(), dir, "part",
+                                       ingest_options(row->options, cfg))
+            : ingest_embed_input(input->path(), dir, "part", ingest_options(row->options, cfg));
+    input.reset();
     failpoint("dataset.after_ingest");
     nlohmann::json parts = nlohmann::json::array();
     for (const auto& p : res.parts) {
+      const std::string key = prefix + "/" + p.name;
+      blobs.put_file(key, p.path);
       parts.push_back({{"index", p.index},
                        {"name", p.name},
-                       {"file", "datasets/" + row->id + "/" + p.name},
+                       {"file", key},
                        {"size_bytes", p.size_bytes},
                        {"num_rows", p.num_rows},
                        {"samples", p.samples}});
@@ -286,10 +289,10 @@ bool DatasetService::validate_one(const std::string& worker) {
                  {"format", std::string(to_string(res.format))},
                  {"skipped_rows", res.skipped_rows}};
     if (row->options.value("keep_original_file", false)) {
-      row->info["original_file"] = "uploads/" + row->id + ".upload";
-      size += static_cast<int64_t>(fs::file_size(upload));
+      row->info["original_file"] = upload;
+      size += static_cast<int64_t>(blobs.size(upload).value_or(0));
     } else {
-      fs::remove(upload);
+      blobs.remove(upload);
     }
     row->status = DatasetStatus::kValidated;
     row->validation_error.clear();
@@ -302,8 +305,9 @@ bool DatasetService::validate_one(const std::string& worker) {
                                  : public_message(e, "validating dataset " + row->id);
     row->num_rows = 0;
     std::error_code ec;
-    fs::remove_all(dir, ec);
-    fs::remove(upload, ec);
+    fs::remove_all(dir, ec);  // what was staged (the filesystem store: the parts themselves)
+    blobs.remove_prefix(prefix);
+    blobs.remove(upload);
     row->size_bytes = 0;
     row->info = {{"parts", nlohmann::json::array()}};
   }

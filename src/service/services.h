@@ -15,6 +15,7 @@ namespace ej::service {
 
 class ApiKeys;
 class BatchService;
+class BlobStore;
 class DatasetService;
 class EmbeddingService;
 class JobService;
@@ -22,6 +23,7 @@ class JobService;
 struct Services {
   ServiceConfig config;
   store::Store* store = nullptr;  // used by the services only; the API layer never sees it
+  BlobStore* blobs = nullptr;     // dataset parts, kept originals, queued uploads, job chunks
   ApiKeys* keys = nullptr;
   ModelRegistry* models = nullptr;
   DatasetService* datasets = nullptr;

@@ -81,6 +81,18 @@ async function claimer(jobId, among) {
   );
 }
 
+// A job over `texts` that a worker has claimed and made progress on: {jobId, runner}.
+async function runningJob(co, texts, name) {
+  const jobId = await runJob(co, await upload(co, texts, name));
+  const runner = await claimer(jobId, workers);
+  await poll(() => co.embedJobs.get(jobId), (j) => j.percent_complete > 0, {
+    what: "job progress",
+    timeoutMs: 30000,
+    intervalMs: 50,
+  });
+  return { jobId, runner };
+}
+
 test("API processes do no work; workers validate and run the job; the output equals a single serve's", async () => {
   const co = client(api1.url);
   const texts = makeTexts(120, 41);
@@ -117,14 +129,7 @@ test("API processes do no work; workers validate and run the job; the output equ
 test("SIGTERM drains a worker mid-job: exit 0, and the other worker finishes the job at once", async () => {
   const co = client(api1.url);
   const texts = makeTexts(300, 42);
-  const ds = await upload(co, texts, "roles-drain");
-  const jobId = await runJob(co, ds);
-  const first = await claimer(jobId, workers);
-  await poll(() => co.embedJobs.get(jobId), (j) => j.percent_complete > 0, {
-    what: "job progress",
-    timeoutMs: 30000,
-    intervalMs: 50,
-  });
+  const { jobId, runner: first } = await runningJob(co, texts, "roles-drain");
   const t0 = Date.now();
   first.proc.kill("SIGTERM");
   const { code, signal } = await first.exited;
@@ -149,14 +154,7 @@ test("SIGTERM drains a worker mid-job: exit 0, and the other worker finishes the
 test("cancel through an API process reaches the worker running the job within a chunk", async () => {
   const co = client(api2.url);
   const texts = makeTexts(400, 43);
-  const ds = await upload(co, texts, "roles-cancel");
-  const jobId = await runJob(co, ds);
-  const runner = await claimer(jobId, workers);
-  await poll(() => co.embedJobs.get(jobId), (j) => j.percent_complete > 0, {
-    what: "job progress",
-    timeoutMs: 30000,
-    intervalMs: 50,
-  });
+  const { jobId, runner } = await runningJob(co, texts, "roles-cancel");
   await co.embedJobs.cancel(jobId);
   const atCancel = await completedRows(api2.url, jobId);
   const done = await waitJob(co, jobId, 20000);

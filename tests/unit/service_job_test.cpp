@@ -12,6 +12,7 @@
 #include "engine/embedder.h"
 #include "service/avro_concat.h"
 #include "service/avro_parts.h"
+#include "service/blob_store.h"
 #include "service/dataset_service.h"
 #include "service/embedding_service.h"
 #include "service/job_service.h"
@@ -37,6 +38,8 @@ class JobTest : public ::testing::Test {
     services_.config.chunk_rows = 7;
     services_.config.part_max_rows = 20;
     services_.store = store_.get();
+    blobs_ = open_filesystem_blob_store(dir_.string());
+    services_.blobs = blobs_.get();
     services_.models = &models_;
     embeddings_ = std::make_unique<EmbeddingService>(&models_, EmbeddingServiceOptions{});
     services_.embeddings = embeddings_.get();
@@ -96,6 +99,7 @@ class JobTest : public ::testing::Test {
 
   fs::path dir_;
   std::unique_ptr<store::Store> store_;
+  std::unique_ptr<BlobStore> blobs_;
   ModelRegistry models_;
   Services services_;
   std::unique_ptr<EmbeddingService> embeddings_;
@@ -443,10 +447,11 @@ TEST(AvroConcat, ConcatenatesBlocksOfSeveralFilesInOrder) {
       w.append_result(r);
     }
     w.close();
-    files.push_back(path);
+    files.push_back("c" + std::to_string(f) + ".avro");  // blob keys
   }
+  std::unique_ptr<BlobStore> blobs = open_filesystem_blob_store(dir.string());
   std::string out = (dir / "out.avro").string();
-  EXPECT_GT(concat_avro_files(files, out), 0);
+  EXPECT_GT(concat_avro_files(*blobs, files, out), 0);
   AvroPartReader reader(out);
   nlohmann::json row;
   int i = 0;
@@ -458,7 +463,8 @@ TEST(AvroConcat, ConcatenatesBlocksOfSeveralFilesInOrder) {
   EXPECT_EQ(i, n);
   // A non-Avro input is refused.
   std::ofstream(dir / "bad.avro") << "not avro";
-  EXPECT_THROW(concat_avro_files({(dir / "bad.avro").string()}, out), Error);
+  EXPECT_THROW(concat_avro_files(*blobs, {"bad.avro"}, out), Error);
+  EXPECT_THROW(concat_avro_files(*blobs, {"missing.avro"}, out), Error);
   fs::remove_all(dir);
 }
 
