@@ -65,6 +65,7 @@ struct ServeOptions {
   std::string log_format = "text";
   int64_t cache_mb = 1024;  // embedding cache (<data-dir>/cache.sqlite); 0 = off
   bool no_work = false;     // serve: API only, leave the background work to `embedjobs worker`
+  std::string blob_store;   // "" / "fs": files in the data dir; postgres[ql]://...: PostgreSQL
 };
 
 // What a process runs: the API (with or without the background workers), or the workers alone.
@@ -282,8 +283,15 @@ int serve(ServeOptions o, Role role) {
                  std::to_string(loaded.embedder->info().dims) + " dims, " + loaded.identity + ")");
   }
 
-  std::unique_ptr<ej::service::BlobStore> blobs =
-      ej::service::open_filesystem_blob_store(o.data_dir);
+  std::unique_ptr<ej::service::BlobStore> blobs;
+  if (o.blob_store.empty() || o.blob_store == "fs") {
+    blobs = ej::service::open_filesystem_blob_store(o.data_dir);
+  } else if (o.blob_store.starts_with("postgres://") || o.blob_store.starts_with("postgresql://")) {
+    blobs = ej::service::open_postgres_blob_store(o.blob_store, o.data_dir + "/blob-staging");
+  } else {
+    std::cerr << "--blob-store must be fs or a postgresql:// URL, got '" << o.blob_store << "'\n";
+    return 2;
+  }
   ej::service::Services services;
   services.blobs = blobs.get();
   services.config.data_dir = o.data_dir;
@@ -358,6 +366,10 @@ int serve(ServeOptions o, Role role) {
 
 // The options `serve` and `worker` share: the data dir, the models and how jobs run.
 void add_work_options(CLI::App* cmd, ServeOptions& o, std::string& config_path) {
+  cmd->add_option("--blob-store", o.blob_store,
+                  "Where dataset parts and job chunks live: fs (files in the data dir, the "
+                  "default; a shared mount for a cluster) or a postgresql:// URL")
+      ->envname("EMBEDJOBS_BLOB_STORE");
   cmd->add_option("--data-dir", o.data_dir, "Where the database and dataset files live")
       ->envname("EMBEDJOBS_DATA_DIR")
       ->capture_default_str();

@@ -45,8 +45,9 @@ class FileBlobReader final : public BlobReader {
   std::string path_;
 };
 
-// Keys are made by the services from ids; one that could leave the root is a bug.
-void check_key(const std::string& key) {
+}  // namespace
+
+void check_blob_key(const std::string& key) {
   bool bad = key.empty() || key.front() == '/';
   for (size_t at = 0; !bad && at <= key.size();) {
     size_t slash = key.find('/', at);
@@ -57,6 +58,8 @@ void check_key(const std::string& key) {
   }
   if (bad) throw Error(ErrorCode::kInternal, "invalid blob key '" + key + "'");
 }
+
+namespace {
 
 class FilesystemBlobStore final : public BlobStore {
  public:
@@ -99,7 +102,7 @@ class FilesystemBlobStore final : public BlobStore {
 
  private:
   std::string path(const std::string& key) const {
-    check_key(key);
+    check_blob_key(key);
     return root_ + "/" + key;
   }
   std::string root_;

@@ -5,7 +5,7 @@
 // publishing it is cheapest) and put_file publishes it under its key; readers open it for
 // random-access reads. Implementations: the filesystem (the data dir, or a mount every process of
 // a cluster shares; open_filesystem_blob_store), and, so that a cluster needs nothing but its
-// database, one that keeps blobs in PostgreSQL as chunked rows (see the PostgreSQL store).
+// database, one that keeps blobs in PostgreSQL as chunked rows (open_postgres_blob_store).
 //
 // Every method is thread-safe; a BlobReader is used by one thread at a time.
 #pragma once
@@ -75,6 +75,17 @@ class BlobStore {
 // write rule (common/durable_file.h). Several processes may share `root` (one machine, or a
 // shared mount).
 std::unique_ptr<BlobStore> open_filesystem_blob_store(const std::string& root);
+
+// Blobs in PostgreSQL (`conninfo`: a libpq URL or conninfo string), so that a cluster needs
+// nothing but its database: tables ej_blobs (key, size) and ej_blob_chunks (key, seq, 1 MiB of
+// bytea each), created when missing. Files are staged under `scratch_dir` (local disk) before
+// they are uploaded, and fetched there for readers that need a path. (pg_blob_store.cpp)
+std::unique_ptr<BlobStore> open_postgres_blob_store(const std::string& conninfo,
+                                                    const std::string& scratch_dir);
+
+// Throws ej::Error(kInternal) for a key that is empty, absolute, or has an empty, "." or ".."
+// component (keys are made from ids; such a key is a bug, and could leave the store's root).
+void check_blob_key(const std::string& key);
 
 // Reads a local file through the BlobReader interface (throws ej::Error(kInternal), naming the
 // path, when it cannot be opened).

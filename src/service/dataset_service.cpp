@@ -280,6 +280,8 @@ bool DatasetService::validate_one(const std::string& worker) {
                        {"num_rows", p.num_rows},
                        {"samples", p.samples}});
     }
+    std::error_code ec;
+    fs::remove(dir, ec);  // the staging dir, once empty (the filesystem store keeps its parts)
     int64_t size = static_cast<int64_t>(res.total_bytes);
     row->info = {{"schema", res.schema_json},
                  {"parts", parts},

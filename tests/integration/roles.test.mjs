@@ -171,3 +171,52 @@ test("cancel through an API process reaches the worker running the job within a 
   assert.equal(recs.length, atEnd);
   recs.forEach((r, i) => assert.equal(r.text, texts[i], `row ${i}`));
 });
+
+// Files (not directories) under `dir`, relative to it.
+function filesUnder(dir) {
+  if (!fs.existsSync(dir)) return [];
+  return fs.readdirSync(dir, { withFileTypes: true }).flatMap((e) => {
+    const p = path.join(dir, e.name);
+    return e.isDirectory() ? filesUnder(p).map((f) => path.join(e.name, f)) : [e.name];
+  });
+}
+
+const PG = process.env.EMBEDJOBS_TEST_PG;
+test(
+  "--blob-store postgresql://: uploads, parts and chunks live in PostgreSQL, none in the data dir",
+  { skip: PG ? false : "set EMBEDJOBS_TEST_PG to a postgresql:// URL (scripts/pg_test_server.sh)" },
+  async () => {
+    const dir = makeDataDir();
+    const blobs = ["--blob-store", PG];
+    const api = await startServer({ dataDir: dir, args: ["--no-work", ...blobs] });
+    const worker = await startWorker({ dataDir: dir, chunkRows: CHUNK, args: blobs });
+    try {
+      const co = client(api.url);
+      const texts = makeTexts(60, 44);
+      const body = texts.map((t, i) => JSON.stringify({ text: t, n: `n${i}` })).join("\n");
+      const { id } = await co.datasets.create(new File([body], "pg.jsonl"), undefined, {
+        name: "roles-pg",
+        type: "embed-input",
+        keepFields: ["n"],
+        keepOriginalFile: true,
+      });
+      const input = await waitValidated(co, id);
+      const job = await waitJob(co, await runJob(co, input.id), 60000);
+      assert.equal(job.status, "complete");
+      const recs = await output(co, job);
+      assert.equal(recs.length, texts.length);
+      recs.forEach((r, i) => assert.equal(r.n, `n${i}`, `row ${i}`));
+      // The kept original downloads from PostgreSQL too.
+      const original = await fetch(input.datasetParts[0].originalUrl);
+      assert.equal(original.status, 200);
+      assert.equal(await original.text(), body);
+      for (const sub of ["datasets", "jobs", "uploads", "blob-staging"]) {
+        assert.deepEqual(filesUnder(path.join(dir, sub)), [], `files left in ${sub}/`);
+      }
+    } finally {
+      await worker.stop();
+      await api.stop();
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  },
+);

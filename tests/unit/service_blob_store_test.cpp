@@ -1,8 +1,10 @@
 // BlobStore: the contract every implementation keeps (one suite, parameterized over store
-// factories: the filesystem store now; a PostgreSQL store joins the list). Put a finished local
-// file under a key, read it whole or by range, size / exists, fetch as a local file, delete one
-// key or a prefix (and nothing else), and refuse keys that could leave the store.
+// factories: the filesystem store, and the PostgreSQL store on a database of this binary's own
+// on the server EMBEDJOBS_TEST_PG names; unset, that variant is SKIPPED, saying so). Put a finished
+// local file under a key, read it whole or by range, size / exists, fetch as a local file, delete
+// one key or a prefix (and nothing else), and refuse keys that could leave the store.
 #include <gtest/gtest.h>
+#include <libpq-fe.h>
 #include <unistd.h>
 
 #include <filesystem>
@@ -19,8 +21,51 @@ namespace fs = std::filesystem;
 
 struct Factory {
   const char* name;
+  // A fresh, empty store (scratch files under `dir`); nullptr: this variant cannot run here.
   std::function<std::unique_ptr<BlobStore>(const fs::path& dir)> open;
 };
+
+// Runs `sql` on `conninfo`; "" or the error.
+std::string pg_exec(const std::string& conninfo, const std::string& sql) {
+  PGconn* c = PQconnectdb(conninfo.c_str());
+  std::string err;
+  if (PQstatus(c) != CONNECTION_OK) {
+    err = PQerrorMessage(c);
+  } else {
+    PGresult* r = PQexec(c, sql.c_str());
+    if (PQresultStatus(r) != PGRES_COMMAND_OK) err = PQresultErrorMessage(r);
+    PQclear(r);
+  }
+  PQfinish(c);
+  return err;
+}
+
+// The conninfo of this binary's own database on the EMBEDJOBS_TEST_PG server (made at first use,
+// dropped at exit); "" when the variable is unset.
+std::string test_database() {
+  static const std::string conninfo = []() -> std::string {
+    const char* server = std::getenv("EMBEDJOBS_TEST_PG");
+    if (!server || !*server) return "";
+    PGconn* c = PQconnectdb(server);
+    if (PQstatus(c) != CONNECTION_OK) {
+      ADD_FAILURE() << "EMBEDJOBS_TEST_PG: " << PQerrorMessage(c);
+      PQfinish(c);
+      return "";
+    }
+    const std::string db = "ej_blob_test_" + std::to_string(getpid());
+    std::string info = std::string("host=") + PQhost(c) + " port=" + PQport(c) +
+                       " user=" + PQuser(c) + " dbname=" + db;
+    PQfinish(c);
+    pg_exec(server, "DROP DATABASE IF EXISTS " + db);
+    std::string err = pg_exec(server, "CREATE DATABASE " + db);
+    if (!err.empty()) ADD_FAILURE() << "CREATE DATABASE " << db << ": " << err;
+    static std::string drop_on = server;
+    static std::string drop_db = db;
+    std::atexit([] { pg_exec(drop_on, "DROP DATABASE IF EXISTS " + drop_db + " WITH (FORCE)"); });
+    return info;
+  }();
+  return conninfo;
+}
 
 class BlobStoreTest : public ::testing::TestWithParam<Factory> {
  protected:
@@ -31,6 +76,10 @@ class BlobStoreTest : public ::testing::TestWithParam<Factory> {
     fs::remove_all(dir_);
     fs::create_directories(dir_ / "local");
     blobs_ = GetParam().open(dir_ / "root");
+    if (!blobs_) {
+      GTEST_SKIP() << "PostgreSQL variant not run: set EMBEDJOBS_TEST_PG to a PostgreSQL server "
+                      "URL";
+    }
   }
   void TearDown() override {
     blobs_.reset();
@@ -59,7 +108,7 @@ class BlobStoreTest : public ::testing::TestWithParam<Factory> {
 };
 
 TEST_P(BlobStoreTest, PutReadSizeAndReplace) {
-  std::string content(200000, '\0');
+  std::string content((5u << 20) / 2 + 12345, '\0');  // more than two 1 MiB database chunks
   for (size_t i = 0; i < content.size(); ++i) content[i] = static_cast<char>(i * 7 + i / 251);
   put("datasets/ds-1/part-0.avro", content);
   EXPECT_EQ(read("datasets/ds-1/part-0.avro"), content);
@@ -138,9 +187,18 @@ TEST_P(BlobStoreTest, KeysThatCouldLeaveTheStoreAreRefused) {
 
 INSTANTIATE_TEST_SUITE_P(
     Stores, BlobStoreTest,
-    ::testing::Values(Factory{
-        "filesystem",
-        [](const fs::path& dir) { return open_filesystem_blob_store(dir.string()); }}),
+    ::testing::Values(Factory{"filesystem",
+                              [](const fs::path& dir) {
+                                return open_filesystem_blob_store(dir.string());
+                              }},
+                      Factory{"postgres",
+                              [](const fs::path& dir) -> std::unique_ptr<BlobStore> {
+                                const std::string db = test_database();
+                                if (db.empty()) return nullptr;
+                                // Each test starts from empty tables.
+                                pg_exec(db, "DROP TABLE IF EXISTS ej_blobs, ej_blob_chunks");
+                                return open_postgres_blob_store(db, (dir / "scratch").string());
+                              }}),
     [](const ::testing::TestParamInfo<Factory>& info) { return std::string(info.param.name); });
 
 }  // namespace
