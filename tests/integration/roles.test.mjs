@@ -7,6 +7,7 @@
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import fs from "node:fs";
+import http from "node:http";
 import path from "node:path";
 import {
   startServer,
@@ -19,6 +20,7 @@ import {
   downloadRecords,
   makeTexts,
   raw,
+  sleep,
   KEY_A,
 } from "./harness.mjs";
 
@@ -124,6 +126,47 @@ test("API processes do no work; workers validate and run the job; the output equ
   const res = await fetch(link);
   assert.equal(res.status, 200, `${link} on the second API process`);
   assert.equal(fs.existsSync(path.join(dataDir, "url_signing.key")), false, "the signing key is in the store");
+});
+
+test("processes that start on the shared data dir leave an upload another API process is receiving alone", async () => {
+  const body = makeTexts(50, 45).map((t) => JSON.stringify({ text: t })).join("\n");
+  const boundary = "roles-boundary-0123";
+  const payload = Buffer.from(
+    `--${boundary}\r\nContent-Disposition: form-data; name="data"; filename="slow.jsonl"\r\n` +
+      `Content-Type: application/octet-stream\r\n\r\n${body}\r\n--${boundary}--\r\n`,
+  );
+  const u = new URL(api1.url);
+  const req = http.request({
+    host: u.hostname,
+    port: u.port,
+    method: "POST",
+    path: "/v1/datasets?name=slow&type=embed-input",
+    headers: {
+      Authorization: `Bearer ${KEY_A}`,
+      "Content-Type": `multipart/form-data; boundary=${boundary}`,
+      "Content-Length": payload.length,
+    },
+  });
+  const answer = new Promise((resolve, reject) => {
+    req.on("response", (res) => {
+      let text = "";
+      res.setEncoding("utf8");
+      res.on("data", (d) => (text += d));
+      res.on("end", () => resolve({ status: res.statusCode, text }));
+    });
+    req.on("error", reject);
+  });
+  const half = Math.floor(payload.length / 2);
+  req.write(payload.subarray(0, half));
+  await sleep(500); // the first half is spooled to the data dir by now
+  const lateApi = await startServer({ dataDir, args: ["--no-work"] });
+  const lateWorker = await startWorker({ dataDir, ...WORK });
+  req.end(payload.subarray(half));
+  const r = await answer;
+  await lateApi.stop();
+  await lateWorker.stop();
+  assert.equal(r.status, 200, r.text);
+  await waitValidated(client(api1.url), JSON.parse(r.text).id);
 });
 
 test("SIGTERM drains a worker mid-job: exit 0, and the other worker finishes the job at once", async () => {
