@@ -1,13 +1,13 @@
 // JobService: embed jobs. The request side (create / get / list / cancel) runs on HTTP threads;
 // the run side is `workers` background threads that claim jobs under a lease from the store and
 // run them chunk by chunk:
-//   read chunk rows -> embed -> write jobs/<id>/chunk-K.avro -> commit chunk (one transaction)
-// A committed chunk is never redone; a crash between writing and committing redoes only that
-// chunk (it overwrites its own file). At the end the chunk files are concatenated, in input
-// order, into the parts of an embed-result dataset, which is inserted together with the job's
-// final status in one transaction. What a chunk's rows become and what the output dataset is
-// depends on the job's kind (job_kind.h): "embed" (embed jobs) and "batch" (/v2/batches, added by
-// the CLI through add_kind). Thread-safe.
+//   read chunk rows -> embed -> write + publish blob jobs/<id>/chunk-K-gG.avro -> commit chunk
+// (one transaction). A committed chunk is never redone; a crash between writing and committing
+// redoes only that chunk (it overwrites its own blob). Parts and chunks are blobs (blob_store.h).
+// At the end the chunk files are concatenated, in input order, into the parts of an embed-result
+// dataset, which is inserted together with the job's final status in one transaction. What a
+// chunk's rows become and what the output dataset is depends on the job's kind (job_kind.h):
+// "embed" (embed jobs) and "batch" (/v2/batches, added by the CLI through add_kind). Thread-safe.
 //
 // Reliability: every write under the lease names the claim's lease generation (fencing, see
 // store/store.h), so a worker that stalled past its lease can never commit over the worker that

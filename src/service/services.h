@@ -16,6 +16,7 @@ namespace ej::service {
 
 class ApiKeys;
 class BatchService;
+class BlobStore;
 class DatasetService;
 class EmbeddingService;
 class JobService;
@@ -24,6 +25,7 @@ struct Services {
   ServiceConfig config;
   store::Store* store = nullptr;  // used by the services only; the API layer never sees it
   const CallTimings* store_timings = nullptr;  // calls and time by Store method (/metrics)
+  BlobStore* blobs = nullptr;  // dataset parts, kept originals, queued uploads, job chunks
   ApiKeys* keys = nullptr;
   ModelRegistry* models = nullptr;
   DatasetService* datasets = nullptr;
