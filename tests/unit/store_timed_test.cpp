@@ -8,9 +8,10 @@
 namespace ej::store {
 namespace {
 
-class TimedStoreTest : public SqliteStoreTest {};
+class TimedStoreTest : public StoreFixture {};
+EJ_STORE_SUITE(TimedStoreTest);
 
-TEST_F(TimedStoreTest, ForwardsAndCountsEveryCallByMethod) {
+TEST_P(TimedStoreTest, ForwardsAndCountsEveryCallByMethod) {
   CallTimings timings;
   std::unique_ptr<Store> timed = make_timed_store(std::move(store_), &timings);
   timed->add_api_key("h1", "alice", "k");
@@ -27,7 +28,7 @@ TEST_F(TimedStoreTest, ForwardsAndCountsEveryCallByMethod) {
       << timings.summary();
 }
 
-TEST_F(TimedStoreTest, ACallThatThrowsIsCountedToo) {
+TEST_P(TimedStoreTest, ACallThatThrowsIsCountedToo) {
   CallTimings timings;
   std::unique_ptr<Store> timed = make_timed_store(std::move(store_), &timings);
   DatasetRow d;
