@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
-# Sets up and runs every test: unit tests (also under ASan + UBSan), the integration tests
-# that drive the real server with the cohere-ai SDK, and the restart test.
+# Sets up and runs every test: unit tests (also under ASan + UBSan) on SQLite and on a
+# throwaway PostgreSQL, libFuzzer targets, the integration tests that drive the real server with
+# the cohere-ai and openai SDKs (on SQLite, and the store-sensitive ones on PostgreSQL), chaos
+# tests, the cluster test and the dashboard in headless Chromium.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 # The main build is a Release build (what users get), with warnings as errors.
@@ -32,8 +34,16 @@ echo "== libFuzzer targets (clang, ASan + UBSan)" && bash tests/fuzz/run.sh
 echo "== integration tests (real server, cohere-ai SDK)"
 EMBEDJOBS_BIN="$PWD/build/embedjobs" bash tests/integration/run.sh
 
+echo "== integration tests again with the server on PostgreSQL (the store and restart-sensitive files)"
+EJ_IT_PG="$EMBEDJOBS_TEST_PG" EMBEDJOBS_BIN="$PWD/build/embedjobs" bash tests/integration/run.sh \
+  flow.test.mjs restart.test.mjs cancel.test.mjs idempotency.test.mjs owners.test.mjs \
+  batches.test.mjs roles.test.mjs operations.test.mjs
+
 echo "== chaos: SIGKILLs, a stalled worker, SDK retries, poison chunks"
 EMBEDJOBS_BIN="$PWD/build/embedjobs" bash tests/chaos/run.sh
+
+echo "== cluster: 2 API processes + 3 workers on PostgreSQL, a 200k-row job, a worker SIGKILLed"
+EMBEDJOBS_BIN="$PWD/build/embedjobs" bash tests/cluster/run.sh
 
 echo "== the dashboard in headless Chromium (playwright-core); screenshots in build/test-artifacts/"
 EMBEDJOBS_BIN="$PWD/build/embedjobs" node --test --test-concurrency=1 tests/browser/

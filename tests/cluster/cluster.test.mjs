@@ -37,7 +37,9 @@ after(async () => {
 
 // A fresh database on the test server: its URL.
 function freshDatabase(name) {
-  execFileSync("psql", [PG, "-q", "-c", `DROP DATABASE IF EXISTS ${name}`, "-c", `CREATE DATABASE ${name}`]);
+  execFileSync("psql", [PG, "-q", "-c", `DROP DATABASE IF EXISTS ${name}`, "-c", `CREATE DATABASE ${name}`], {
+    stdio: ["ignore", "pipe", "pipe"],
+  });
   const u = new URL(PG);
   u.pathname = `/${name}`;
   return u.toString();
@@ -90,7 +92,7 @@ async function outputParts(co, jobId) {
   return { parts: out, raw: parts, job: done };
 }
 
-test(`a ${ROWS}-row job on 2 API processes + 3 workers over PostgreSQL, one worker SIGKILLed mid-chunk`, { skip: !PG && "EMBEDJOBS_TEST_PG is not set (tests/cluster/run.sh starts a server)" }, async () => {
+test(`a ${ROWS}-row job on 2 API processes + 3 workers over PostgreSQL, one worker SIGKILLed mid-chunk`, { skip: !PG && "EMBEDJOBS_TEST_PG is not set (tests/cluster/run.sh starts a server)" }, async (t) => {
   const body = inputJsonl(ROWS);
 
   // The reference: one process, SQLite.
@@ -136,6 +138,7 @@ test(`a ${ROWS}-row job on 2 API processes + 3 workers over PostgreSQL, one work
   );
   const rowsAtKill = (await co1.embedJobs.get(jobId)).rows_done ?? 0;
   await holder.kill();
+  t.diagnostic(`killed worker ${holder.workerId} holding the job at ${rowsAtKill}/${ROWS} rows`);
   // Another worker takes the job over once the lease runs out; then the killed one comes back.
   await poll(
     () => co0.embedJobs.get(jobId),
@@ -176,5 +179,8 @@ test(`a ${ROWS}-row job on 2 API processes + 3 workers over PostgreSQL, one work
 
   // The killed worker's chunk was redone by another (its lease generation fenced it out).
   const logs = [...workers, again].map((w) => w.logs()).join("\n");
-  assert.match(logs, new RegExp(`job ${jobId}: claimed by .*lease generation [2-9]`));
+  const takeover = logs.match(new RegExp(`job ${jobId}: claimed by (\\S+) \\(attempt \\d+, lease generation ([2-9]\\d*)\\)`));
+  assert.ok(takeover, "no second claim of the job after the kill");
+  assert.ok(!takeover[1].startsWith(holder.workerId), "the killed worker cannot have taken the job back");
+  t.diagnostic(`taken over by ${takeover[1]} (lease generation ${takeover[2]}); reference and cluster outputs equal in ${want.parts.length} part(s)`);
 });

@@ -1,7 +1,8 @@
 // Test harness: starts the real embedjobs binary on port 0 in a fresh data dir, and helpers
 // shared by the integration tests (polling, raw HTTP, Avro part download and decoding, checks
 // on embed-result rows).
-import { spawn } from "node:child_process";
+import { spawn, execFileSync } from "node:child_process";
+import crypto from "node:crypto";
 import { once } from "node:events";
 import fs from "node:fs";
 import os from "node:os";
@@ -28,6 +29,27 @@ export const binary = process.env.EMBEDJOBS_BIN || path.join(repoRoot, "build", 
 
 export const KEY_A = "it-key-alpha-0123456789";
 export const KEY_B = "it-key-bravo-9876543210";
+
+/**
+ * EJ_IT_PG (a PostgreSQL server URL, e.g. scripts/pg_test_server.sh's): every process started
+ * without its own --store runs on PostgreSQL instead of SQLite, on a database of its own per
+ * data dir (made on first use), so that a restart on the same data dir finds its state again.
+ */
+const itPg = process.env.EJ_IT_PG || "";
+const pgDatabases = new Set();
+function pgStoreFor(dataDir) {
+  const name = "ej_it_" + crypto.createHash("sha1").update(dataDir).digest("hex").slice(0, 16);
+  if (!pgDatabases.has(name)) {
+    const exists = execFileSync("psql", [itPg, "-tAc", `SELECT 1 FROM pg_database WHERE datname = '${name}'`], {
+      stdio: ["ignore", "pipe", "pipe"],
+    }).toString().trim();
+    if (exists !== "1") execFileSync("psql", [itPg, "-qc", `CREATE DATABASE ${name}`], { stdio: ["ignore", "pipe", "pipe"] });
+    pgDatabases.add(name);
+  }
+  const u = new URL(itPg);
+  u.pathname = `/${name}`;
+  return u.toString();
+}
 
 const live = new Set();
 process.on("exit", () => {
@@ -79,6 +101,9 @@ async function startProcess(baseArgs, opts, ready, readyText) {
   if (opts.chunkRows) args.push("--chunk-rows", String(opts.chunkRows));
   if (opts.leaseMs) args.push("--lease-ms", String(opts.leaseMs));
   if (opts.args) args.push(...opts.args);
+  if (itPg && !args.includes("--store") && (baseArgs[0] === "serve" || baseArgs[0] === "worker")) {
+    args.push("--store", pgStoreFor(dataDir));
+  }
   const env = { ...process.env };
   delete env.EMBEDJOBS_FAILPOINTS;
   for (const k of Object.keys(env)) {
