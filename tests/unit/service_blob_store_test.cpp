@@ -24,6 +24,9 @@ struct Factory {
   // A fresh, empty store (scratch files under `dir`); nullptr: this variant cannot run here.
   std::function<std::unique_ptr<BlobStore>(const fs::path& dir)> open;
 };
+void PrintTo(const Factory& f, std::ostream* os) {
+  *os << f.name;
+}
 
 // Runs `sql` on `conninfo`; "" or the error.
 std::string pg_exec(const std::string& conninfo, const std::string& sql) {
