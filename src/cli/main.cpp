@@ -33,6 +33,9 @@
 #include "service/embedding_service.h"
 #include "service/job_service.h"
 #include "service/model_registry.h"
+#include "service/openai_batch_job_kind.h"
+#include "service/openai_batches.h"
+#include "service/openai_files.h"
 #include "store/store.h"
 
 namespace fs = std::filesystem;
@@ -287,6 +290,11 @@ int serve(ServeOptions o) {
   jobs.add_kind(std::make_unique<ej::service::BatchJobKind>(&services));  // /v2/batches
   ej::service::BatchService batches(&services);
   services.batches = &batches;
+  jobs.add_kind(std::make_unique<ej::service::OpenAiBatchJobKind>(&services));  // /v1/batches
+  ej::service::OpenAiFiles openai_files(&services);
+  ej::service::OpenAiBatches openai_batches(&services);
+  services.openai_files = &openai_files;
+  services.openai_batches = &openai_batches;
 
   ej::api::HttpServer server(&services, http,
                              ej::api::load_or_create_secret(o.data_dir + "/url_signing.key"));
