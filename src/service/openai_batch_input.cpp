@@ -5,7 +5,7 @@
 
 #include "common/error.h"
 #include "service/ingest/batch_input.h"
-#include "service/ingest/input_file.h"
+#include "service/ingest/jsonl_lines.h"
 #include "service/ingest/part_sink.h"
 #include "service/ingest/text_util.h"
 
@@ -15,7 +15,6 @@ namespace {
 
 using nlohmann::json;
 
-constexpr int kMaxJsonDepth = 64;
 constexpr size_t kMaxCustomIdBytes = 1024;
 constexpr const char* kEndpoint = "/v1/embeddings";
 
@@ -92,24 +91,12 @@ IngestResult ingest_openai_batch_input(const std::string& input_path, const std:
 
   std::unordered_map<std::string, int64_t> first_line;  // custom_id -> its line
   PartSink sink(out_dir, part_prefix, o, &result);
-  ingest::InputFile file(input_path);
-  file.skip_bom();
+  ingest::JsonlLines lines(input_path, o);
   std::string line;
   bool too_long = false;
-  int64_t line_no = 0, requests = 0;
-  json::parser_callback_t depth_limit = [](int depth, json::parse_event_t, json&) {
-    if (depth > kMaxJsonDepth) {
-      throw_invalid("JSON nested deeper than " + std::to_string(kMaxJsonDepth) + " levels");
-    }
-    return true;
-  };
-  while (file.read_line(&line, o.max_record_bytes, &too_long)) {
-    ++line_no;
-    if ((line_no & 1023) == 0 && o.cancel && o.cancel->load(std::memory_order_relaxed)) {
-      throw Error(ErrorCode::kClientClosed, "dataset validation was cancelled");
-    }
-    if (!line.empty() && line.back() == '\r') line.pop_back();
-    if (!too_long && line.find_first_not_of(" \t") == std::string::npos) continue;
+  int64_t requests = 0;
+  while (lines.next(&line, &too_long)) {
+    const int64_t line_no = lines.line_no();
     ++requests;
     if (too_long) {
       add_error(line_no, {"invalid_json_line",
@@ -120,9 +107,9 @@ IngestResult ingest_openai_batch_input(const std::string& input_path, const std:
     }
     json rec;
     try {
-      rec = json::parse(line, depth_limit);
-    } catch (const std::exception& e) {
-      add_error(line_no, {"invalid_json_line", std::string("invalid JSON: ") + e.what(), ""});
+      rec = ingest::JsonlLines::parse(line);
+    } catch (const Error& e) {
+      add_error(line_no, {"invalid_json_line", e.what(), ""});
       continue;
     }
     LineProblem p = check_line(rec, model);
