@@ -117,6 +117,11 @@ Dataset DatasetService::create(const std::string& owner, const CreateDatasetRequ
     throw_invalid("dataset type is invalid: '" + r.type +
                   "' (this server accepts embed-input and batch-embed-v2-input uploads)");
   }
+  if (r.type == kOpenAiBatchInputType && !r.keep_original_file) {
+    throw_invalid(
+        "openai-batch-input datasets are OpenAI batch files: upload them with POST "
+        "/v1/files (purpose batch)");
+  }
   nlohmann::json o = {{"filename", filename},
                       {"keep_fields", r.keep_fields},
                       {"optional_fields", r.optional_fields},
