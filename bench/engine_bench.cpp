@@ -2,7 +2,8 @@
 // comparison with ONNX Runtime in bench/run_engine_bench.sh.
 //
 //   engine_bench --model DIR [--dtype fp32|bf16|int8] [--corpus corpus_tokens.json]
-//                [--threads 2] [--reps 5] [--warmup 1] [--seq 128] [--batch 32]
+//                [--texts rows.jsonl] [--threads 2] [--reps 5] [--warmup 1] [--seq 128] [--batch
+//                32]
 //                [--batch-tokens N] [--json out.json] [--peer-kit DIR [--rounds N]]
 //                [--gemm-ceiling]
 //
@@ -20,7 +21,9 @@
 //
 // Workloads: "b<batch> s<seq>" (batch sequences of seq random tokens, [CLS] .. [SEP]) and
 // "corpus" (every sequence of the corpus token ids; the engine sorts them by length and packs
-// them into token-budget batches). Timed: embed_ids() (forward, pooling, normalize); token ids
+// them into token-budget batches), and "texts" (--texts: the "text" of every JSONL line, tokenized
+// untimed as a search_document with truncate END, as a job's rows are: the engine-alone figure
+// for bench/job_dtype_bench.sh). Timed: embed_ids() (forward, pooling, normalize); token ids
 // are given, as they are to the peers. Prints the median tokens/s, the share of time in the
 // projection/FFN GEMMs, in attention and in the rest, and the peak RSS (VmHWM).
 #include <unistd.h>
@@ -159,7 +162,7 @@ nlohmann::json run(NeuralEmbedder& e, const std::string& name,
 }  // namespace
 
 int main(int argc, char** argv) {
-  std::string model, corpus, json_out, peer_kit, dtype_name = "fp32";
+  std::string model, corpus, texts, json_out, peer_kit, dtype_name = "fp32";
   bool ceiling = false;
   int threads = 2, reps = 5, warmup = 1, seq = 128, batch = 32, batch_tokens = 0, rounds = 1;
   for (int i = 1; i < argc; ++i) {
@@ -175,6 +178,8 @@ int main(int argc, char** argv) {
       model = next();
     } else if (a == "--corpus") {
       corpus = next();
+    } else if (a == "--texts") {
+      texts = next();
     } else if (a == "--json") {
       json_out = next();
     } else if (a == "--threads") {
@@ -249,6 +254,20 @@ int main(int argc, char** argv) {
         if (static_cast<int>(s.size()) > e->info().max_tokens) s.resize(e->info().max_tokens);
       }
       workloads.emplace_back("corpus", std::move(seqs));
+    }
+    if (!texts.empty()) {
+      std::ifstream in(texts);
+      std::string line;
+      std::vector<std::vector<int32_t>> seqs;
+      const std::string& prompt = e->prompt_for(ej::engine::InputType::kSearchDocument);
+      while (std::getline(in, line)) {
+        if (line.empty()) continue;
+        const std::string text = nlohmann::json::parse(line).at("text").get<std::string>();
+        int32_t prompt_tokens = 0;
+        seqs.push_back(
+            e->tokenize(text, prompt, ej::engine::Truncate::kEnd, seqs.size(), &prompt_tokens));
+      }
+      workloads.emplace_back("texts", std::move(seqs));
     }
 
     struct Acc {

@@ -11,6 +11,7 @@ PKGS=(
   libcpp-httplib-dev                                 # the fake Hugging Face Hub in tests
   nlohmann-json3-dev libsimdjson-dev                 # JSON bodies; bulk JSONL ingest
   libsqlite3-dev                                     # the store
+  libpq-dev postgresql                               # the PostgreSQL store; its tests' server
   libavro-dev                                        # dataset parts (Avro object container files)
   libssl-dev                                         # key hashes, signed URLs, checksums
   libcurl4-openssl-dev                               # model download from the Hub

@@ -12,6 +12,13 @@ if [ -n "$files" ]; then
   clang-format --dry-run --Werror $files
 fi
 
+# A throwaway PostgreSQL server (initdb in a temp dir, a loopback port) for the PostgreSQL
+# variants of the store suite; stopped and deleted when this script exits, however it exits.
+echo "== PostgreSQL test server"
+trap 'bash scripts/pg_test_server.sh stop' EXIT
+eval "$(bash scripts/pg_test_server.sh start)"
+export EMBEDJOBS_TEST_PG
+
 echo "== unit tests + tokenizer cross-check against Hugging Face tokenizers (npm)"
 (cd build && ctest --output-on-failure -j"$(nproc)")
 

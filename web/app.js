@@ -125,21 +125,27 @@ function rowsDone(job) {
   return job.progress ? job.progress.completed_rows : job.rows_done ?? 0;
 }
 
-function sample(job) {
-  let s = state.samples.get(job.job_id);
-  if (!s) state.samples.set(job.job_id, (s = []));
+// Keeps the last CHART_POINTS (time, rows done) samples under `key` (a job id, "batch:" + id).
+function sample(key, rows) {
+  let s = state.samples.get(key);
+  if (!s) state.samples.set(key, (s = []));
   const now = performance.now() / 1000;
-  s.push({ t: now, rows: rowsDone(job) });
+  s.push({ t: now, rows });
   if (s.length > CHART_POINTS) s.shift();
+}
+
+// Rows per second between the last two samples under `key`.
+function sampledRate(key) {
+  const s = state.samples.get(key) || [];
+  if (s.length < 2) return 0;
+  const a = s[s.length - 2];
+  const b = s[s.length - 1];
+  return b.t > a.t ? Math.max(0, b.rows - a.rows) / (b.t - a.t) : 0;
 }
 
 function rateOf(job) {
   if (job.progress && Number.isFinite(job.progress.rows_per_second)) return job.progress.rows_per_second;
-  const s = state.samples.get(job.job_id) || [];
-  if (s.length < 2) return 0;
-  const a = s[s.length - 2];
-  const b = s[s.length - 1];
-  return b.t > a.t ? (b.rows - a.rows) / (b.t - a.t) : 0;
+  return sampledRate(job.job_id);
 }
 
 function cancellable(job) {
@@ -157,7 +163,7 @@ async function refreshJobs() {
   const tbody = $("jobs-table").querySelector("tbody");
   tbody.replaceChildren();
   for (const job of jobs) {
-    sample(job);
+    sample(job.job_id, rowsDone(job));
     const pct = Number(job.percent_complete || 0);
     const bar = el("progress", { max: "100", value: String(pct), "aria-label": "progress" });
     const actions = el("td");
@@ -216,11 +222,11 @@ function renderJob(job) {
   if (job.output_dataset_id) {
     actions.append(el("button", { onclick: () => openDataset(job.output_dataset_id) }, "Download output"));
   }
-  drawChart(state.samples.get(job.job_id) || []);
+  drawChart($("throughput"), state.samples.get(job.job_id) || [], "rows/s");
 }
 
-function drawChart(samples) {
-  const canvas = $("throughput");
+// Draws the rate between consecutive samples, scaled to the largest, labelled with `unit`.
+function drawChart(canvas, samples, unit) {
   const ctx = canvas.getContext("2d");
   const w = canvas.width;
   const h = canvas.height;
@@ -239,7 +245,7 @@ function drawChart(samples) {
   ctx.stroke();
   ctx.fillStyle = "#59606b";
   ctx.font = "12px sans-serif";
-  ctx.fillText(`${max.toFixed(0)} rows/s`, 4, 14);
+  ctx.fillText(`${max.toFixed(0)} ${unit}`, 4, 14);
   if (rates.length < 1) return;
   ctx.strokeStyle = "#2463eb";
   ctx.lineWidth = 2;
@@ -306,7 +312,11 @@ async function refreshBatches() {
     $("batches-note").textContent = "This server does not offer the Batches API.";
   }
   tbody.replaceChildren();
+  let allDone = 0;
   for (const b of batches) {
+    const done = (b.num_successful_records ?? 0) + (b.num_failed_records ?? 0);
+    allDone += done;
+    sample(`batch:${b.id}`, done);
     const actions = el("td");
     if (b.status === "BATCH_STATUS_QUEUED" || b.status === "BATCH_STATUS_IN_PROGRESS") {
       actions.append(el("button", {
@@ -322,10 +332,14 @@ async function refreshBatches() {
       el("td", { class: "status" }, String(b.status || "").replace("BATCH_STATUS_", "").toLowerCase()),
       el("td", {}, b.model || ""),
       el("td", {}, `${b.num_successful_records ?? 0}/${b.num_records ?? "?"}`),
+      el("td", { class: "rate" }, sampledRate(`batch:${b.id}`).toFixed(0)),
       el("td", {}, when(b.created_at)),
       actions));
   }
-  if (!batches.length) tbody.append(el("tr", {}, el("td", { colspan: "6", class: "muted" }, "No batches.")));
+  if (!batches.length) tbody.append(el("tr", {}, el("td", { colspan: "7", class: "muted" }, "No batches.")));
+  // Every batch of the caller together: records finished (successful or failed) per second.
+  sample("batches:all", allDone);
+  drawChart($("batch-throughput"), state.samples.get("batches:all") || [], "records/s");
 }
 
 // ---- new job ---------------------------------------------------------------------------------

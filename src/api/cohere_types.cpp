@@ -87,7 +87,8 @@ nlohmann::json job_json(const service::Job& job) {
                       {"total_rows", job.total_rows},
                       {"rows_done", job.rows_done}};
   j["progress"] = job_progress_json(job, now_us());
-  j["started_at"] = format_rfc3339(job.created_us);
+  // When a worker first claimed it (a queued job that never ran: its creation).
+  j["started_at"] = format_rfc3339(job.started_us > 0 ? job.started_us : job.created_us);
   if (job.status != JobStatus::kProcessing && job.status != JobStatus::kCancelling) {
     j["finished_at"] = format_rfc3339(job.updated_us);
   }

@@ -2,7 +2,9 @@
 
 #include <cstdio>
 
+#include "common/call_timings.h"
 #include "service/embedding_service.h"
+#include "service/job_service.h"
 #include "service/model_registry.h"
 
 namespace ej::api {
@@ -59,6 +61,61 @@ void Metrics::observe_request(const std::string& route, const std::string& metho
   ++l.count;
   l.sum_s += s;
 }
+
+namespace {
+
+// This process's job workers (service/job_stats.h): every kind of job (embed jobs, batches).
+void render_jobs(std::string* out, const service::JobStats& j) {
+  struct Series {
+    const char* name;
+    const char* type;
+    const char* help;
+    const std::atomic<int64_t>& value;
+  };
+  const Series series[] = {
+      {"embedjobs_jobs_running", "gauge", "Jobs this process's workers hold now.", j.running},
+      {"embedjobs_job_chunks_committed_total", "counter", "Job chunks embedded and committed.",
+       j.chunks_committed},
+      {"embedjobs_job_rows_total", "counter",
+       "Rows of jobs embedded and committed (its rate is the jobs' rows/s).", j.rows_committed},
+      {"embedjobs_job_tokens_total", "counter", "Input tokens of the committed job rows.",
+       j.tokens_committed},
+      {"embedjobs_job_chunk_failures_total", "counter",
+       "Chunk attempts that failed (retried, or the job failed).", j.chunk_failures},
+      {"embedjobs_job_leases_lost_total", "counter",
+       "Job runs stopped because another worker held the job (an expired lease).", j.leases_lost},
+  };
+  for (const Series& s : series) {
+    header(out, s.name, s.type, s.help);
+    *out += std::string(s.name) + " " + std::to_string(s.value.load()) + "\n";
+  }
+  header(out, "embedjobs_jobs_finished_total", "counter",
+         "Jobs this process's workers finished, by final status.");
+  const std::pair<const char*, const std::atomic<int64_t>&> finished[] = {
+      {"complete", j.jobs_complete}, {"cancelled", j.jobs_cancelled}, {"failed", j.jobs_failed}};
+  for (const auto& [status, n] : finished) {
+    *out += std::string("embedjobs_jobs_finished_total{status=\"") + status + "\"} " +
+            std::to_string(n.load()) + "\n";
+  }
+}
+
+// Calls of the store (SQLite or PostgreSQL) and the time they took, by Store method.
+void render_store(std::string* out, const CallTimings& timings) {
+  const auto ops = timings.snapshot();
+  header(out, "embedjobs_store_calls_total", "counter", "Store calls by method.");
+  for (const auto& [op, s] : ops) {
+    *out +=
+        "embedjobs_store_calls_total{op=\"" + label(op) + "\"} " + std::to_string(s.calls) + "\n";
+  }
+  header(out, "embedjobs_store_seconds_total", "counter",
+         "Time spent in store calls by method (wall time: locks, disk, network).");
+  for (const auto& [op, s] : ops) {
+    *out += "embedjobs_store_seconds_total{op=\"" + label(op) + "\"} " +
+            number(static_cast<double>(s.total_us) / 1e6) + "\n";
+  }
+}
+
+}  // namespace
 
 std::string Metrics::render(service::Services& services) const {
   std::string out;
@@ -124,6 +181,8 @@ std::string Metrics::render(service::Services& services) const {
              number(series.value(s)) + "\n";
     }
   }
+  render_jobs(&out, services.jobs->stats());
+  if (services.store_timings) render_store(&out, *services.store_timings);
   return out;
 }
 

@@ -1,9 +1,5 @@
 #include "api/part_urls.h"
 
-#include <fstream>
-
-#include "common/durable_file.h"
-#include "common/error.h"
 #include "common/ids.h"
 
 namespace ej::api {
@@ -24,17 +20,6 @@ bool PartUrlSigner::verify(const std::string& dataset_id, const std::string& par
                            const std::string& sig, int64_t now_s) const {
   if (expires < now_s) return false;
   return constant_time_equal(signature(dataset_id, part, expires), sig);
-}
-
-std::string load_or_create_secret(const std::string& path) {
-  {
-    std::ifstream in(path);
-    std::string s;
-    if (in && std::getline(in, s) && s.size() >= 32) return s;
-  }
-  std::string secret = random_alnum(48);
-  write_file_durably(path, secret + "\n", 0600);  // 0600 from the first byte
-  return secret;
 }
 
 }  // namespace ej::api

@@ -1,7 +1,8 @@
 // PartUrlSigner: capability URLs for dataset part downloads. A URL carries the dataset id, the
 // part (or "original"), an expiry (Unix seconds) and an HMAC-SHA256 over those, keyed by a
-// server secret; it works without the API key until it expires. Immutable after construction;
-// thread-safe.
+// secret every API process shares (service::url_signing_secret, kept in the store), so a link
+// made by one API process works on any other. It works without the API key until it expires.
+// Immutable after construction; thread-safe.
 #pragma once
 
 #include <cstdint>
@@ -26,8 +27,5 @@ class PartUrlSigner {
   std::string secret_;
   int64_t ttl_s_;
 };
-
-// Reads the secret from `path`, creating it (32 random bytes, hex, mode 0600) if missing.
-std::string load_or_create_secret(const std::string& path);
 
 }  // namespace ej::api

@@ -1,15 +1,8 @@
 // /v1/datasets routes and the signed part downloads.
-#include <fcntl.h>
-#include <unistd.h>
-
-#include <cerrno>
-#include <cstdio>
+#include <cctype>
 #include <cstring>
-#include <filesystem>
 #include <map>
 #include <memory>
-
-#include <sys/stat.h>
 
 #include "api/cohere_types.h"
 #include "api/file_response.h"
@@ -21,6 +14,7 @@
 #include "common/error.h"
 #include "common/failpoint.h"
 #include "common/log.h"
+#include "service/blob_store.h"
 #include "service/dataset_service.h"
 #include "service/storage_error.h"
 
@@ -190,19 +184,22 @@ static std::string content_disposition(const std::string& name) {
 }
 
 // Declared in api/file_response.h.
-void serve_file(http::Response& res, const std::string& path, const std::string& name,
-                const char* content_type) {
+void serve_blob(http::Response& res, service::BlobStore& blobs, const std::string& key,
+                const std::string& name, const char* content_type) {
   failpoint("api.part_open");
-  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) throw_not_found("dataset part not found");
-  struct stat st;
-  if (fstat(fd, &st) != 0) {
-    ::close(fd);
-    throw Error(ErrorCode::kInternal, "cannot stat " + path);
-  }
+  std::shared_ptr<service::BlobReader> blob = blobs.open(key);
+  if (!blob) throw_not_found("dataset part not found");
+  auto source = std::make_shared<http::FileSource>(-1, blob->size());
+  source->read_at = [blob](uint64_t offset, void* buf, size_t n) -> int64_t {
+    try {
+      return static_cast<int64_t>(blob->read_at(offset, buf, n));
+    } catch (const std::exception&) {
+      return -1;  // the body ends with an I/O error
+    }
+  };
   res.set_header("Content-Disposition", content_disposition(name));
   res.set_header("X-Content-Type-Options", "nosniff");
-  res.set_file(fd, static_cast<uint64_t>(st.st_size), content_type);
+  res.set_file(std::move(source), content_type);
 }
 
 void register_dataset_routes(Router& r) {
@@ -285,7 +282,8 @@ void register_dataset_routes(Router& r) {
                           : "invalid download link signature");
         }
         service::DownloadFile file = r.services().datasets->download_file(id, part);
-        serve_file(ctx.res, file.path, file.filename, "application/octet-stream");
+        serve_blob(ctx.res, *r.services().blobs, file.key, file.filename,
+                   "application/octet-stream");
       },
       false);
 }

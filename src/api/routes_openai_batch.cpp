@@ -102,7 +102,8 @@ void register_openai_batch_routes(Router& r) {
                      [&r](Ctx& ctx, const std::string& owner) {
                        service::OpenAiFileContent c =
                            r.services().openai_files->content(owner, ctx.req.matches[1]);
-                       serve_file(ctx.res, c.path, c.filename, "application/octet-stream");
+                       serve_blob(ctx.res, *r.services().blobs, c.key, c.filename,
+                                  "application/octet-stream");
                      }),
         false);
   r.del("/v1/files/([^/]+)",

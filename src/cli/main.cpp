@@ -1,4 +1,6 @@
-// embedjobs command line: `serve` (the API server + background workers) and `keys create`.
+// embedjobs command line: `serve` (the API server, and unless --no-work the background workers),
+// `worker` (the background workers only: dataset validation and job runs, no HTTP), `keys`, and
+// the client commands (cli/client_commands.h).
 #include <signal.h>
 #include <unistd.h>
 
@@ -13,10 +15,10 @@
 #include <thread>
 
 #include "api/http_server.h"
-#include "api/part_urls.h"
 #include "cli/client_commands.h"
 #include "cli/config_file.h"
 #include "cli/exit_codes.h"
+#include "cli/store_commands.h"
 #include "cli/suggest.h"
 #include "common/clock.h"
 #include "common/error.h"
@@ -28,6 +30,7 @@
 #include "service/api_keys.h"
 #include "service/batch_job_kind.h"
 #include "service/batch_service.h"
+#include "service/blob_store.h"
 #include "service/dataset_service.h"
 #include "service/embedding_cache.h"
 #include "service/embedding_service.h"
@@ -36,7 +39,9 @@
 #include "service/openai_batch_job_kind.h"
 #include "service/openai_batches.h"
 #include "service/openai_files.h"
+#include "service/shared_secret.h"
 #include "store/store.h"
+#include "store/timed_store.h"
 
 namespace fs = std::filesystem;
 
@@ -45,6 +50,7 @@ namespace {
 struct ServeOptions {
   std::string listen = "127.0.0.1:8911";
   std::string data_dir = "./data";
+  std::string store_url;  // --store; "" = the SQLite file in data_dir
   std::vector<std::string> api_keys;
   std::vector<std::string> models;
   bool no_auth = false;
@@ -64,7 +70,12 @@ struct ServeOptions {
   int tokenizer_threads = 2;
   std::string log_format = "text";
   int64_t cache_mb = 1024;  // embedding cache (<data-dir>/cache.sqlite); 0 = off
+  bool no_work = false;     // serve: API only, leave the background work to `embedjobs worker`
+  std::string blob_store;   // "" / "fs": files in the data dir; postgres[ql]://...: PostgreSQL
 };
+
+// What a process runs: the API (with or without the background workers), or the workers alone.
+enum class Role { kApi, kWorker };
 
 // "NAME=256,512" -> {NAME, {256, 512}}; throws CLI-style messages as std::invalid_argument.
 std::pair<std::string, std::vector<int>> parse_output_dimensions(const std::string& spec) {
@@ -135,7 +146,27 @@ std::vector<std::string> split_model_specs(const std::vector<std::string>& specs
   return out;
 }
 
-int serve(ServeOptions o) {
+// `embedjobs worker`: validates datasets and runs jobs from the store until SIGTERM / SIGINT
+// (blocked in `signals` by the caller), then drains: the running chunk of each job finishes and
+// commits, or, when it cannot finish at once, is handed back (release_job) so that another worker
+// resumes it now instead of after the lease; then exits 0.
+int run_worker(ej::service::Services& services, const sigset_t& signals) {
+  const ej::service::ServiceConfig& cfg = services.config;
+  services.datasets->start_validator();
+  services.jobs->start_workers(cfg.job_workers);
+  ej::log_info("embedjobs worker " + cfg.worker_id + ": " + std::to_string(cfg.job_workers) +
+               " job workers (data dir " + cfg.data_dir + ")");
+  std::cout << "worker ready: " << cfg.worker_id << std::endl;
+  int sig = 0;
+  sigwait(&signals, &sig);
+  ej::log_info("signal " + std::to_string(sig) + ": draining");
+  services.jobs->stop_workers();
+  services.datasets->stop_validator();
+  ej::log_info("stopped; store calls: " + services.store_timings->summary());
+  return 0;
+}
+
+int serve(ServeOptions o, Role role) {
   if (o.log_format == "json") ej::set_log_format(ej::LogFormat::kJson);
   o.models = split_model_specs(o.models);
   // Block SIGINT/SIGTERM before any thread exists (the engine's OpenMP/oneDNN threads start while
@@ -147,7 +178,7 @@ int serve(ServeOptions o) {
   sigaddset(&set, SIGTERM);
   pthread_sigmask(SIG_BLOCK, &set, nullptr);
   std::optional<std::pair<std::string, int>> listen = parse_listen(o.listen);
-  if (!listen) {
+  if (role == Role::kApi && !listen) {
     std::cerr << "--listen must be HOST:PORT with PORT a number from 0 to 65535 (0 = any free "
                  "port), got '"
               << o.listen << "'\n";
@@ -158,21 +189,24 @@ int serve(ServeOptions o) {
     return 2;
   }
   ej::api::HttpConfig http = o.http;
-  http.host = listen->first;
-  http.port = listen->second;
+  if (listen) {
+    http.host = listen->first;
+    http.port = listen->second;
+  }
   http.no_auth = o.no_auth;
   http.public_url = o.public_url;
   http.url_ttl_s = o.url_ttl_s;
   http.threads = o.http_threads;
 
-  std::unique_ptr<ej::store::Store> store =
-      ej::store::open_sqlite_store(o.data_dir + "/embedjobs.db");
-  ej::service::ApiKeys keys(store.get(), ej::service::ApiKeys::load_or_create_secret(o.data_dir));
+  ej::CallTimings store_timings;
+  std::unique_ptr<ej::store::Store> store = ej::store::make_timed_store(
+      ej::store::open_store(o.store_url, o.data_dir + "/embedjobs.db"), &store_timings);
+  ej::service::ApiKeys keys(store.get(), ej::service::api_key_secret(store.get(), o.data_dir));
   for (const auto& key : o.api_keys) {
     if (key.empty()) continue;
     keys.add_cli_key(key);
   }
-  if (!o.no_auth && keys.count() == 0) {
+  if (role == Role::kApi && !o.no_auth && keys.count() == 0) {
     std::cerr << "embedjobs: no API keys. Pass --api-key KEY, create one with `embedjobs keys "
                  "create --data-dir "
               << o.data_dir << "`, or run with --no-auth for local use.\n";
@@ -256,7 +290,17 @@ int serve(ServeOptions o) {
                  std::to_string(loaded.embedder->info().dims) + " dims, " + loaded.identity + ")");
   }
 
+  std::unique_ptr<ej::service::BlobStore> blobs;
+  if (o.blob_store.empty() || o.blob_store == "fs") {
+    blobs = ej::service::open_filesystem_blob_store(o.data_dir);
+  } else if (o.blob_store.starts_with("postgres://") || o.blob_store.starts_with("postgresql://")) {
+    blobs = ej::service::open_postgres_blob_store(o.blob_store, o.data_dir + "/blob-staging");
+  } else {
+    std::cerr << "--blob-store must be fs or a postgresql:// URL, got '" << o.blob_store << "'\n";
+    return 2;
+  }
   ej::service::Services services;
+  services.blobs = blobs.get();
   services.config.data_dir = o.data_dir;
   services.config.worker_id = std::to_string(getpid()) + "-" + ej::random_alnum(6);
   services.config.chunk_rows = o.chunk_rows;
@@ -266,6 +310,7 @@ int serve(ServeOptions o) {
   services.config.max_upload_bytes = o.max_upload_mb * 1024 * 1024;
   services.config.dataset_ttl_s = static_cast<int64_t>(o.dataset_ttl_days * 86400.0);
   services.store = store.get();
+  services.store_timings = &store_timings;
   services.keys = &keys;
   services.models = &models;
   ej::service::EmbeddingServiceOptions embedding_options;
@@ -296,8 +341,11 @@ int serve(ServeOptions o) {
   services.openai_files = &openai_files;
   services.openai_batches = &openai_batches;
 
+  const bool works = role == Role::kWorker || !o.no_work;
+  if (role == Role::kWorker) return run_worker(services, set);
+
   ej::api::HttpServer server(&services, http,
-                             ej::api::load_or_create_secret(o.data_dir + "/url_signing.key"));
+                             ej::service::url_signing_secret(store.get(), o.data_dir));
   int port = server.bind();
 
   // Signals: blocked since the start of serve(); one thread waits for them and stops the server.
@@ -308,20 +356,81 @@ int serve(ServeOptions o) {
     server.stop();
   });
 
-  datasets.start_validator();
-  jobs.start_workers(o.job_workers);
+  if (works) {
+    datasets.start_validator();
+    jobs.start_workers(o.job_workers);
+  }
   ej::log_info("embedjobs listening on http://" + http.host + ":" + std::to_string(port) +
-               " (data dir " + o.data_dir + (o.no_auth ? ", NO AUTH" : "") + ")");
+               " (data dir " + o.data_dir + (o.no_auth ? ", NO AUTH" : "") +
+               (works ? "" : ", no background work: run `embedjobs worker`") + ")");
   std::cout << "listening on " << http.host << ":" << port << std::endl;
   server.serve();
-  jobs.stop_workers();
-  datasets.stop_validator();
+  if (works) {
+    jobs.stop_workers();
+    datasets.stop_validator();
+  }
   if (signal_thread.joinable()) {
     pthread_kill(signal_thread.native_handle(), SIGTERM);
     signal_thread.join();
   }
-  ej::log_info("stopped");
+  ej::log_info("stopped; store calls: " + store_timings.summary());
   return 0;
+}
+
+// The options `serve` and `worker` share: the data dir, the models and how jobs run.
+void add_work_options(CLI::App* cmd, ServeOptions& o, std::string& config_path) {
+  cmd->add_option("--blob-store", o.blob_store,
+                  "Where dataset parts and job chunks live: fs (files in the data dir, the "
+                  "default; a shared mount for a cluster) or a postgresql:// URL")
+      ->envname("EMBEDJOBS_BLOB_STORE");
+  cmd->add_option("--data-dir", o.data_dir, "Where the database and dataset files live")
+      ->envname("EMBEDJOBS_DATA_DIR")
+      ->capture_default_str();
+  ej::cli::add_store_option(cmd, &o.store_url);
+  cmd->add_option("--model", o.models,
+                  "NAME=SOURCE[,dtype=fp32|bf16|int8] (repeatable): serve SOURCE (lexical, "
+                  "or a Hugging Face model folder) as NAME, computing in dtype (default fp32)")
+      ->envname("EMBEDJOBS_MODEL");
+  cmd->add_option("--job-workers", o.job_workers, "Jobs run at once")->capture_default_str();
+  cmd->add_option("--threads", o.engine_threads, "Engine threads (0 = all cores)")
+      ->envname("EMBEDJOBS_THREADS")
+      ->capture_default_str();
+  cmd->add_option("--chunk-rows", o.chunk_rows, "Rows a job commits at a time")
+      ->check(CLI::Range(1, 1000000))
+      ->capture_default_str();
+  cmd->add_option("--lease-ms", o.lease_ms, "Worker lease on a job (ms)")
+      ->check(CLI::Range(1000, 3600000))
+      ->capture_default_str();
+  cmd->add_option("--max-chunk-attempts", o.max_chunk_attempts,
+                  "Tries at one job chunk (failed or killed) before the job is failed")
+      ->check(CLI::Range(1, 1000))
+      ->capture_default_str();
+  cmd->add_option("--dataset-ttl-days", o.dataset_ttl_days,
+                  "Delete datasets this many days after creation (0 = keep forever)")
+      ->envname("EMBEDJOBS_DATASET_TTL_DAYS")
+      ->check(CLI::Range(0.0, 36500.0))
+      ->capture_default_str();
+  cmd->add_option("--output-dimensions", o.output_dimensions,
+                  "NAME=D1,D2,... (repeatable): Matryoshka dimensions NAME's model was trained "
+                  "for; /v2/embed output_dimension may pick one")
+      ->envname("EMBEDJOBS_OUTPUT_DIMENSIONS");
+  cmd->add_option("--config", config_path,
+                  "Read options from this TOML file (keys: the long flag names; the command "
+                  "line and the environment win)")
+      ->envname("EMBEDJOBS_CONFIG");
+  cmd->add_option("--log-format", o.log_format, "text or json (one JSON object per line)")
+      ->envname("EMBEDJOBS_LOG_FORMAT")
+      ->check(CLI::IsMember({"text", "json"}))
+      ->capture_default_str();
+  cmd->add_option("--tokenizer-threads", o.tokenizer_threads, "Tokenizer threads")
+      ->check(CLI::Range(1, 256))
+      ->capture_default_str();
+  cmd->add_option("--cache-mb", o.cache_mb,
+                  "Embedding cache size in MiB (DATA_DIR/cache.sqlite, least recently used "
+                  "evicted first); 0 = off")
+      ->envname("EMBEDJOBS_CACHE_MB")
+      ->check(CLI::Range(int64_t{0}, int64_t{1} << 30))
+      ->capture_default_str();
 }
 
 }  // namespace
@@ -336,16 +445,8 @@ int main(int argc, char** argv) {
   serve_cmd->add_option("--listen", o.listen, "HOST:PORT to listen on")
       ->envname("EMBEDJOBS_LISTEN")
       ->capture_default_str();
-  serve_cmd->add_option("--data-dir", o.data_dir, "Where the database and dataset files live")
-      ->envname("EMBEDJOBS_DATA_DIR")
-      ->capture_default_str();
   serve_cmd->add_option("--api-key", o.api_keys, "An API key (repeatable); each is its own owner")
       ->envname("EMBEDJOBS_API_KEY");
-  serve_cmd
-      ->add_option("--model", o.models,
-                   "NAME=SOURCE[,dtype=fp32|bf16|int8] (repeatable): serve SOURCE (lexical, "
-                   "or a Hugging Face model folder) as NAME, computing in dtype (default fp32)")
-      ->envname("EMBEDJOBS_MODEL");
   serve_cmd->add_flag("--no-auth", o.no_auth, "Accept requests without an API key (local use)")
       ->envname("EMBEDJOBS_NO_AUTH");
   serve_cmd
@@ -391,73 +492,41 @@ int main(int argc, char** argv) {
                    "Seconds without progress mid-request (read or write) before closing")
       ->check(CLI::Range(1, 3600))
       ->capture_default_str();
-  serve_cmd->add_option("--job-workers", o.job_workers, "Jobs run at once")->capture_default_str();
-  serve_cmd->add_option("--threads", o.engine_threads, "Engine threads (0 = all cores)")
-      ->envname("EMBEDJOBS_THREADS")
-      ->capture_default_str();
-  serve_cmd->add_option("--chunk-rows", o.chunk_rows, "Rows a job commits at a time")
-      ->check(CLI::Range(1, 1000000))
-      ->capture_default_str();
-  serve_cmd->add_option("--lease-ms", o.lease_ms, "Worker lease on a job (ms)")
-      ->check(CLI::Range(1000, 3600000))
-      ->capture_default_str();
-  serve_cmd
-      ->add_option("--max-chunk-attempts", o.max_chunk_attempts,
-                   "Tries at one job chunk (failed or killed) before the job is failed")
-      ->check(CLI::Range(1, 1000))
-      ->capture_default_str();
-  serve_cmd
-      ->add_option("--dataset-ttl-days", o.dataset_ttl_days,
-                   "Delete datasets this many days after creation (0 = keep forever)")
-      ->envname("EMBEDJOBS_DATASET_TTL_DAYS")
-      ->check(CLI::Range(0.0, 36500.0))
-      ->capture_default_str();
   serve_cmd->add_option("--max-upload-mb", o.max_upload_mb, "Largest dataset upload (MiB)")
       ->capture_default_str();
-  serve_cmd
-      ->add_option("--output-dimensions", o.output_dimensions,
-                   "NAME=D1,D2,... (repeatable): Matryoshka dimensions NAME's model was trained "
-                   "for; /v2/embed output_dimension may pick one")
-      ->envname("EMBEDJOBS_OUTPUT_DIMENSIONS");
   serve_cmd
       ->add_option("--max-queued-tokens", o.max_queued_tokens,
                    "Sync embed tokens a model may have waiting before 429")
       ->check(CLI::Range(int64_t{1}, int64_t{1} << 40))
       ->capture_default_str();
+  serve_cmd
+      ->add_flag("--no-work", o.no_work,
+                 "Serve the API only: datasets are validated and jobs run by `embedjobs worker` "
+                 "processes on the same store")
+      ->envname("EMBEDJOBS_NO_WORK");
   std::string config_path;
-  serve_cmd
-      ->add_option("--config", config_path,
-                   "Read options from this TOML file (keys: the long flag names; the command "
-                   "line and the environment win)")
-      ->envname("EMBEDJOBS_CONFIG");
-  serve_cmd->add_option("--log-format", o.log_format, "text or json (one JSON object per line)")
-      ->envname("EMBEDJOBS_LOG_FORMAT")
-      ->check(CLI::IsMember({"text", "json"}))
-      ->capture_default_str();
-  serve_cmd->add_option("--tokenizer-threads", o.tokenizer_threads, "Tokenizer threads")
-      ->check(CLI::Range(1, 256))
-      ->capture_default_str();
-  serve_cmd
-      ->add_option("--cache-mb", o.cache_mb,
-                   "Embedding cache size in MiB (DATA_DIR/cache.sqlite, least recently used "
-                   "evicted first); 0 = off")
-      ->envname("EMBEDJOBS_CACHE_MB")
-      ->check(CLI::Range(int64_t{0}, int64_t{1} << 30))
-      ->capture_default_str();
+  add_work_options(serve_cmd, o, config_path);
+  CLI::App* worker_cmd = app.add_subcommand(
+      "worker",
+      "Validate datasets and run jobs from the store, with no HTTP listener (any number of "
+      "workers may share one store and data dir); SIGTERM drains it");
+  add_work_options(worker_cmd, o, config_path);
 
   CLI::App* keys_cmd = app.add_subcommand("keys", "Manage API keys");
   keys_cmd->require_subcommand(1);
   CLI::App* keys_create = keys_cmd->add_subcommand("create", "Create a new API key and print it");
-  std::string key_data_dir = "./data", key_owner_name, key_name;
+  std::string key_data_dir = "./data", key_store, key_owner_name, key_name;
   keys_create->add_option("--data-dir", key_data_dir)
       ->envname("EMBEDJOBS_DATA_DIR")
       ->capture_default_str();
+  ej::cli::add_store_option(keys_create, &key_store);
   keys_create->add_option("--owner", key_owner_name, "Owner of the key (default: a new owner)");
   keys_create->add_option("--name", key_name, "A label for the key");
   CLI::App* keys_list = keys_cmd->add_subcommand("list", "List the stored keys (ids, owners)");
   keys_list->add_option("--data-dir", key_data_dir)
       ->envname("EMBEDJOBS_DATA_DIR")
       ->capture_default_str();
+  ej::cli::add_store_option(keys_list, &key_store);
   std::string revoke_id;
   CLI::App* keys_revoke =
       keys_cmd->add_subcommand("revoke", "Delete a key: it stops working at once");
@@ -467,8 +536,10 @@ int main(int argc, char** argv) {
   keys_revoke->add_option("--data-dir", key_data_dir)
       ->envname("EMBEDJOBS_DATA_DIR")
       ->capture_default_str();
+  ej::cli::add_store_option(keys_revoke, &key_store);
 
   std::function<int()> run_client = ej::cli::register_client_commands(app);
+  std::function<int()> run_migrate = ej::cli::register_migrate_command(app);
 
   // An unknown subcommand anywhere (`keys lsit --help`) is named, with a suggestion, before
   // CLI11 would print the parent's help or "A subcommand is required".
@@ -498,36 +569,38 @@ int main(int argc, char** argv) {
     return ej::cli::kExitUsage;
   }
   if (int rc = run_client(); rc >= 0) return rc;
+  if (int rc = run_migrate(); rc >= 0) return rc;
   try {
-    if (serve_cmd->parsed()) {
+    if (serve_cmd->parsed() || worker_cmd->parsed()) {
+      CLI::App* cmd = serve_cmd->parsed() ? serve_cmd : worker_cmd;
       if (!config_path.empty()) {
         try {
-          ej::cli::apply_config_file(serve_cmd, config_path);
+          ej::cli::apply_config_file(cmd, config_path);
         } catch (const std::runtime_error& e) {
           std::cerr << "embedjobs: " << e.what() << "\n";
           return ej::cli::kExitUsage;
         }
       }
-      return serve(o);
+      return serve(o, serve_cmd->parsed() ? Role::kApi : Role::kWorker);
     }
     if (keys_create->parsed()) {
       fs::create_directories(key_data_dir);
-      auto store = ej::store::open_sqlite_store(key_data_dir + "/embedjobs.db");
+      auto store = ej::store::open_store(key_store, key_data_dir + "/embedjobs.db");
       ej::service::ApiKeys keys(store.get(),
-                                ej::service::ApiKeys::load_or_create_secret(key_data_dir));
+                                ej::service::api_key_secret(store.get(), key_data_dir));
       auto [key, owner] = keys.create(key_owner_name, key_name);
       std::cout << key << std::endl;
       std::cerr << "owner: " << owner << " (the key is shown once; only its hash is stored)\n";
       return 0;
     }
     if (keys_list->parsed() || keys_revoke->parsed()) {
-      if (!fs::exists(key_data_dir + "/embedjobs.db")) {
+      if (key_store.empty() && !fs::exists(key_data_dir + "/embedjobs.db")) {
         std::cerr << "embedjobs: no database in " << key_data_dir << " (--data-dir)\n";
         return ej::cli::kExitNotFound;
       }
-      auto store = ej::store::open_sqlite_store(key_data_dir + "/embedjobs.db");
+      auto store = ej::store::open_store(key_store, key_data_dir + "/embedjobs.db");
       ej::service::ApiKeys keys(store.get(),
-                                ej::service::ApiKeys::load_or_create_secret(key_data_dir));
+                                ej::service::api_key_secret(store.get(), key_data_dir));
       if (keys_revoke->parsed()) {
         try {
           ej::service::ApiKeys::Listed k = keys.revoke(revoke_id);

@@ -29,12 +29,6 @@ std::string parent_dir(const std::string& path) {
 
 constexpr std::string_view kTmpMarker = ".tmp-";
 
-std::string unique_tmp_path(const std::string& path) {
-  static std::atomic<uint64_t> counter{0};
-  return path + std::string(kTmpMarker) + std::to_string(::getpid()) + "-" +
-         std::to_string(++counter);
-}
-
 // The pid in a name made by unique_tmp_path ("<name>.tmp-<pid>-<n>"), or -1.
 long tmp_file_pid(const std::string& name) {
   size_t at = name.rfind(kTmpMarker);
@@ -90,6 +84,12 @@ DurableFile::DurableFile(std::string path, mode_t mode)
     ::unlink(tmp_path_.c_str());
     fail("cannot open", tmp_path_, err);
   }
+}
+
+std::string unique_tmp_path(const std::string& path) {
+  static std::atomic<uint64_t> counter{0};
+  return path + std::string(kTmpMarker) + std::to_string(::getpid()) + "-" +
+         std::to_string(++counter);
 }
 
 DurableFile::~DurableFile() {

@@ -60,6 +60,10 @@ void rename_durably(const std::string& from, const std::string& to);
 // fsyncs a directory, so that the names created or renamed in it are durable.
 void fsync_directory(const std::string& dir);
 
+// A temporary name for `path` that names this process ("<path>.tmp-<pid>-<n>"): what DurableFile
+// writes to, and what remove_abandoned_temp_files removes once the process is gone.
+std::string unique_tmp_path(const std::string& path);
+
 // Removes, under `dir` (recursively), the temporary files of DurableFiles whose process is gone
 // (a crash between create and commit). Files of live processes other than this one are kept, so
 // processes sharing a data dir do not remove each other's work. Call at start-up, before this

@@ -35,6 +35,7 @@ struct JobRecord {
   std::string error;         // failure_reason, in user terms (see public_message)
   // Of input_tokens, those served from the embedding cache.
   int64_t cached_tokens = 0;
+  int64_t started_us = 0;  // when a worker first claimed the job (0: not started yet)
 };
 
 struct DatasetFilter {

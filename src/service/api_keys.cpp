@@ -1,9 +1,5 @@
 #include "service/api_keys.h"
 
-#include <filesystem>
-#include <fstream>
-
-#include "common/durable_file.h"
 #include "common/error.h"
 #include "common/ids.h"
 #include "common/log.h"
@@ -18,16 +14,6 @@ constexpr std::string_view kScheme = "hmac-sha256:";
 ApiKeys::ApiKeys(store::Store* store, std::string secret)
     : store_(store), secret_(std::move(secret)) {
   if (secret_.empty()) throw Error(ErrorCode::kInternal, "api keys: empty hashing secret");
-}
-
-std::string ApiKeys::load_or_create_secret(const std::string& data_dir) {
-  const std::string path = data_dir + "/api_keys.secret";
-  std::ifstream in(path);
-  std::string secret;
-  if (in && std::getline(in, secret) && !secret.empty()) return secret;
-  secret = random_alnum(48);
-  write_file_durably(path, secret + "\n", 0600);  // 0600 from the first byte
-  return secret;
 }
 
 std::string ApiKeys::stored_hash(std::string_view key) const {

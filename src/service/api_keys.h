@@ -1,8 +1,9 @@
 // ApiKeys: who may call the API. Keys are never stored: only a keyed hash of each,
 // HMAC-SHA256(server secret, key), written as "hmac-sha256:<hex>" and mapped to an owner (every
-// dataset and job belongs to an owner). The secret is a random file in the data dir
-// (api_keys.secret, 0600), so a copy of the database alone does not allow testing guesses
-// offline, even for a short key given with --api-key. Keys stored by older versions as a bare
+// dataset and job belongs to an owner). The secret lives in the store (service/shared_secret.h),
+// so every API process of a cluster hashes keys alike; a stolen hash alone (a log line, one row)
+// does not allow testing guesses offline, though a copy of the whole store does. Keys stored by
+// older versions as a bare
 // SHA-256 hex keep working and are rewritten to the keyed hash the first time they are used (or
 // at start-up for --api-key keys).
 //
@@ -25,11 +26,8 @@ namespace ej::service {
 
 class ApiKeys {
  public:
-  // secret: the key-hashing secret (load_or_create_secret). Must not be empty.
+  // secret: the key-hashing secret (service::api_key_secret). Must not be empty.
   ApiKeys(store::Store* store, std::string secret);
-
-  // The secret in `<data_dir>/api_keys.secret`, created (random, 0600, durably) when missing.
-  static std::string load_or_create_secret(const std::string& data_dir);
 
   // The owner of `key`, or nullopt when the key is not known. Migrates a legacy SHA-256 row.
   std::optional<std::string> owner_for_key(std::string_view key) const;

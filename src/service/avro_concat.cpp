@@ -1,12 +1,12 @@
 #include "service/avro_concat.h"
 
-#include <cstdio>
 #include <cstring>
-#include <fstream>
-#include <iterator>
+#include <functional>
+#include <memory>
 
 #include "common/durable_file.h"
 #include "common/error.h"
+#include "service/blob_store.h"
 
 namespace ej::service {
 
@@ -39,11 +39,11 @@ struct Parsed {
   std::string meta;  // header metadata bytes (schema + codec), to compare files
 };
 
-Parsed parse_header(const std::string& path) {
+using Opener = std::function<std::unique_ptr<BlobReader>(const std::string&)>;
+
+Parsed parse_header(const Opener& open, const std::string& path) {
   Parsed p;
-  std::ifstream in(path, std::ios::binary);
-  if (!in) fail(path, "cannot open");
-  p.data.assign(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+  p.data = read_all(*open(path));
   if (p.data.size() < 4 || std::memcmp(p.data.data(), "Obj\x01", 4) != 0) {
     fail(path, "not an Avro object container file");
   }
@@ -68,9 +68,8 @@ Parsed parse_header(const std::string& path) {
   return p;
 }
 
-}  // namespace
-
-int64_t concat_avro_files(const std::vector<std::string>& inputs, const std::string& out_path) {
+int64_t concat(const Opener& open, const std::vector<std::string>& inputs,
+               const std::string& out_path) {
   if (inputs.empty()) throw Error(ErrorCode::kInternal, "avro concat: no inputs");
   DurableFile out(out_path);  // removed again if anything below throws
   std::string out_sync;
@@ -81,7 +80,7 @@ int64_t concat_avro_files(const std::vector<std::string>& inputs, const std::str
     written += static_cast<int64_t>(n);
   };
   for (size_t f = 0; f < inputs.size(); ++f) {
-    Parsed p = parse_header(inputs[f]);
+    Parsed p = parse_header(open, inputs[f]);
     if (f == 0) {
       out_sync = p.sync;
       out_meta = p.meta;
@@ -110,6 +109,19 @@ int64_t concat_avro_files(const std::vector<std::string>& inputs, const std::str
   }
   out.commit();
   return written;
+}
+
+}  // namespace
+
+int64_t concat_avro_files(BlobStore& blobs, const std::vector<std::string>& input_keys,
+                          const std::string& out_path) {
+  return concat([&blobs](const std::string& key) { return blobs.must_open(key); }, input_keys,
+                out_path);
+}
+
+int64_t concat_avro_files(const std::vector<std::string>& input_paths,
+                          const std::string& out_path) {
+  return concat(open_local_file, input_paths, out_path);
 }
 
 }  // namespace ej::service

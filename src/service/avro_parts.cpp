@@ -14,6 +14,7 @@
 #include "common/error.h"
 #include "service/avro_encode.h"
 #include "service/avro_schema.h"
+#include "service/blob_store.h"
 
 namespace ej::service {
 namespace {
@@ -246,7 +247,30 @@ void AvroPartWriter::abort() {
 
 // ---- AvroPartReader ---------------------------------------------------------------------------
 
+namespace {
+
+// libavro reads a FILE*: a stdio stream over the blob (fopencookie), read forward only.
+struct BlobCursor {
+  std::unique_ptr<BlobReader> blob;
+  uint64_t pos = 0;
+};
+
+ssize_t blob_cookie_read(void* cookie, char* buf, size_t n) {
+  auto* cursor = static_cast<BlobCursor*>(cookie);
+  try {
+    size_t got = cursor->blob->read_at(cursor->pos, buf, n);
+    cursor->pos += got;
+    return static_cast<ssize_t>(got);
+  } catch (const std::exception&) {
+    errno = EIO;
+    return -1;
+  }
+}
+
+}  // namespace
+
 struct AvroPartReader::Impl {
+  BlobCursor cursor;  // what `fp` reads; outlives it
   FILE* fp = nullptr;
   avro_file_reader_t reader = nullptr;
   avro_schema_t schema = nullptr;
@@ -265,15 +289,21 @@ struct AvroPartReader::Impl {
 };
 
 AvroPartReader::AvroPartReader(const std::string& path)
-    : path_(path), impl_(std::make_unique<Impl>()) {
-  impl_->fp = std::fopen(path.c_str(), "rbe");
-  if (!impl_->fp) fail_internal("cannot open " + path + ": " + std::strerror(errno));
+    : AvroPartReader(open_local_file(path), path) {}
+
+AvroPartReader::AvroPartReader(std::unique_ptr<BlobReader> blob, const std::string& name)
+    : path_(name), impl_(std::make_unique<Impl>()) {
+  const std::string& path = path_;
+  impl_->cursor.blob = std::move(blob);
   // libavro leaks its header buffer when it rejects a file, so refuse non-Avro files first.
   char magic[4] = {0, 0, 0, 0};
-  if (std::fread(magic, 1, 4, impl_->fp) != 4 || std::memcmp(magic, "Obj\x01", 4) != 0) {
+  if (impl_->cursor.blob->read_at(0, magic, 4) != 4 || std::memcmp(magic, "Obj\x01", 4) != 0) {
     fail_internal("cannot read avro file " + path + ": not an Avro object container file");
   }
-  std::rewind(impl_->fp);
+  cookie_io_functions_t io{blob_cookie_read, nullptr, nullptr, nullptr};
+  impl_->fp = fopencookie(&impl_->cursor, "r", io);
+  if (!impl_->fp) fail_internal("cannot open " + path + ": " + std::strerror(errno));
+  std::setvbuf(impl_->fp, nullptr, _IOFBF, 256 * 1024);
   if (avro_file_reader_fp(impl_->fp, path.c_str(), 0, &impl_->reader)) {
     impl_->reader = nullptr;
     fail_internal("cannot read avro file " + path + ": " + avro_error());

@@ -90,13 +90,18 @@ class AvroPartWriter {
   bool closed_ = false;
 };
 
+class BlobReader;  // service/blob_store.h
+
 // Reads any Avro object container file (codec null or deflate) into JSON: records -> objects
 // (fields in schema order), unions -> the branch value (no {"type": v} wrapper), float/double ->
 // numbers, bytes -> string. A file with zero records is valid (next() returns false).
 // Throws ej::Error(kInternal) when the file cannot be opened or is corrupt.
 class AvroPartReader {
  public:
+  // A local file.
   explicit AvroPartReader(const std::string& path);
+  // A blob (a dataset part in the blob store); `name` (its key) names it in errors.
+  AvroPartReader(std::unique_ptr<BlobReader> blob, const std::string& name);
   ~AvroPartReader();
   AvroPartReader(const AvroPartReader&) = delete;
   AvroPartReader& operator=(const AvroPartReader&) = delete;

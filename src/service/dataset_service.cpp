@@ -9,6 +9,7 @@
 #include "common/failpoint.h"
 #include "common/ids.h"
 #include "common/log.h"
+#include "service/blob_store.h"
 #include "service/dataset_ingest.h"
 #include "service/ingest/batch_input.h"
 #include "service/ingest/text_util.h"
@@ -75,13 +76,15 @@ std::string read_head(const std::string& path, size_t n) {
 DatasetService::DatasetService(Services* services) : services_(services) {
   fs::create_directories(services_->config.data_dir + "/uploads");
   fs::create_directories(services_->config.data_dir + "/datasets");
-  // Uploads that were streaming when the previous process died never reached the database.
+  // Uploads that were streaming when a process died never reached the database. Older versions
+  // named them incoming-<random>.tmp; now they carry their process (unique_tmp_path), so that a
+  // process starting on a shared data dir leaves the uploads of live API processes alone.
   std::error_code ec;
   for (const auto& e : fs::directory_iterator(services_->config.data_dir + "/uploads", ec)) {
     std::string name = e.path().filename().string();
-    if (name.rfind("incoming-", 0) == 0) fs::remove(e.path(), ec);
+    if (name.rfind("incoming-", 0) == 0 && name.ends_with(".tmp")) fs::remove(e.path(), ec);
   }
-  // Part, chunk and key files a dead process was writing (never published under their names).
+  // Uploads, part, chunk and key files a dead process was writing (never published).
   int abandoned = remove_abandoned_temp_files(services_->config.data_dir);
   if (abandoned > 0)
     log_info("removed " + std::to_string(abandoned) + " abandoned temporary files");
@@ -92,7 +95,7 @@ DatasetService::~DatasetService() {
 }
 
 std::string DatasetService::new_upload_path() {
-  return services_->config.data_dir + "/uploads/incoming-" + random_alnum(16) + ".tmp";
+  return unique_tmp_path(services_->config.data_dir + "/uploads/incoming-" + random_alnum(16));
 }
 
 Dataset DatasetService::create(const std::string& owner, const CreateDatasetRequest& r,
@@ -155,12 +158,13 @@ Dataset DatasetService::create(const std::string& owner, const CreateDatasetRequ
   row.size_bytes = static_cast<int64_t>(size);
   row.options = o;
   row.info = {{"parts", nlohmann::json::array()}};
-  rename_durably(upload_path, upload_path_for(row.id));  // the upload survives a crash from here
+  // Published where any worker can validate it; the upload survives a crash from here.
+  services_->blobs->put_file(upload_key(row.id), upload_path);
   cleanup.path.clear();
   try {
     services_->store->insert_dataset(row);
   } catch (...) {
-    fs::remove(upload_path_for(row.id), ec);
+    services_->blobs->remove(upload_key(row.id));
     throw;
   }
   wake_.notify_all();
@@ -192,16 +196,14 @@ DownloadFile DatasetService::download_file(const std::string& id, const std::str
   if (!row || row->status != DatasetStatus::kValidated) {
     throw_not_found("dataset with id " + id + " not found");
   }
-  const std::string& dir = services_->config.data_dir;
   if (part == "original") {
     if (!row->info.contains("original_file")) throw_not_found("no original file kept");
-    return {dir + "/" + row->info["original_file"].get<std::string>(),
+    return {row->info["original_file"].get<std::string>(),
             row->options.value("filename", std::string("original"))};
   }
   for (const auto& p : row->info.value("parts", nlohmann::json::array())) {
     if (std::to_string(p.value("index", -1)) == part) {
-      return {dir + "/" + p.at("file").get<std::string>(),
-              p.value("name", std::string("part.avro"))};
+      return {p.at("file").get<std::string>(), p.value("name", std::string("part.avro"))};
     }
   }
   throw_not_found("dataset " + id + " has no part " + part);
@@ -223,9 +225,8 @@ std::string DatasetService::remove(const std::string& owner, const std::string& 
 
 void DatasetService::delete_files_and_row(const std::string& id) {
   services_->store->delete_dataset(id);  // first: no link or job sees the files after this
-  std::error_code ec;
-  fs::remove_all(dataset_dir(services_->config.data_dir, id), ec);
-  fs::remove(upload_path_for(id), ec);
+  services_->blobs->remove_prefix(dataset_key(id));
+  services_->blobs->remove(upload_key(id));
 }
 
 int DatasetService::delete_expired(int64_t now_us) {
@@ -249,18 +250,17 @@ int64_t DatasetService::usage(const std::string& owner) {
   return services_->store->usage_bytes(owner);
 }
 
-std::string DatasetService::upload_path_for(const std::string& id) const {
-  return upload_path(services_->config.data_dir, id);
-}
-
 bool DatasetService::validate_one(const std::string& worker) {
   const ServiceConfig& cfg = services_->config;
   std::optional<store::DatasetRow> row =
       services_->store->claim_dataset_validation(worker, cfg.lease_ms * 20);
   if (!row) return false;
   log_info("dataset " + row->id + ": validating (attempt " + std::to_string(row->attempts) + ")");
-  std::string dir = dataset_dir(cfg.data_dir, row->id);
-  std::string upload = upload_path_for(row->id);
+  BlobStore& blobs = *services_->blobs;
+  const std::string upload = upload_key(row->id);
+  const std::string prefix = dataset_key(row->id);
+  // The parts are written locally (for the filesystem blob store: in place) and then published.
+  const std::string dir = blobs.staging_path(prefix);
   try {
     if (row->attempts > cfg.max_attempts) {
       throw Error(ErrorCode::kInternal, "validation was started " +
@@ -268,23 +268,29 @@ bool DatasetService::validate_one(const std::string& worker) {
                                             " times without finishing");
     }
     fs::create_directories(dir);
+    std::unique_ptr<LocalBlobFile> input = blobs.fetch(upload);
     const IngestOptions opt = ingest_options(row->options, cfg);
     IngestResult res =
         row->dataset_type == kBatchEmbedInputType  // batches (service/ingest/batch_input.h)
-            ? ingest_batch_embed_input(upload, dir, "part", opt)
+            ? ingest_batch_embed_input(input->path(), dir, "part", opt)
             : row->dataset_type == kOpenAiBatchInputType  // OpenAI files (openai_batch_input.h)
-                  ? ingest_openai_batch_input(upload, dir, "part", opt)
-                  : ingest_embed_input(upload, dir, "part", opt);
+                  ? ingest_openai_batch_input(input->path(), dir, "part", opt)
+                  : ingest_embed_input(input->path(), dir, "part", opt);
+    input.reset();
     failpoint("dataset.after_ingest");
     nlohmann::json parts = nlohmann::json::array();
     for (const auto& p : res.parts) {
+      const std::string key = prefix + "/" + p.name;
+      blobs.put_file(key, p.path);
       parts.push_back({{"index", p.index},
                        {"name", p.name},
-                       {"file", "datasets/" + row->id + "/" + p.name},
+                       {"file", key},
                        {"size_bytes", p.size_bytes},
                        {"num_rows", p.num_rows},
                        {"samples", p.samples}});
     }
+    std::error_code ec;
+    fs::remove(dir, ec);  // the staging dir, once empty (the filesystem store keeps its parts)
     int64_t size = static_cast<int64_t>(res.total_bytes);
     row->info = {{"schema", res.schema_json},
                  {"parts", parts},
@@ -295,10 +301,10 @@ bool DatasetService::validate_one(const std::string& worker) {
                  {"skipped_rows", res.skipped_rows}};
     if (res.extra_info.is_object()) row->info.update(res.extra_info);
     if (row->options.value("keep_original_file", false)) {
-      row->info["original_file"] = "uploads/" + row->id + ".upload";
-      size += static_cast<int64_t>(fs::file_size(upload));
+      row->info["original_file"] = upload;
+      size += static_cast<int64_t>(blobs.size(upload).value_or(0));
     } else {
-      fs::remove(upload);
+      blobs.remove(upload);
     }
     row->status = DatasetStatus::kValidated;
     row->validation_error.clear();
@@ -311,8 +317,9 @@ bool DatasetService::validate_one(const std::string& worker) {
                                  : public_message(e, "validating dataset " + row->id);
     row->num_rows = 0;
     std::error_code ec;
-    fs::remove_all(dir, ec);
-    fs::remove(upload, ec);
+    fs::remove_all(dir, ec);  // what was staged (the filesystem store: the parts themselves)
+    blobs.remove_prefix(prefix);
+    blobs.remove(upload);
     row->size_bytes = 0;
     row->info = {{"parts", nlohmann::json::array()}};
   }

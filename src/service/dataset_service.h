@@ -68,7 +68,6 @@ class DatasetService {
  private:
   void validator_loop();
   void delete_files_and_row(const std::string& id);
-  std::string upload_path_for(const std::string& id) const;
 
   Services* services_;
   std::atomic<bool> stopping_{false};

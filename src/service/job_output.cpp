@@ -1,9 +1,8 @@
 // JobService, the end of a run: the output assembly (the committed chunk files concatenated
 // into the parts of the output dataset, inserted with the job's final status; the job's kind
-// (job_kind.h) names the dataset and gives its schema). Split from
+// (job_kind.h) names the dataset and gives its schema). Chunks and parts are blobs
+// (blob_store.h): a part is written at its staging path and then published. Split from
 // job_service.cpp (the runner); same class, same threads (a job worker).
-#include <filesystem>
-
 #include "common/clock.h"
 #include "common/error.h"
 #include "common/failpoint.h"
@@ -11,14 +10,13 @@
 #include "common/log.h"
 #include "service/avro_concat.h"
 #include "service/avro_parts.h"
+#include "service/blob_store.h"
 #include "service/job_kind.h"
 #include "service/job_service.h"
 #include "service/paths.h"
 #include "store/store.h"
 
 namespace ej::service {
-
-namespace fs = std::filesystem;
 
 void JobService::finish_with_output(const store::JobRow& job, const store::JobLease& lease,
                                     JobStatus status, KindRun& run, int64_t assembly_step) {
@@ -34,6 +32,7 @@ void JobService::finish_with_output(const store::JobRow& job, const store::JobLe
 void JobService::assemble_output(const store::JobRow& job, const store::JobLease& lease,
                                  JobStatus status, KindRun& run) {
   const ServiceConfig& cfg = services_->config;
+  BlobStore& blobs = *services_->blobs;
   std::vector<store::ChunkRow> chunks = services_->store->list_chunks(job.id);
   // Chunks must be contiguous from row 0 for a complete job; a cancelled job keeps the prefix
   // that is contiguous, so its output is still "the first N rows, in input order".
@@ -55,8 +54,6 @@ void JobService::assemble_output(const store::JobRow& job, const store::JobLease
   out.created_us = now_us();
   out.updated_us = out.created_us;
   out.num_rows = next_row;
-  std::string dir = dataset_dir(cfg.data_dir, out.id);
-  fs::create_directories(dir);
   nlohmann::json parts = nlohmann::json::array();
   std::vector<std::string> group;
   int64_t group_rows = 0;
@@ -65,8 +62,10 @@ void JobService::assemble_output(const store::JobRow& job, const store::JobLease
     if (group.empty()) return;
     int64_t index = static_cast<int64_t>(parts.size());
     std::string name = "part-" + std::to_string(index) + ".avro";
-    std::string rel = "datasets/" + out.id + "/" + name;
-    int64_t size = concat_avro_files(group, cfg.data_dir + "/" + rel);
+    std::string rel = dataset_key(out.id) + "/" + name;
+    const std::string staged = blobs.staging_path(rel);
+    int64_t size = concat_avro_files(blobs, group, staged);
+    blobs.put_file(rel, staged);
     total_bytes += size;
     parts.push_back({{"index", index},
                      {"name", name},
@@ -79,14 +78,16 @@ void JobService::assemble_output(const store::JobRow& job, const store::JobLease
   };
   for (const auto& c : usable) {
     if (group_rows > 0 && group_rows + c.num_rows > cfg.part_max_rows) flush();
-    group.push_back(cfg.data_dir + "/" + c.file);
+    group.push_back(c.file);
     group_rows += c.num_rows;
   }
   flush();
   if (parts.empty()) {
     // No rows finished (cancelled at once): an empty, valid Avro part keeps readers simple.
-    std::string rel = "datasets/" + out.id + "/part-0.avro";
-    int64_t size = run.write_empty_part(cfg.data_dir + "/" + rel);
+    std::string rel = dataset_key(out.id) + "/part-0.avro";
+    const std::string staged = blobs.staging_path(rel);
+    int64_t size = run.write_empty_part(staged);
+    blobs.put_file(rel, staged);
     total_bytes += size;
     parts.push_back({{"index", 0},
                      {"name", "part-0.avro"},
@@ -100,10 +101,11 @@ void JobService::assemble_output(const store::JobRow& job, const store::JobLease
   failpoint("job.before_finish");
   if (!services_->store->finish_job(lease, status, out, "")) {
     log_warn("job " + job.id + ": lease lost before finishing");
+    ++stats_.leases_lost;
     return;
   }
-  std::error_code ec;
-  fs::remove_all(job_dir(cfg.data_dir, job.id), ec);
+  ++(status == JobStatus::kCancelled ? stats_.jobs_cancelled : stats_.jobs_complete);
+  blobs.remove_prefix(job_key(job.id));
   log_info("job " + job.id + ": " + std::string(status_name(status)) + ", " +
            std::to_string(next_row) + " rows -> " + out.id);
 }

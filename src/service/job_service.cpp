@@ -4,7 +4,6 @@
 
 #include <chrono>
 #include <cstdio>
-#include <filesystem>
 #include <set>
 
 #include "common/clock.h"
@@ -14,6 +13,7 @@
 #include "common/log.h"
 #include "service/avro_concat.h"
 #include "service/avro_parts.h"
+#include "service/blob_store.h"
 #include "service/embed_job_kind.h"
 #include "service/embedding_service.h"
 #include "service/embedding_types.h"
@@ -24,21 +24,20 @@
 
 namespace ej::service {
 
-namespace fs = std::filesystem;
-
 namespace {
 
-// Streams the rows of a dataset's parts in order.
+// Streams the rows of a dataset's parts (blobs) in order.
 class RowStream {
  public:
-  RowStream(std::string data_dir, const nlohmann::json& parts) : data_dir_(std::move(data_dir)) {
+  RowStream(BlobStore* blobs, const nlohmann::json& parts) : blobs_(blobs) {
     for (const auto& p : parts) files_.push_back(p.at("file").get<std::string>());
   }
   bool next(nlohmann::json* row) {
     while (true) {
       if (!reader_) {
         if (next_file_ >= files_.size()) return false;
-        reader_ = std::make_unique<AvroPartReader>(data_dir_ + "/" + files_[next_file_++]);
+        const std::string& key = files_[next_file_++];
+        reader_ = std::make_unique<AvroPartReader>(blobs_->must_open(key), key);
       }
       if (reader_->next(row)) return true;
       reader_.reset();
@@ -46,7 +45,7 @@ class RowStream {
   }
 
  private:
-  std::string data_dir_;
+  BlobStore* blobs_;
   std::vector<std::string> files_;
   size_t next_file_ = 0;
   std::unique_ptr<AvroPartReader> reader_;
@@ -188,6 +187,11 @@ void JobService::worker_loop(int index) {
     log_info("job " + job->id + ": claimed by " + worker + " (attempt " +
              std::to_string(job->attempts) + ", lease generation " +
              std::to_string(job->lease_generation) + ")");
+    struct Running {  // counts the job as running while this worker holds it
+      std::atomic<int64_t>& n;
+      explicit Running(std::atomic<int64_t>& count) : n(count) { ++n; }
+      ~Running() { --n; }
+    } running(stats_.running);
     try {
       run_job(*job, lease);
     } catch (const std::exception& e) {
@@ -206,9 +210,9 @@ void JobService::worker_loop(int index) {
 void JobService::fail_job(const store::JobLease& lease, const std::string& reason) {
   try {
     if (services_->store->finish_job(lease, JobStatus::kFailed, std::nullopt, reason)) {
+      ++stats_.jobs_failed;
       // A failed job has no output: its chunk files are garbage (outside any quota).
-      std::error_code ec;
-      fs::remove_all(job_dir(services_->config.data_dir, lease.job_id), ec);
+      services_->blobs->remove_prefix(job_key(lease.job_id));
     } else {
       log_warn("job " + lease.job_id + ": lease lost before it could be failed");
     }
@@ -248,6 +252,7 @@ bool JobService::begin_step(const store::JobLease& lease, int64_t step, const st
 
 void JobService::step_failed(const store::JobLease& lease, int64_t step, const std::string& what,
                              const std::exception& e) {
+  ++stats_.chunk_failures;
   const Error* err = dynamic_cast<const Error*>(&e);
   std::string reason = public_message(e, "working on them in job " + lease.job_id);
   if (err && err->code() != ErrorCode::kInternal && err->code() != ErrorCode::kUnavailable &&
@@ -324,9 +329,7 @@ void JobService::run_job(const store::JobRow& job, const store::JobLease& lease)
 
   std::set<int64_t> done;
   for (const auto& c : services_->store->list_chunks(job.id)) done.insert(c.chunk_index);
-  fs::create_directories(job_dir(cfg.data_dir, job.id));
-
-  RowStream rows(cfg.data_dir, input->info.value("parts", nlohmann::json::array()));
+  RowStream rows(services_->blobs, input->info.value("parts", nlohmann::json::array()));
   int64_t row_index = 0;
   std::vector<nlohmann::json> chunk;
   bool cancelled = false;
@@ -341,6 +344,7 @@ void JobService::run_job(const store::JobRow& job, const store::JobLease& lease)
     if (todo) {
       JobStatus status = JobStatus::kProcessing;
       if (!services_->store->renew_job_lease(lease, cfg.lease_ms, &status)) {
+        ++stats_.leases_lost;
         log_warn("job " + job.id + ": lease lost, leaving it to its new owner");
         return;
       }
@@ -396,16 +400,15 @@ JobService::ChunkOutcome JobService::run_chunk(const ChunkPlan& plan,
   const store::JobLease& lease = plan.lease;
   const int64_t k = plan.chunk_index;
   if (failpoints_enabled()) failpoint("job.chunk." + std::to_string(k));
-  // The file carries the lease generation: a stalled worker that wakes up after another took
-  // the job over writes its own file, never the one the new owner committed.
-  std::string rel = "jobs/" + job.id + "/chunk-" + std::to_string(k) + "-g" +
-                    std::to_string(lease.generation) + ".avro";
+  // The blob's key carries the lease generation (paths.h chunk_key).
+  const std::string rel = chunk_key(job.id, k, lease.generation);
+  const std::string staged = services_->blobs->staging_path(rel);
   const int64_t num_rows = static_cast<int64_t>(chunk.size());
   // The chunk goes to the model's scheduler at bulk priority (the kind decides how); while it
   // waits there the lease is renewed, and cancel / shutdown drop its queued work. A chunk that
   // is not written leaves no file behind.
   std::shared_ptr<ChunkRun> task =
-      plan.run.start_chunk(plan.model, lease, k, std::move(chunk), cfg.data_dir + "/" + rel);
+      plan.run.start_chunk(plan.model, lease, k, std::move(chunk), staged);
   track(job.id, task);
   bool lease_lost = false;
   int64_t last_renew_ms = now_ms();
@@ -424,6 +427,7 @@ JobService::ChunkOutcome JobService::run_chunk(const ChunkPlan& plan,
   }
   track(job.id, nullptr);
   if (lease_lost) {
+    ++stats_.leases_lost;
     log_warn("job " + job.id + ": lease lost mid-chunk");
     return ChunkOutcome::kLeaseLost;
   }
@@ -435,16 +439,20 @@ JobService::ChunkOutcome JobService::run_chunk(const ChunkPlan& plan,
   c.num_rows = num_rows;
   c.file = rel;
   task->write(&c);  // rethrows an engine failure; fills tokens and size_bytes
+  services_->blobs->put_file(rel, staged);
   failpoint("job.before_commit");
   if (!services_->store->commit_chunk(lease, c)) {
-    // Fenced: another worker holds the job now. This file is ours alone; drop it.
-    std::error_code ec;
-    fs::remove(cfg.data_dir + "/" + rel, ec);
+    // Fenced: another worker holds the job now. This blob is ours alone; drop it.
+    services_->blobs->remove(rel);
     log_warn("job " + job.id + ": commit of chunk " + std::to_string(k) +
              " refused (lease generation " + std::to_string(lease.generation) +
              " is no longer current)");
+    ++stats_.leases_lost;
     return ChunkOutcome::kLeaseLost;
   }
+  ++stats_.chunks_committed;
+  stats_.rows_committed += c.num_rows;
+  stats_.tokens_committed += c.tokens;
   failpoint("job.after_commit");
   return ChunkOutcome::kCommitted;
 }

@@ -1,13 +1,13 @@
 // JobService: embed jobs. The request side (create / get / list / cancel) runs on HTTP threads;
 // the run side is `workers` background threads that claim jobs under a lease from the store and
 // run them chunk by chunk:
-//   read chunk rows -> embed -> write jobs/<id>/chunk-K.avro -> commit chunk (one transaction)
-// A committed chunk is never redone; a crash between writing and committing redoes only that
-// chunk (it overwrites its own file). At the end the chunk files are concatenated, in input
-// order, into the parts of an embed-result dataset, which is inserted together with the job's
-// final status in one transaction. What a chunk's rows become and what the output dataset is
-// depends on the job's kind (job_kind.h): "embed" (embed jobs) and "batch" (/v2/batches, added by
-// the CLI through add_kind). Thread-safe.
+//   read chunk rows -> embed -> write + publish blob jobs/<id>/chunk-K-gG.avro -> commit chunk
+// (one transaction). A committed chunk is never redone; a crash between writing and committing
+// redoes only that chunk (it overwrites its own blob). Parts and chunks are blobs (blob_store.h).
+// At the end the chunk files are concatenated, in input order, into the parts of an embed-result
+// dataset, which is inserted together with the job's final status in one transaction. What a
+// chunk's rows become and what the output dataset is depends on the job's kind (job_kind.h):
+// "embed" (embed jobs) and "batch" (/v2/batches, added by the CLI through add_kind). Thread-safe.
 //
 // Reliability: every write under the lease names the claim's lease generation (fencing, see
 // store/store.h), so a worker that stalled past its lease can never commit over the worker that
@@ -30,6 +30,7 @@
 #include <nlohmann/json.hpp>
 
 #include "service/embedding_types.h"
+#include "service/job_stats.h"
 #include "service/model_registry.h"
 #include "service/resources.h"
 #include "service/scheduler.h"
@@ -80,6 +81,9 @@ class JobService {
   void start_workers(int count);
   void stop_workers();  // finishes the current chunk, gives the lease back
 
+  // What this process's workers have done (GET /metrics).
+  const JobStats& stats() const { return stats_; }
+
  private:
   // What one run needs to embed and commit a chunk.
   struct ChunkPlan {
@@ -126,6 +130,7 @@ class JobService {
   std::mutex mu_;
   std::condition_variable wake_;
   std::vector<std::thread> workers_;
+  JobStats stats_;
 };
 
 }  // namespace ej::service

@@ -4,6 +4,7 @@
 #include "common/ids.h"
 #include "service/avro_parts.h"
 #include "service/batch_job_kind.h"
+#include "service/blob_store.h"
 #include "service/openai_batch_input.h"
 #include "service/openai_embeddings.h"
 #include "service/paths.h"
@@ -97,27 +98,32 @@ class OpenAiRun final : public KindRun {
     out->id = openai_output_file_id(job_.id);
     out->name = "batch_" + job_.id + "_output";
     out->dataset_type = std::string(kOpenAiBatchOutputType);
-    const std::string& data_dir = services_->config.data_dir;
-    // The two downloads, from the committed chunks the runner assembles (the first `rows` rows).
-    DurableFile output(openai_output_jsonl_path(data_dir, out->id, false));
-    DurableFile errors(openai_output_jsonl_path(data_dir, out->id, true));
+    BlobStore& blobs = *services_->blobs;
+    // The two downloads, from the committed chunks the runner assembles (the first `rows` rows):
+    // written at their staging paths, then published.
+    const std::string keys[2] = {openai_output_jsonl_key(out->id, false),
+                                 openai_output_jsonl_key(out->id, true)};
+    const std::string staged[2] = {blobs.staging_path(keys[0]), blobs.staging_path(keys[1])};
+    DurableFile files[2] = {DurableFile(staged[0]), DurableFile(staged[1])};
     int64_t lines[2] = {0, 0};
     int64_t next_row = 0;
     for (const store::ChunkRow& c : services_->store->list_chunks(job_.id)) {
       if (c.first_row != next_row || next_row >= rows) break;
-      AvroPartReader reader(data_dir + "/" + c.file);
+      AvroPartReader reader(blobs.must_open(c.file), c.file);
       json rec;
       while (reader.next(&rec)) {
-        const bool failed = rec.at("failed").get<bool>();
-        DurableFile& f = failed ? errors : output;
-        f.write(rec.at("line").get_ref<const std::string&>());
-        f.write("\n", 1);
-        ++lines[failed ? 1 : 0];
+        const int failed = rec.at("failed").get<bool>() ? 1 : 0;
+        files[failed].write(rec.at("line").get_ref<const std::string&>());
+        files[failed].write("\n", 1);
+        ++lines[failed];
       }
       next_row += c.num_rows;
     }
-    const uint64_t output_bytes = output.commit();
-    const uint64_t error_bytes = errors.commit();
+    uint64_t bytes[2] = {0, 0};
+    for (int i = 0; i < 2; ++i) {
+      bytes[i] = files[i].commit();
+      blobs.put_file(keys[i], staged[i]);
+    }
     out->info = {{"schema", ej::service::output_schema_json()},
                  {"required_fields", {"line"}},
                  {"preserve_fields", json::array()},
@@ -125,8 +131,8 @@ class OpenAiRun final : public KindRun {
                  {"job_id", job_.id},
                  {"openai",
                   {{"batch_id", job_.id},
-                   {"output", {{"lines", lines[0]}, {"bytes", output_bytes}}},
-                   {"error", {{"lines", lines[1]}, {"bytes", error_bytes}}}}}};
+                   {"output", {{"lines", lines[0]}, {"bytes", bytes[0]}}},
+                   {"error", {{"lines", lines[1]}, {"bytes", bytes[1]}}}}}};
   }
 
   int64_t write_empty_part(const std::string& path) override {
@@ -161,9 +167,8 @@ bool openai_output_dataset_of(const std::string& file_id, std::string* dataset_i
   return true;
 }
 
-std::string openai_output_jsonl_path(const std::string& data_dir, const std::string& dataset_id,
-                                     bool error_view) {
-  return dataset_dir(data_dir, dataset_id) + (error_view ? "/error.jsonl" : "/output.jsonl");
+std::string openai_output_jsonl_key(const std::string& dataset_id, bool error_view) {
+  return dataset_key(dataset_id) + (error_view ? "/error.jsonl" : "/output.jsonl");
 }
 
 std::unique_ptr<KindRun> OpenAiBatchJobKind::begin(const store::JobRow& job,

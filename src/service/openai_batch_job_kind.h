@@ -9,7 +9,8 @@
 // Chunk files and output parts hold Avro records {line: string, failed: boolean}, `line` being
 // OpenAI's output line {"id", "custom_id", "response": {"status_code", "request_id", "body"},
 // "error"}, in input order. At the output assembly the kind also writes the two JSON Lines
-// files a client downloads, byte for byte, as GET /v1/files/{id}/content:
+// blobs (service/blob_store.h; under the output dataset's key prefix, so that deleting the
+// dataset deletes them) a client downloads, byte for byte, as GET /v1/files/{id}/content:
 //   datasets/<output id>/output.jsonl   the lines that succeeded   (output_file_id)
 //   datasets/<output id>/error.jsonl    the lines that failed      (error_file_id)
 // and their line and byte counts in the output dataset's info.openai. Line ids and request ids
@@ -35,9 +36,8 @@ std::string openai_error_file_id(const std::string& job_id);
 // false for any other id.
 bool openai_output_dataset_of(const std::string& file_id, std::string* dataset_id,
                               bool* error_view);
-// Where the JSON Lines of an output dataset's output (or error) file are.
-std::string openai_output_jsonl_path(const std::string& data_dir, const std::string& dataset_id,
-                                     bool error_view);
+// The blob key of the JSON Lines of an output dataset's output (or error) file.
+std::string openai_output_jsonl_key(const std::string& dataset_id, bool error_view);
 
 class OpenAiBatchJobKind final : public JobKind {
  public:

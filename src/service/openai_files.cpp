@@ -183,19 +183,18 @@ json OpenAiFiles::list(const std::string& owner, const ListFilesRequest& r) {
 OpenAiFileContent OpenAiFiles::content(const std::string& owner, const std::string& file_id) {
   OpenAiFileRef ref = resolve(owner, file_id);
   const std::string name = file_json(ref)["filename"].get<std::string>();
-  const std::string& dir = services_->config.data_dir;
   if (ref.view != View::kInput) {
-    return {openai_output_jsonl_path(dir, ref.row.id, ref.view == View::kError), name};
+    return {openai_output_jsonl_key(ref.row.id, ref.view == View::kError), name};
   }
   if (ref.row.status == DatasetStatus::kValidated) {
-    return {services_->datasets->download_file(ref.row.id, "original").path, name};
+    return {services_->datasets->download_file(ref.row.id, "original").key, name};
   }
   if (ref.row.status == DatasetStatus::kFailed) {
     throw OpenAiError(ErrorCode::kInvalidArgument,
                       "file " + file_id + " could not be stored: " + ref.row.validation_error,
                       "file_id", "");
   }
-  return {upload_path(dir, ref.row.id), name};  // still waiting for the validator
+  return {upload_key(ref.row.id), name};  // still waiting for the validator
 }
 
 json OpenAiFiles::remove(const std::string& owner, const std::string& file_id) {

@@ -20,7 +20,7 @@ namespace ej::service {
 
 // What GET /v1/files/{id}/content sends.
 struct OpenAiFileContent {
-  std::string path;      // on disk
+  std::string key;       // the blob (service/blob_store.h)
   std::string filename;  // for Content-Disposition
 };
 

@@ -53,7 +53,7 @@ using Job = JobRecord;
 
 // A file a signed download link points at.
 struct DownloadFile {
-  std::string path;      // on disk
+  std::string key;       // in the blob store (Services::blobs)
   std::string filename;  // for Content-Disposition
 };
 

@@ -4,6 +4,7 @@
 
 #include <memory>
 
+#include "common/call_timings.h"
 #include "service/config.h"
 #include "service/model_registry.h"
 
@@ -15,6 +16,7 @@ namespace ej::service {
 
 class ApiKeys;
 class BatchService;
+class BlobStore;
 class DatasetService;
 class EmbeddingService;
 class JobService;
@@ -24,6 +26,8 @@ class OpenAiFiles;
 struct Services {
   ServiceConfig config;
   store::Store* store = nullptr;  // used by the services only; the API layer never sees it
+  const CallTimings* store_timings = nullptr;  // calls and time by Store method (/metrics)
+  BlobStore* blobs = nullptr;  // dataset parts, kept originals, queued uploads, job chunks
   ApiKeys* keys = nullptr;
   ModelRegistry* models = nullptr;
   DatasetService* datasets = nullptr;

@@ -71,19 +71,19 @@ CREATE INDEX IF NOT EXISTS jobs_by_kind ON jobs(owner, kind, created_us);
 using sqlite::Stmt;
 
 std::string select_datasets(const std::string& rest) {
-  return sqlite::select_sql(sqlite::dataset_columns(), "datasets", rest);
+  return select_sql(dataset_columns(), "datasets", rest);
 }
 std::string select_jobs(const std::string& rest) {
-  return sqlite::select_sql(sqlite::job_columns(), "jobs", rest);
+  return select_sql(job_columns(), "jobs", rest);
 }
 DatasetRow read_dataset(const Stmt& s) {
-  return sqlite::read_row(sqlite::dataset_columns(), s);
+  return read_row(dataset_columns(), s);
 }
 JobRow read_job(const Stmt& s) {
-  return sqlite::read_row(sqlite::job_columns(), s);
+  return read_row(job_columns(), s);
 }
 JobStatus read_job_status(const std::string& id, const std::string& text) {
-  return sqlite::job_status_from_column(id, text);
+  return job_status_from_column(id, text);
 }
 
 class SqliteStore final : public Store {
@@ -100,13 +100,13 @@ class SqliteStore final : public Store {
     exec("PRAGMA synchronous=FULL");
     exec("PRAGMA foreign_keys=ON");
     exec(kSchema);
-    exec(sqlite::create_table_sql(sqlite::dataset_columns(), "datasets").c_str());
-    exec(sqlite::create_table_sql(sqlite::job_columns(), "jobs").c_str());
-    for (const std::string& sql : sqlite::add_missing_columns_sql(sqlite::dataset_columns(),
-                                                                  "datasets", columns("datasets")))
+    exec(sqlite::create_table_sql(dataset_columns(), "datasets").c_str());
+    exec(sqlite::create_table_sql(job_columns(), "jobs").c_str());
+    for (const std::string& sql :
+         sqlite::add_missing_columns_sql(dataset_columns(), "datasets", columns("datasets")))
       exec(sql.c_str());
     for (const std::string& sql :
-         sqlite::add_missing_columns_sql(sqlite::job_columns(), "jobs", columns("jobs")))
+         sqlite::add_missing_columns_sql(job_columns(), "jobs", columns("jobs")))
       exec(sql.c_str());
     exec(kIndexes);
     exec(sqlite::kIdempotencySchema);
@@ -134,8 +134,7 @@ class SqliteStore final : public Store {
     return std::nullopt;
   }
 
-  std::string get_or_create_secret(const std::string& name,
-                                   const std::string& candidate) override {
+  std::string get_or_create_secret(const std::string& name, const std::string& candidate) override {
     std::lock_guard<std::mutex> lock(mu_);
     Stmt(db_, "INSERT INTO secrets(name, value) VALUES(?,?) ON CONFLICT(name) DO NOTHING")
         .bind(1, name)
@@ -325,8 +324,8 @@ class SqliteStore final : public Store {
 
   void insert_job(const JobRow& r) override {
     std::lock_guard<std::mutex> lock(mu_);
-    Stmt s(db_, sqlite::insert_sql(sqlite::job_columns(), "jobs"));
-    sqlite::bind_row(sqlite::job_columns(), s, r);
+    Stmt s(db_, insert_sql(job_columns(), "jobs"));
+    bind_row(job_columns(), s, r);
     s.step();
   }
 
@@ -371,8 +370,9 @@ class SqliteStore final : public Store {
     std::string id = pick.text(0);
     Stmt upd(db_,
              "UPDATE jobs SET lease_owner = ?, lease_until_ms = ?, attempts = attempts + 1, "
-             "lease_generation = lease_generation + 1 WHERE id = ?");
-    upd.bind(1, worker).bind(2, now + lease_ms).bind(3, id).step();
+             "lease_generation = lease_generation + 1, started_us = CASE WHEN started_us = 0 "
+             "THEN ? ELSE started_us END WHERE id = ?");
+    upd.bind(1, worker).bind(2, now + lease_ms).bind(3, now_us()).bind(4, id).step();
     Stmt get(db_, select_jobs("WHERE id = ?"));
     get.bind(1, id).step();
     JobRow row = read_job(get);
@@ -588,8 +588,8 @@ class SqliteStore final : public Store {
   }
 
   void insert_dataset_locked(const DatasetRow& r) {
-    Stmt s(db_, sqlite::insert_sql(sqlite::dataset_columns(), "datasets"));
-    sqlite::bind_row(sqlite::dataset_columns(), s, r);
+    Stmt s(db_, insert_sql(dataset_columns(), "datasets"));
+    bind_row(dataset_columns(), s, r);
     s.step();
   }
 

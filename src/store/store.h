@@ -1,6 +1,7 @@
 // Store: the durable state of the server (API keys, datasets, embed jobs, job chunks).
-// One interface, several implementations (SQLite now; PostgreSQL in its own issue); every
-// implementation must pass tests/unit/store_*_test.cpp. All methods are thread-safe.
+// One interface, two implementations: SQLite (one file; the default) and PostgreSQL (a cluster
+// of processes on many machines sharing one database); both must pass tests/unit/store_*_test.cpp
+// (store_fixture.h runs every test on each). All methods are thread-safe.
 //
 // Leases: background work (dataset validation, job runs) is claimed by a worker id for
 // lease_ms; a worker keeps it by renewing, and a lease that runs out (the worker died) lets
@@ -218,5 +219,19 @@ class Store {
 
 // Opens (creating if needed) the SQLite database file at `path`.
 std::unique_ptr<Store> open_sqlite_store(const std::string& path);
+
+// Opens the PostgreSQL database `conninfo` names (a libpq URL, postgresql://..., or a key=value
+// string), first bringing its schema to this version (pg_schema.h). Throws ej::Error(kInternal)
+// when it cannot connect or the schema is newer than this build.
+std::unique_ptr<Store> open_postgres_store(const std::string& conninfo);
+
+// The store `url` names (--store, EMBEDJOBS_STORE): "sqlite:PATH" (also sqlite://PATH),
+// "postgres://..." / "postgresql://..." (a libpq URL), or "" for the SQLite file
+// `default_sqlite_path`. Throws ej::Error(kInvalidArgument) for anything else.
+std::unique_ptr<Store> open_store(const std::string& url, const std::string& default_sqlite_path);
+
+// `embedjobs migrate`: brings the schema of the store `url` names (as open_store) to this
+// version and says what it did, in one line.
+std::string migrate_store(const std::string& url, const std::string& default_sqlite_path);
 
 }  // namespace ej::store

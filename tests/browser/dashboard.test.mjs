@@ -138,6 +138,53 @@ test("the dashboard signs in, shows a job's progress moving, and cancels it", as
   assert.deepEqual(pageErrors, []);
 });
 
+test("the batches tab lists a running batch with its records/s and draws their throughput", async () => {
+  const coA = client(server.url, KEY_A);
+  const lines = Array.from({ length: 400 }, (_, i) =>
+    JSON.stringify({ custom_id: `r${i}`, body: { input_type: "search_document", texts: [`batch row ${i} about embeddings`] } }),
+  ).join("\n");
+  const ds = await coA.datasets.create(Buffer.from(lines + "\n"), undefined, { name: "chart-batch", type: "batch-embed-v2-input" });
+  await waitValidated(coA, ds.id);
+  const res = await fetch(`${server.url}/v2/batches`, {
+    method: "POST",
+    headers: { Authorization: `Bearer ${KEY_A}`, "Content-Type": "application/json" },
+    body: JSON.stringify({ name: "charted", input_dataset_id: ds.id, model: "embed-english-v3.0" }),
+  });
+  assert.equal(res.status, 200, await res.clone().text());
+  const { batch } = await res.json();
+
+  await page.click('button.tab[data-tab="batches"]');
+  const rowSel = `tr[data-batch-id="${batch.id}"]`;
+  await page.waitForSelector(rowSel, { timeout: 15000 });
+  // While it runs, its records/s is above zero and the chart of all batches gets ink.
+  const rate = await poll(
+    () => page.$eval(`${rowSel} td.rate`, (td) => Number(td.textContent)),
+    (r) => r > 0,
+    { timeoutMs: 20000, what: "the batch's records/s to rise above 0" },
+  );
+  assert.ok(rate > 0);
+  const inked = await poll(
+    () =>
+      page.$eval("#batch-throughput", (c) => {
+        const d = c.getContext("2d").getImageData(0, 20, c.width, c.height - 20).data;
+        let n = 0;
+        for (let i = 3; i < d.length; i += 4) if (d[i] > 0) n++;
+        return n;
+      }),
+    (n) => n > 50,
+    { timeoutMs: 10000, what: "ink in the batch throughput chart" },
+  );
+  assert.ok(inked > 50);
+  await shot("05-batches");
+  await fetch(`${server.url}/v2/batches/${batch.id}:cancel`, {
+    method: "POST",
+    headers: { Authorization: `Bearer ${KEY_A}`, "Content-Type": "application/json" },
+    body: "{}",
+  });
+  await page.click('button.tab[data-tab="jobs"]');
+  assert.deepEqual(pageErrors, []);
+});
+
 test("the dashboard lists datasets and starts a job from an uploaded file", async () => {
   const coA = client(server.url, KEY_A);
   await page.click('button.tab[data-tab="datasets"]');

@@ -51,14 +51,31 @@ export function makeDataDir() {
  * Returns {url, dataDir, proc, stop(), kill(), logs()}.
  */
 export async function startServer(opts = {}) {
+  const args = ["serve", "--listen", "127.0.0.1:0"];
+  for (const k of opts.apiKeys ?? [KEY_A, KEY_B]) args.push("--api-key", k);
+  if (opts.noAuth) args.push("--no-auth");
+  const started = await startProcess(args, opts, /listening on ([0-9.]+):(\d+)/, '"listening on"');
+  return { url: `http://${started.match[1]}:${started.match[2]}`, ...started };
+}
+
+/**
+ * Starts `embedjobs worker` (background work only, no HTTP) and resolves once it printed
+ * "worker ready: ID". opts as for startServer (dataDir, chunkRows, leaseMs, failpoints, args).
+ * Returns {workerId, dataDir, proc, exited, stop(), kill(), logs()}.
+ */
+export async function startWorker(opts = {}) {
+  const started = await startProcess(["worker"], opts, /worker ready: (\S+)/, '"worker ready"');
+  return { workerId: started.match[1], ...started };
+}
+
+// Spawns the binary with `args` + the common options and waits for `ready` on stdout.
+async function startProcess(baseArgs, opts, ready, readyText) {
   if (!fs.existsSync(binary)) {
     throw new Error(`embedjobs binary not found at ${binary}: build it or set EMBEDJOBS_BIN`);
   }
   const ownDir = !opts.dataDir;
   const dataDir = opts.dataDir || makeDataDir();
-  const args = ["serve", "--listen", "127.0.0.1:0", "--data-dir", dataDir];
-  for (const k of opts.apiKeys ?? [KEY_A, KEY_B]) args.push("--api-key", k);
-  if (opts.noAuth) args.push("--no-auth");
+  const args = [...baseArgs, "--data-dir", dataDir];
   if (opts.chunkRows) args.push("--chunk-rows", String(opts.chunkRows));
   if (opts.leaseMs) args.push("--lease-ms", String(opts.leaseMs));
   if (opts.args) args.push(...opts.args);
@@ -86,21 +103,21 @@ export async function startServer(opts = {}) {
     }),
   );
 
-  const url = await new Promise((resolve, reject) => {
+  const match = await new Promise((resolve, reject) => {
     const timer = setTimeout(() => {
-      reject(new Error(`server did not print "listening on" within 20 s\nstderr:\n${err}`));
+      reject(new Error(`${baseArgs[0]} did not print ${readyText} within 20 s\nstderr:\n${err}`));
     }, 20000);
     proc.stdout.on("data", (d) => {
       out += d;
-      const m = out.match(/listening on ([0-9.]+):(\d+)/);
+      const m = out.match(ready);
       if (m) {
         clearTimeout(timer);
-        resolve(`http://${m[1]}:${m[2]}`);
+        resolve(m);
       }
     });
     exited.then(({ code, signal }) => {
       clearTimeout(timer);
-      reject(new Error(`server exited early (code ${code}, signal ${signal})\nstderr:\n${err}`));
+      reject(new Error(`${baseArgs[0]} exited early (code ${code}, signal ${signal})\nstderr:\n${err}`));
     });
   });
 
@@ -109,7 +126,7 @@ export async function startServer(opts = {}) {
     if (ownDir && !opts.keepDataDir) fs.rmSync(dataDir, { recursive: true, force: true });
   };
   return {
-    url,
+    match,
     dataDir,
     proc,
     exited,

@@ -7,7 +7,7 @@ import { spawnSync } from "node:child_process";
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
-import { startServer, binary, KEY_A, raw } from "./harness.mjs";
+import { startServer, binary, KEY_A, raw, client, waitValidated, waitJob, makeTexts } from "./harness.mjs";
 
 const servers = [];
 after(async () => {
@@ -57,6 +57,32 @@ test("/metrics counts requests by route and status, latencies, and engine work",
   assert.ok(m.get('embedjobs_engine_tokens_total{model="embed-english-v3.0"}') > 0);
   assert.ok(m.get('embedjobs_engine_batches_total{model="embed-english-v3.0"}') >= 1);
   assert.equal(m.get('embedjobs_queued_tokens{model="embed-english-v3.0"}'), 0);
+});
+
+test("/metrics counts the job workers' chunks, rows, tokens and finished jobs", async () => {
+  const s = await start({ args: ["--model", "embed-english-v3.0=lexical"], chunkRows: 7 });
+  const co = client(s.url);
+  const texts = makeTexts(30, 5);
+  const body = texts.map((text) => JSON.stringify({ text })).join("\n");
+  const { id } = await co.datasets.create(new File([body], "m.jsonl"), undefined, { name: "m", type: "embed-input" });
+  await waitValidated(co, id);
+  const { jobId } = await co.embedJobs.create({ datasetId: id, model: "embed-english-v3.0", inputType: "search_document" });
+  const job = await waitJob(co, jobId);
+  assert.equal(job.status, "complete");
+  const m = metricsOf(await (await fetch(`${s.url}/metrics`)).text());
+  assert.equal(m.get("embedjobs_job_rows_total"), 30);
+  assert.equal(m.get("embedjobs_job_chunks_committed_total"), 5); // 7+7+7+7+2
+  assert.ok(m.get("embedjobs_job_tokens_total") >= 30);
+  assert.equal(m.get('embedjobs_jobs_finished_total{status="complete"}'), 1);
+  assert.equal(m.get('embedjobs_jobs_finished_total{status="failed"}'), 0);
+  assert.equal(m.get("embedjobs_jobs_running"), 0);
+  assert.equal(m.get("embedjobs_job_leases_lost_total"), 0);
+  // The store calls behind it, by method: one commit per chunk, one finish for the job.
+  assert.equal(m.get('embedjobs_store_calls_total{op="commit_chunk"}'), 5);
+  assert.equal(m.get('embedjobs_store_calls_total{op="finish_job"}'), 1);
+  assert.ok(m.get('embedjobs_store_seconds_total{op="commit_chunk"}') > 0);
+  await s.stop();
+  assert.match(s.logs(), /stopped; store calls: .*commit_chunk 5 calls/);
 });
 
 test("request ids: echoed in a header, in error bodies and in JSON log lines", async () => {

@@ -56,17 +56,5 @@ TEST(PartUrls, TamperedLinksAreRefused) {
   EXPECT_FALSE(other.verify(p.id, p.part, p.expires, p.sig, 1000));  // other server key
 }
 
-TEST(PartUrls, SecretIsCreatedOnceAndReused) {
-  auto path = std::filesystem::temp_directory_path() / ("ej-secret-" + std::to_string(getpid()));
-  std::filesystem::remove(path);
-  std::string a = load_or_create_secret(path.string());
-  std::string b = load_or_create_secret(path.string());
-  EXPECT_GE(a.size(), 32u);
-  EXPECT_EQ(a, b);
-  EXPECT_EQ(std::filesystem::status(path).permissions() & std::filesystem::perms::others_read,
-            std::filesystem::perms::none);
-  std::filesystem::remove(path);
-}
-
 }  // namespace
 }  // namespace ej::api

@@ -1,6 +1,5 @@
-// ApiKeys: keyed-hash storage, the secret file, migration of legacy SHA-256 rows, CLI owners.
+// ApiKeys: keyed-hash storage, migration of legacy SHA-256 rows, CLI owners.
 #include <gtest/gtest.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 #include <filesystem>
@@ -29,16 +28,6 @@ class ApiKeysTest : public ::testing::Test {
   std::filesystem::path dir_;
   std::unique_ptr<store::Store> store_;
 };
-
-TEST_F(ApiKeysTest, SecretIsCreatedOnceWith0600) {
-  std::string a = ApiKeys::load_or_create_secret(dir_.string());
-  std::string b = ApiKeys::load_or_create_secret(dir_.string());
-  EXPECT_GE(a.size(), 32u);
-  EXPECT_EQ(a, b);
-  struct stat st;
-  ASSERT_EQ(stat((dir_ / "api_keys.secret").c_str(), &st), 0);
-  EXPECT_EQ(st.st_mode & 0777, 0600u);
-}
 
 TEST_F(ApiKeysTest, StoresOnlyTheKeyedHash) {
   ApiKeys keys(store_.get(), "secret-one");

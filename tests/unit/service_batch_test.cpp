@@ -13,6 +13,7 @@
 #include "service/avro_parts.h"
 #include "service/batch_job_kind.h"
 #include "service/batch_service.h"
+#include "service/blob_store.h"
 #include "service/dataset_service.h"
 #include "service/embed_request.h"
 #include "service/embedding_service.h"
@@ -49,6 +50,8 @@ class BatchTest : public ::testing::Test {
     services_.config.worker_id = "test";
     services_.config.chunk_rows = 4;
     services_.store = store_.get();
+    blobs_ = open_filesystem_blob_store(dir_.string());
+    services_.blobs = blobs_.get();
     services_.models = &models_;
     embeddings_ = std::make_unique<EmbeddingService>(&models_, EmbeddingServiceOptions{});
     services_.embeddings = embeddings_.get();
@@ -112,6 +115,7 @@ class BatchTest : public ::testing::Test {
 
   fs::path dir_;
   std::unique_ptr<store::Store> store_;
+  std::unique_ptr<BlobStore> blobs_;
   ModelRegistry models_;
   Services services_;
   std::unique_ptr<EmbeddingService> embeddings_;

@@ -12,6 +12,7 @@
 #include "engine/embedder.h"
 #include "service/avro_concat.h"
 #include "service/avro_parts.h"
+#include "service/blob_store.h"
 #include "service/dataset_service.h"
 #include "service/embedding_service.h"
 #include "service/job_service.h"
@@ -37,6 +38,8 @@ class JobTest : public ::testing::Test {
     services_.config.chunk_rows = 7;
     services_.config.part_max_rows = 20;
     services_.store = store_.get();
+    blobs_ = open_filesystem_blob_store(dir_.string());
+    services_.blobs = blobs_.get();
     services_.models = &models_;
     embeddings_ = std::make_unique<EmbeddingService>(&models_, EmbeddingServiceOptions{});
     services_.embeddings = embeddings_.get();
@@ -96,6 +99,7 @@ class JobTest : public ::testing::Test {
 
   fs::path dir_;
   std::unique_ptr<store::Store> store_;
+  std::unique_ptr<BlobStore> blobs_;
   ModelRegistry models_;
   Services services_;
   std::unique_ptr<EmbeddingService> embeddings_;
@@ -180,14 +184,20 @@ TEST_F(JobTest, ResumesAfterADeadWorkerWithoutRedoingCommittedChunks) {
 }
 
 // The lexical model, except that tokenizing a text that starts with `prefix` throws
-// ej::Error(kInternal) the first `failures` times (a poison row; -1: every time).
+// ej::Error(kInternal) the first `failures` times (a poison row; -1: every time), and that every
+// batch takes `delay_ms` longer (a slow model).
 class FailingEmbedder : public engine::Embedder {
  public:
-  FailingEmbedder(std::shared_ptr<engine::Embedder> inner, std::string prefix, int failures)
-      : inner_(std::move(inner)), prefix_(std::move(prefix)), failures_(failures) {}
+  FailingEmbedder(std::shared_ptr<engine::Embedder> inner, std::string prefix, int failures,
+                  int delay_ms = 0)
+      : inner_(std::move(inner)),
+        prefix_(std::move(prefix)),
+        failures_(failures),
+        delay_ms_(delay_ms) {}
   const engine::ModelInfo& info() const override { return inner_->info(); }
   void embed(std::span<const std::string_view> texts, engine::InputType input_type,
              engine::Truncate truncate, engine::EmbedOutput* out) override {
+    if (delay_ms_ > 0) usleep(static_cast<useconds_t>(delay_ms_) * 1000);
     inner_->embed(texts, input_type, truncate, out);
   }
   engine::TokenizedInput tokenize_for(std::string_view text, engine::InputType input_type,
@@ -200,6 +210,7 @@ class FailingEmbedder : public engine::Embedder {
     return inner_->tokenize_for(text, input_type, truncate, max_tokens, index);
   }
   void embed_tokens(std::span<const engine::TokenSeq> seqs, std::vector<float>* vectors) override {
+    if (delay_ms_ > 0) usleep(static_cast<useconds_t>(delay_ms_) * 1000);
     inner_->embed_tokens(seqs, vectors);
   }
   int max_batch_tokens() const override { return inner_->max_batch_tokens(); }
@@ -215,6 +226,7 @@ class FailingEmbedder : public engine::Embedder {
   std::shared_ptr<engine::Embedder> inner_;
   std::string prefix_;
   int failures_;
+  int delay_ms_;
   mutable std::atomic<int> thrown_{0};
 };
 
@@ -289,6 +301,39 @@ TEST_F(JobTest, CancelBeforeAnyWorkEndsCancelledWithAnEmptyOutput) {
   EXPECT_EQ(read_output(job.output_dataset_id).size(), 0u);
   jobs_->cancel("alice", id);  // on a finished job: nothing changes
   EXPECT_EQ(jobs_->get("alice", id).status, JobStatus::kCancelled);
+}
+
+// A cancel made by another process (an API process: it runs no workers, so it has no handle on
+// the running chunk) reaches the worker through the store: the job ends cancelled with at most
+// the chunk that was in flight committed after the cancel.
+TEST_F(JobTest, ACancelFromAnotherProcessReachesTheWorkerWithinOneChunk) {
+  std::string ds = make_dataset(140);  // 20 chunks of 7 rows
+  // The worker process: its own store handle and services, and a model that takes a while.
+  std::unique_ptr<store::Store> worker_store = store::open_sqlite_store((dir_ / "t.db").string());
+  ModelRegistry worker_models;
+  worker_models.add(
+      "m", std::make_shared<FailingEmbedder>(engine::open_embedder("lexical", {}), "", 0, 40));
+  Services worker = services_;
+  worker.config.worker_id = "worker-process";
+  worker.store = worker_store.get();
+  worker.models = &worker_models;
+  EmbeddingService worker_embeddings(&worker_models, EmbeddingServiceOptions{});
+  worker.embeddings = &worker_embeddings;
+  JobService worker_jobs(&worker);
+  worker.jobs = &worker_jobs;
+  worker_jobs.start_workers(1);
+
+  std::string id = jobs_->create("alice", job_request(ds)).id;  // this process only takes requests
+  for (int i = 0; i < 1000 && store_->get_job(id)->rows_done < 14; ++i) usleep(5000);
+  ASSERT_GE(store_->get_job(id)->rows_done, 14) << "the worker made no progress";
+  jobs_->cancel("alice", id);
+  const int64_t at_cancel = store_->get_job(id)->rows_done;
+  Job job = wait_done(id);
+  worker_jobs.stop_workers();
+  EXPECT_EQ(job.status, JobStatus::kCancelled);
+  EXPECT_LE(job.rows_done, at_cancel + 7) << "more than the chunk in flight ran after the cancel";
+  EXPECT_LT(job.rows_done, 140);
+  EXPECT_EQ(read_output(job.output_dataset_id).size(), static_cast<size_t>(job.rows_done));
 }
 
 TEST_F(JobTest, AJobNeverContinuesUnderAnotherModelOfTheSameName) {
@@ -402,10 +447,11 @@ TEST(AvroConcat, ConcatenatesBlocksOfSeveralFilesInOrder) {
       w.append_result(r);
     }
     w.close();
-    files.push_back(path);
+    files.push_back("c" + std::to_string(f) + ".avro");  // blob keys
   }
+  std::unique_ptr<BlobStore> blobs = open_filesystem_blob_store(dir.string());
   std::string out = (dir / "out.avro").string();
-  EXPECT_GT(concat_avro_files(files, out), 0);
+  EXPECT_GT(concat_avro_files(*blobs, files, out), 0);
   AvroPartReader reader(out);
   nlohmann::json row;
   int i = 0;
@@ -417,7 +463,8 @@ TEST(AvroConcat, ConcatenatesBlocksOfSeveralFilesInOrder) {
   EXPECT_EQ(i, n);
   // A non-Avro input is refused.
   std::ofstream(dir / "bad.avro") << "not avro";
-  EXPECT_THROW(concat_avro_files({(dir / "bad.avro").string()}, out), Error);
+  EXPECT_THROW(concat_avro_files(*blobs, {"bad.avro"}, out), Error);
+  EXPECT_THROW(concat_avro_files(*blobs, {"missing.avro"}, out), Error);
   fs::remove_all(dir);
 }
 

@@ -1,4 +1,4 @@
-// The store contract for batches (jobs of kind "batch"), against the SQLite store: a job's kind
+// The store contract for batches (jobs of kind "batch"), on every store: a job's kind
 // round-trips, list_jobs_page orders / pages / filters by kind and owner, and failed rows count
 // only for committed chunks.
 #include <gtest/gtest.h>
@@ -12,7 +12,7 @@
 namespace ej::store {
 namespace {
 
-class StoreBatchTest : public SqliteStoreTest {
+class StoreBatchTest : public StoreFixture {
  protected:
   void insert(const std::string& id, const std::string& owner, const std::string& kind,
               int64_t created, int64_t updated) {
@@ -37,7 +37,7 @@ class StoreBatchTest : public SqliteStoreTest {
   }
 };
 
-TEST_F(StoreBatchTest, KindRoundTripsAndDefaultsToEmbed) {
+TEST_P(StoreBatchTest, KindRoundTripsAndDefaultsToEmbed) {
   insert("b", "alice", "batch", 1, 1);
   JobRow plain;
   plain.id = "j";
@@ -49,7 +49,7 @@ TEST_F(StoreBatchTest, KindRoundTripsAndDefaultsToEmbed) {
   EXPECT_EQ(store_->get_job("j")->kind, "embed");
 }
 
-TEST_F(StoreBatchTest, PagesByCreatedOrUpdatedInBothDirectionsWithTiesById) {
+TEST_P(StoreBatchTest, PagesByCreatedOrUpdatedInBothDirectionsWithTiesById) {
   insert("a", "alice", "batch", 10, 50);
   insert("b", "alice", "batch", 20, 40);
   insert("c", "alice", "batch", 20, 30);  // same created_us as b: ties go by id
@@ -66,7 +66,7 @@ TEST_F(StoreBatchTest, PagesByCreatedOrUpdatedInBothDirectionsWithTiesById) {
   EXPECT_EQ(page(true, false, JobPageKey{30, "c"}, 10), (std::vector<std::string>{"d"}));
 }
 
-TEST_F(StoreBatchTest, FailedRowsCountOnlyCommittedChunks) {
+TEST_P(StoreBatchTest, FailedRowsCountOnlyCommittedChunks) {
   insert("b", "alice", "batch", 1, 1);
   std::optional<JobRow> claimed = store_->claim_job("w", 60000);
   ASSERT_TRUE(claimed.has_value());
@@ -82,7 +82,7 @@ TEST_F(StoreBatchTest, FailedRowsCountOnlyCommittedChunks) {
   EXPECT_EQ(store_->failed_rows("other"), 0);
 }
 
-TEST_F(StoreBatchTest, ChunkFailuresAreFencedByTheLease) {
+TEST_P(StoreBatchTest, ChunkFailuresAreFencedByTheLease) {
   insert("b", "alice", "batch", 1, 1);
   std::optional<JobRow> first = store_->claim_job("w1", -1);  // expires at once
   ASSERT_TRUE(first.has_value());
@@ -96,6 +96,8 @@ TEST_F(StoreBatchTest, ChunkFailuresAreFencedByTheLease) {
   EXPECT_FALSE(store_->put_chunk_failures(stale, 0, 9));
   EXPECT_EQ(store_->failed_rows("b"), 2);
 }
+
+EJ_STORE_SUITE(StoreBatchTest);
 
 }  // namespace
 }  // namespace ej::store

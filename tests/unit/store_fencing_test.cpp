@@ -1,4 +1,4 @@
-// Fencing tokens and durable chunk attempts (the store contract; SQLite store on a real file):
+// Fencing tokens and durable chunk attempts (the store contract, on every store):
 // a claim's lease generation must be current for any write under the lease to land, and the
 // attempts at a chunk survive the process that made them.
 #include <gtest/gtest.h>
@@ -12,22 +12,12 @@
 namespace ej::store {
 namespace {
 
-class FencingTest : public SqliteStoreTest {
+class FencingTest : public StoreFixture {
  protected:
   void SetUp() override {
-    SqliteStoreTest::SetUp();
-    JobRow j;
-    j.id = "j1";
-    j.owner = "alice";
-    j.status = JobStatus::kProcessing;
-    j.input_dataset_id = "ds";
-    j.model = "m";
-    j.input_type = "search_document";
-    j.truncate = "END";
-    j.created_us = 1;
-    j.updated_us = 1;
-    j.total_rows = 30;
-    store_->insert_job(j);
+    StoreFixture::SetUp();
+    if (IsSkipped()) return;
+    store_->insert_job(test_job("j1"));
   }
   // Claims j1 as `worker` with a lease that has already run out (the worker "stalls").
   JobLease claim_expired(const std::string& worker) {
@@ -37,7 +27,7 @@ class FencingTest : public SqliteStoreTest {
   }
 };
 
-TEST_F(FencingTest, EveryClaimIncrementsTheGeneration) {
+TEST_P(FencingTest, EveryClaimIncrementsTheGeneration) {
   JobLease a = claim_expired("w1");
   JobLease b = claim_expired("w2");
   JobLease c = claim_expired("w1");
@@ -47,7 +37,7 @@ TEST_F(FencingTest, EveryClaimIncrementsTheGeneration) {
   EXPECT_EQ(store_->get_job("j1")->lease_generation, 3);
 }
 
-TEST_F(FencingTest, AStaleGenerationsWritesAreRefusedEvenUnderTheSameWorkerName) {
+TEST_P(FencingTest, AStaleGenerationsWritesAreRefusedEvenUnderTheSameWorkerName) {
   // w1 claims (generation 1) and stalls past its lease; the job comes back to a worker of the
   // SAME name (generation 2), e.g. a restarted process that reuses its id. Only the owner name
   // would let the stale run through; the generation does not.
@@ -77,7 +67,7 @@ TEST_F(FencingTest, AStaleGenerationsWritesAreRefusedEvenUnderTheSameWorkerName)
   EXPECT_EQ(store_->get_job("j1")->rows_done, 10);
 }
 
-TEST_F(FencingTest, AStalledWorkerCannotCommitOrFinishOverTheWorkerThatTookItsJob) {
+TEST_P(FencingTest, AStalledWorkerCannotCommitOrFinishOverTheWorkerThatTookItsJob) {
   JobLease a = claim_expired("proc-a/job-0");
   ASSERT_TRUE(store_->begin_chunk(a, 0).held);
   // a stalls; b takes the job over, commits chunk 0 and finishes.
@@ -97,15 +87,14 @@ TEST_F(FencingTest, AStalledWorkerCannotCommitOrFinishOverTheWorkerThatTookItsJo
   EXPECT_EQ(store_->get_job("j1")->error, "");
 }
 
-TEST_F(FencingTest, ChunkAttemptsAreCountedDurablyAndForgottenOnCommit) {
+TEST_P(FencingTest, ChunkAttemptsAreCountedDurablyAndForgottenOnCommit) {
   JobLease l1 = claim_expired("w1");
   ChunkAttempts first = store_->begin_chunk(l1, 3);
   EXPECT_TRUE(first.held);
   EXPECT_EQ(first.previous, 0);
   EXPECT_EQ(store_->record_chunk_failure(l1, 3, "boom"), 1);
   // The process dies; the store is reopened by the next one.
-  store_.reset();
-  store_ = open_sqlite_store((dir_ / "t.db").string());
+  reopen();
   JobLease l2 = claim_expired("w2");
   ChunkAttempts second = store_->begin_chunk(l2, 3);
   EXPECT_EQ(second.previous, 1);
@@ -123,6 +112,8 @@ TEST_F(FencingTest, ChunkAttemptsAreCountedDurablyAndForgottenOnCommit) {
   ASSERT_TRUE(store_->commit_chunk(l4, ChunkRow{3, 30, 10, 1, 1, "x"}));
   EXPECT_EQ(store_->begin_chunk(l4, 3).previous, 0);
 }
+
+EJ_STORE_SUITE(FencingTest);
 
 }  // namespace
 }  // namespace ej::store

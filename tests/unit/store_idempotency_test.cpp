@@ -1,8 +1,7 @@
-// Idempotency-Key records (the store contract; SQLite store on a real file): first use runs,
+// Idempotency-Key records (the store contract, on every store): first use runs,
 // replays get the kept response, another request under the same key is a mismatch, an in-flight
 // record blocks until it finishes or its in-flight lease runs out, keys are per owner and expire.
 #include <gtest/gtest.h>
-#include <sqlite3.h>
 #include <unistd.h>
 
 #include <chrono>
@@ -18,11 +17,11 @@ namespace {
 using State = IdempotencyClaim::State;
 constexpr int64_t kDay = 24LL * 3600 * 1000;
 
-class IdempotencyStoreTest : public SqliteStoreTest {
+class IdempotencyStoreTest : public StoreFixture {
  protected:
 };
 
-TEST_F(IdempotencyStoreTest, FirstRunsThenReplaysTheKeptResponse) {
+TEST_P(IdempotencyStoreTest, FirstRunsThenReplaysTheKeptResponse) {
   EXPECT_EQ(store_->begin_idempotent("alice", "k1", "h1", "p1", 60000, kDay).state,
             State::kStarted);
   EXPECT_EQ(store_->begin_idempotent("alice", "k1", "h1", "p2", 60000, kDay).state,
@@ -40,25 +39,24 @@ TEST_F(IdempotencyStoreTest, FirstRunsThenReplaysTheKeptResponse) {
   EXPECT_EQ(store_->begin_idempotent("alice", "k1", "h2", "p3", 60000, kDay).state,
             State::kMismatch);
   // Survives a restart.
-  store_.reset();
-  store_ = open_sqlite_store((dir_ / "t.db").string());
+  reopen();
   EXPECT_EQ(store_->begin_idempotent("alice", "k1", "h1", "p4", 60000, kDay).body,
             "{\"job_id\":\"j\"}");
 }
 
-TEST_F(IdempotencyStoreTest, KeysAreScopedToTheirOwner) {
+TEST_P(IdempotencyStoreTest, KeysAreScopedToTheirOwner) {
   ASSERT_EQ(store_->begin_idempotent("alice", "k", "h", "p", 60000, kDay).state, State::kStarted);
   store_->finish_idempotent("alice", "k", "p", 200, "alice's");
   EXPECT_EQ(store_->begin_idempotent("bob", "k", "other", "p", 60000, kDay).state, State::kStarted);
 }
 
-TEST_F(IdempotencyStoreTest, AnAbandonedRequestRunsAgain) {
+TEST_P(IdempotencyStoreTest, AnAbandonedRequestRunsAgain) {
   ASSERT_EQ(store_->begin_idempotent("alice", "k", "h", "p1", 60000, kDay).state, State::kStarted);
   store_->abandon_idempotent("alice", "k", "p1");  // it failed with a 5xx: nothing happened
   EXPECT_EQ(store_->begin_idempotent("alice", "k", "h2", "p2", 60000, kDay).state, State::kStarted);
 }
 
-TEST_F(IdempotencyStoreTest, AnInFlightRecordWhoseHolderDiedIsTakenOverAfterItsLease) {
+TEST_P(IdempotencyStoreTest, AnInFlightRecordWhoseHolderDiedIsTakenOverAfterItsLease) {
   ASSERT_EQ(store_->begin_idempotent("alice", "k", "h", "dead", 20, kDay).state, State::kStarted);
   EXPECT_EQ(store_->begin_idempotent("alice", "k", "h", "p2", 20, kDay).state, State::kInFlight);
   std::this_thread::sleep_for(std::chrono::milliseconds(40));
@@ -68,7 +66,7 @@ TEST_F(IdempotencyStoreTest, AnInFlightRecordWhoseHolderDiedIsTakenOverAfterItsL
   EXPECT_EQ(store_->begin_idempotent("alice", "k", "h", "p3", 60000, kDay).body, "mine");
 }
 
-TEST_F(IdempotencyStoreTest, ExpiredKeysAreForgottenAndSwept) {
+TEST_P(IdempotencyStoreTest, ExpiredKeysAreForgottenAndSwept) {
   ASSERT_EQ(store_->begin_idempotent("alice", "old", "h", "p", 60000, 20).state, State::kStarted);
   store_->finish_idempotent("alice", "old", "p", 200, "first");
   std::this_thread::sleep_for(std::chrono::milliseconds(40));
@@ -79,21 +77,13 @@ TEST_F(IdempotencyStoreTest, ExpiredKeysAreForgottenAndSwept) {
   ASSERT_EQ(store_->begin_idempotent("alice", "gone", "h", "p", 60000, 20).state, State::kStarted);
   std::this_thread::sleep_for(std::chrono::milliseconds(40));
   store_->begin_idempotent("alice", "other", "h", "p", 60000, kDay);
-  store_.reset();
   // Read the table directly: the swept record is gone ("old" and "other" remain).
-  sqlite3* db = nullptr;
-  ASSERT_EQ(sqlite3_open((dir_ / "t.db").string().c_str(), &db), SQLITE_OK);
-  sqlite3_stmt* st = nullptr;
-  ASSERT_EQ(sqlite3_prepare_v2(db, "SELECT group_concat(idem_key) FROM idempotency_keys", -1, &st,
-                               nullptr),
-            SQLITE_OK);
-  ASSERT_EQ(sqlite3_step(st), SQLITE_ROW);
-  std::string keys = reinterpret_cast<const char*>(sqlite3_column_text(st, 0));
-  sqlite3_finalize(st);
-  sqlite3_close(db);
-  EXPECT_EQ(keys.find("gone"), std::string::npos) << keys;
-  EXPECT_NE(keys.find("old"), std::string::npos) << keys;
+  std::vector<std::string> keys =
+      backend_->column("SELECT idem_key FROM idempotency_keys ORDER BY idem_key");
+  EXPECT_EQ(keys, (std::vector<std::string>{"old", "other"}));
 }
+
+EJ_STORE_SUITE(IdempotencyStoreTest);
 
 }  // namespace
 }  // namespace ej::store

@@ -39,7 +39,10 @@ struct FileRangeBody {
       ec = {};
       if (remain_ == 0) return boost::none;
       size_t want = static_cast<size_t>(std::min<uint64_t>(remain_, buf_.size()));
-      ssize_t got = ::pread(body_.file->fd, buf_.data(), want, static_cast<off_t>(pos_));
+      const int64_t got = body_.file->read_at
+                              ? body_.file->read_at(pos_, buf_.data(), want)
+                              : static_cast<int64_t>(::pread(body_.file->fd, buf_.data(), want,
+                                                             static_cast<off_t>(pos_)));
       if (got <= 0) {
         ec = boost::beast::errc::make_error_code(boost::beast::errc::io_error);
         return boost::none;

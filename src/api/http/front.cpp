@@ -84,7 +84,9 @@ Front::Front(const Router* router, const HttpConfig* config, std::string spool_d
              int64_t max_upload_bytes)
     : impl_(std::make_unique<Impl>(router, config, std::move(spool_dir), max_upload_bytes)) {
   std::filesystem::create_directories(impl_->spool_dir);
-  // Bodies spooled by a process that died are of no use to anyone.
+  // Bodies spooled by a process that died are of no use to anyone. Older versions named them
+  // body-*.spool; now they carry their process and go with remove_abandoned_temp_files, so a
+  // process starting on a shared data dir leaves the bodies live processes are receiving.
   std::error_code ec;
   for (const auto& e : std::filesystem::directory_iterator(impl_->spool_dir, ec)) {
     if (e.path().extension() == ".spool") std::filesystem::remove(e.path(), ec);

@@ -87,7 +87,11 @@ void Response::set_content(std::string b, std::string type) {
 }
 
 void Response::set_file(int fd, uint64_t size, std::string type) {
-  file = std::make_shared<FileSource>(fd, size);
+  set_file(std::make_shared<FileSource>(fd, size), std::move(type));
+}
+
+void Response::set_file(std::shared_ptr<FileSource> source, std::string type) {
+  file = std::move(source);
   content_type = std::move(type);
   body.clear();
 }

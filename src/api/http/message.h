@@ -47,6 +47,9 @@ struct Request {
 struct FileSource {
   int fd = -1;
   uint64_t size = 0;
+  // When set, the bytes come from here instead of `fd`: up to n bytes at offset into buf; returns
+  // how many (<= 0: an error). Called on the connection's strand, one call at a time.
+  std::function<int64_t(uint64_t offset, void* buf, size_t n)> read_at;
   FileSource(int fd_, uint64_t size_) : fd(fd_), size(size_) {}
   FileSource(const FileSource&) = delete;
   FileSource& operator=(const FileSource&) = delete;
@@ -64,6 +67,8 @@ struct Response {
   void set_content(std::string body, std::string content_type);
   // Sends the open file `fd` (taken over) of `size` bytes as the body.
   void set_file(int fd, uint64_t size, std::string content_type);
+  // Sends `source` (e.g. one reading a blob through FileSource::read_at) as the body.
+  void set_file(std::shared_ptr<FileSource> source, std::string content_type);
   std::string get_header_value(std::string_view name) const;
 };
 

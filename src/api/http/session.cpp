@@ -21,6 +21,7 @@
 #include "api/http/range.h"
 #include "api/router.h"
 #include "common/clock.h"
+#include "common/durable_file.h"
 #include "common/ids.h"
 #include "common/log.h"
 #include "service/storage_error.h"
@@ -242,7 +243,9 @@ class Session : public std::enable_shared_from_this<Session> {
 
   void start_body() {
     if (route_->stream()) {
-      spool_path_ = f_->spool_dir + "/body-" + random_alnum(16) + ".spool";
+      // Named after this process (unique_tmp_path): processes sharing the data dir remove only
+      // the spooled bodies of processes that are gone (remove_abandoned_temp_files).
+      spool_path_ = unique_tmp_path(f_->spool_dir + "/body-" + random_alnum(16) + ".spool");
       fparser_.emplace(std::move(*hparser_));
       fparser_->body_limit(static_cast<uint64_t>(body_limit_));
       beast::error_code ec;
