@@ -3,7 +3,8 @@
 // validates the file and runs the batch; the API process serves the uploaded bytes, the output
 // and the error file from the blob store; the files equal a single `serve`'s line for line;
 // deleting the output file deletes its blobs. With EMBEDJOBS_TEST_PG, the same on the PostgreSQL
-// blob store, which leaves nothing in the data dir.
+// store and blob store (a cluster that shares only its database), which leave nothing in the
+// data dir.
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import fs from "node:fs";
@@ -114,10 +115,10 @@ test("an API process (--no-work) and a worker: the worker runs the batch, the AP
 
 const PG = process.env.EMBEDJOBS_TEST_PG;
 test(
-  "--blob-store postgresql://: the uploaded file, the kept original and the output files live in PostgreSQL",
+  "--store and --blob-store postgresql://: the uploaded file, the kept original and the output files live in PostgreSQL",
   { skip: PG ? false : "set EMBEDJOBS_TEST_PG to a postgresql:// URL (scripts/pg_test_server.sh)" },
   async () => {
-    await acrossRoles(["--blob-store", PG], async (dir) => {
+    await acrossRoles(["--store", PG, "--blob-store", PG], async (dir) => {
       for (const sub of ["datasets", "jobs", "uploads", "blob-staging"]) {
         assert.deepEqual(filesUnder(path.join(dir, sub)), [], `files left in ${sub}/`);
       }
