@@ -73,8 +73,10 @@ void Router::get(const std::string& path, Handler h, bool auth) {
 void Router::post(const std::string& path, Handler h, bool auth) {
   add("POST", path, std::move(h), nullptr, auth);
 }
-void Router::post_stream(const std::string& path, StreamHandler h, bool auth) {
+void Router::post_stream(const std::string& path, StreamHandler h, bool auth,
+                         AuthErrorWriter auth_error) {
   add("POST", path, nullptr, std::move(h), auth);
+  routes_.back().auth_error = auth_error;
 }
 void Router::del(const std::string& path, Handler h, bool auth) {
   add("DELETE", path, std::move(h), nullptr, auth);
@@ -165,7 +167,18 @@ bool Router::authenticate(const Route& route, const http::Request& req, http::Re
     *owner = "local";
     return true;
   }
-  return guarded(route, req, res, [&] { *owner = owner_for(req); });
+  bool refused = false;
+  bool ok = guarded(route, req, res, [&] {
+    try {
+      *owner = owner_for(req);
+    } catch (const Error& e) {
+      if (!route.auth_error || e.code() != ErrorCode::kUnauthenticated) throw;
+      res = http::Response();
+      route.auth_error(res, 401, e.what());
+      refused = true;
+    }
+  });
+  return ok && !refused;
 }
 
 void Router::handle(const Route& route, const http::Request& req, http::Response& res,

@@ -35,6 +35,8 @@ class Router {
  public:
   using Handler = std::function<void(Ctx&)>;
   using StreamHandler = std::function<void(Ctx&, const ContentReader&)>;
+  // Writes a failed authentication's answer (status 401) in a route's own error body.
+  using AuthErrorWriter = void (*)(http::Response& res, int status, const std::string& message);
 
   struct Route {
     std::string method;
@@ -43,6 +45,7 @@ class Router {
     Handler handler;
     StreamHandler stream_handler;  // set for post_stream routes (body spooled to disk)
     bool auth = true;
+    AuthErrorWriter auth_error = nullptr;  // null: send_error's {"message"} body
     bool stream() const { return static_cast<bool>(stream_handler); }
   };
 
@@ -52,7 +55,8 @@ class Router {
   // `path` is a regex for the path after an optional prefix (e.g. "/v1/datasets/([^/]+)").
   void get(const std::string& path, Handler h, bool auth = true);
   void post(const std::string& path, Handler h, bool auth = true);
-  void post_stream(const std::string& path, StreamHandler h, bool auth = true);
+  void post_stream(const std::string& path, StreamHandler h, bool auth = true,
+                   AuthErrorWriter auth_error = nullptr);
   void del(const std::string& path, Handler h, bool auth = true);
 
   // The route for (method, path), filling req->matches; nullptr when none (then *path_known

@@ -1,20 +1,15 @@
 // /v1/datasets routes and the signed part downloads.
-#include <fcntl.h>
-#include <unistd.h>
-
-#include <cerrno>
-#include <cstdio>
+#include <cctype>
 #include <cstring>
-#include <filesystem>
 #include <map>
 #include <memory>
 
-#include <sys/stat.h>
-
 #include "api/cohere_types.h"
+#include "api/file_response.h"
 #include "api/http/json_body.h"
 #include "api/idempotency.h"
 #include "api/router.h"
+#include "api/upload_spool.h"
 #include "common/clock.h"
 #include "common/error.h"
 #include "common/failpoint.h"
@@ -26,8 +21,6 @@
 namespace ej::api {
 
 namespace {
-
-constexpr size_t kMaxFormField = 64 * 1024;
 
 const char* kFormFields[] = {"name",
                              "type",
@@ -91,106 +84,34 @@ std::vector<std::string> list_param(const http::Request& req,
   return out;
 }
 
-// A write that failed because the data dir's disk is full or read-only: answered 507 (the
-// client can retry once space is freed) instead of a 500, after the partial files are removed.
-struct StorageFull {
-  std::string message;
-};
-
 using service::storage_problem;
-
-[[noreturn]] void throw_storage_full(const char* problem) {
-  throw StorageFull{service::storage_message(problem, "storing the upload (it was not stored)")};
-}
 
 void create_dataset(Ctx& ctx, const ContentReader& reader, Router& r) {
   service::DatasetService& datasets = *r.services().datasets;
-  const int64_t max_bytes = r.services().config.max_upload_bytes;
   if (!ctx.req.is_multipart_form_data()) {
     throw_invalid("send the file as multipart/form-data, in a part named 'data'");
   }
   // The front refused a body over max_upload_bytes + 1 MiB (413) before it was read; the
   // body is spooled to disk by now and the data part is counted against the limit below.
-  std::map<std::string, std::string> form;
-  std::string path = datasets.new_upload_path();
-  std::unique_ptr<FILE, int (*)(FILE*)> file(nullptr, &std::fclose);
-  std::string current;
-  std::string filename;
-  bool got_file = false;
-  int64_t bytes = 0;
-  std::optional<Error> failure;
-  struct Remove {
-    std::string p;
-    bool keep = false;
-    ~Remove() {
-      if (!keep) std::remove(p.c_str());
+  UploadRules rules;
+  rules.file_parts = {"data", "file"};
+  rules.refuse_part = [](const std::string& name) -> std::optional<std::string> {
+    if (name == "eval_data") {
+      return "eval_data is only for fine-tuning datasets; embed-input datasets take one file in "
+             "the 'data' part";
     }
-  } remove_guard{path};
-
-  bool ok = reader(
-      [&](const MultipartPart& part) {
-        current = part.name;
-        if (part.name == "data" || part.name == "file") {
-          if (got_file) {
-            failure = Error(ErrorCode::kInvalidArgument,
-                            "send one file only, in a part named 'data' (or 'file')");
-            return false;
-          }
-          got_file = true;
-          filename = part.filename;
-          file.reset(std::fopen(path.c_str(), "wb"));
-          if (!file) {
-            if (const char* p = storage_problem(errno)) throw_storage_full(p);
-            failure = Error(ErrorCode::kInternal, "cannot store the upload");
-            return false;
-          }
-        } else if (part.name == "eval_data") {
-          failure = Error(ErrorCode::kInvalidArgument,
-                          "eval_data is only for fine-tuning datasets; embed-input datasets take "
-                          "one file in the 'data' part");
-          return false;
-        } else if (is_form_field(part.name)) {
-          form[part.name].clear();
-        } else {
-          failure = Error(ErrorCode::kInvalidArgument,
-                          "unknown multipart part '" + part.name +
-                              "': use data (or file) for the file, or one of the dataset "
-                              "options");
-          return false;
-        }
-        return true;
-      },
-      [&](const char* data, size_t len) {
-        if (current == "data" || current == "file") {
-          bytes += static_cast<int64_t>(len);
-          if (bytes > max_bytes) {
-            failure = Error(ErrorCode::kPayloadTooLarge, "dataset too large: the limit is " +
-                                                             std::to_string(max_bytes) + " bytes");
-            return false;
-          }
-          if (std::fwrite(data, 1, len, file.get()) != len) {
-            if (const char* p = storage_problem(errno)) throw_storage_full(p);
-            failure = Error(ErrorCode::kInternal, "cannot store the upload (disk full?)");
-            return false;
-          }
-        } else {
-          std::string& v = form[current];
-          if (v.size() + len > kMaxFormField) {
-            failure = Error(ErrorCode::kInvalidArgument, "form field '" + current + "' too long");
-            return false;
-          }
-          v.append(data, len);
-        }
-        return true;
-      });
-  if (failure) throw *failure;
-  if (!ok) throw Error(ErrorCode::kClientClosed, "request cancelled: the upload did not finish");
-  if (!got_file) throw_invalid("no file: send the file in a multipart part named 'data'");
-  if (std::fflush(file.get()) != 0) {
-    if (const char* p = storage_problem(errno)) throw_storage_full(p);
-    throw Error(ErrorCode::kInternal, "cannot store the upload");
-  }
-  file.reset();
+    if (is_form_field(name)) return std::nullopt;
+    return "unknown multipart part '" + name +
+           "': use data (or file) for the file, or one of the dataset options";
+  };
+  rules.one_file_only = "send one file only, in a part named 'data' (or 'file')";
+  rules.too_large = "dataset too large";
+  rules.max_bytes = r.services().config.max_upload_bytes;
+  std::string path = datasets.new_upload_path();
+  UploadForm upload = spool_upload(reader, path, rules);
+  if (!upload.got_file) throw_invalid("no file: send the file in a multipart part named 'data'");
+  const std::map<std::string, std::string>& form = upload.fields;
+  const std::string& filename = upload.filename;
 
   service::CreateDatasetRequest req;
   req.name = param(ctx.req, form, "name").value_or("");
@@ -205,7 +126,7 @@ void create_dataset(Ctx& ctx, const ContentReader& reader, Router& r) {
       parse_bool(param(ctx.req, form, "keep_original_file"), "keep_original_file");
   req.csv_delimiter = param(ctx.req, form, "csv_delimiter");
   req.text_separator = param(ctx.req, form, "text_separator");
-  remove_guard.keep = true;  // create() owns the file from here on (and removes it on error)
+  // create() owns the file from here on (and removes it on error)
   service::Dataset dataset;
   try {
     dataset = datasets.create(ctx.owner, req, path);
@@ -233,9 +154,11 @@ std::string first_param(const http::Request& req, const char* a, const char* b) 
   return "";
 }
 
+}  // namespace
+
 // RFC 6266: an ASCII `filename=` any client can show (quotes, backslashes, separators, control
 // and non-ASCII bytes become '_') and, for anything else, `filename*=UTF-8''` percent-encoded.
-std::string content_disposition(const std::string& name) {
+static std::string content_disposition(const std::string& name) {
   std::string ascii;
   bool plain = true;
   for (unsigned char c : name) {
@@ -260,7 +183,7 @@ std::string content_disposition(const std::string& name) {
   return out + "; filename*=UTF-8''" + enc;
 }
 
-// Streams the blob `key` (Range applies); 404 when it is gone.
+// Declared in api/file_response.h.
 void serve_blob(http::Response& res, service::BlobStore& blobs, const std::string& key,
                 const std::string& name, const char* content_type) {
   failpoint("api.part_open");
@@ -278,8 +201,6 @@ void serve_blob(http::Response& res, service::BlobStore& blobs, const std::strin
   res.set_header("X-Content-Type-Options", "nosniff");
   res.set_file(std::move(source), content_type);
 }
-
-}  // namespace
 
 void register_dataset_routes(Router& r) {
   r.post_stream("/v1/datasets", idempotent(r, [&r](Ctx& ctx, const ContentReader& reader) {

@@ -36,6 +36,9 @@
 #include "service/embedding_service.h"
 #include "service/job_service.h"
 #include "service/model_registry.h"
+#include "service/openai_batch_job_kind.h"
+#include "service/openai_batches.h"
+#include "service/openai_files.h"
 #include "service/shared_secret.h"
 #include "store/store.h"
 #include "store/timed_store.h"
@@ -332,6 +335,11 @@ int serve(ServeOptions o, Role role) {
   jobs.add_kind(std::make_unique<ej::service::BatchJobKind>(&services));  // /v2/batches
   ej::service::BatchService batches(&services);
   services.batches = &batches;
+  jobs.add_kind(std::make_unique<ej::service::OpenAiBatchJobKind>(&services));  // /v1/batches
+  ej::service::OpenAiFiles openai_files(&services);
+  ej::service::OpenAiBatches openai_batches(&services);
+  services.openai_files = &openai_files;
+  services.openai_batches = &openai_batches;
 
   const bool works = role == Role::kWorker || !o.no_work;
   if (role == Role::kWorker) return run_worker(services, set);

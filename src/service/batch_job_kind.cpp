@@ -31,42 +31,29 @@ json record(const char* name, json fields) {
   return {{"type", "record"}, {"name", name}, {"fields", std::move(fields)}};
 }
 
-// The HTTP status /v2/embed would have answered a record's error with.
-int status_code(const Error& e) {
-  switch (e.code()) {
-    case ErrorCode::kInvalidArgument:
-      return 400;
-    case ErrorCode::kNotFound:
-      return 404;
-    case ErrorCode::kUnprocessable:
-      return 422;
-    default:
-      return 500;
-  }
-}
-
-// One record of a chunk: its body's call and task, or its error.
+// One record of a chunk: its decoded call and task, or its output (an error) already.
 struct Record {
   std::string custom_id;
-  EmbedCall call;
+  std::unique_ptr<BatchCall> call;
   std::shared_ptr<EmbedTask> task;
-  json error;  // null unless the record failed
+  json refused;  // null unless the record failed
 };
 
 class BatchChunk final : public ChunkRun {
  public:
-  BatchChunk(Services* services, const store::JobLease& lease, const std::string& owner,
-             const ServedModel& model, int64_t chunk_index, std::vector<json> rows,
-             const std::string& path)
+  BatchChunk(Services* services, const BatchFormat& format, const store::JobLease& lease,
+             const std::string& owner, const ServedModel& model, int64_t chunk_index,
+             std::vector<json> rows, const std::string& path)
       : services_(services),
+        format_(format),
         lease_(lease),
         owner_(owner),
         model_(model),
         chunk_index_(chunk_index),
-        writer_(path, batch_output_schema_json(), kEmbedResultAvroCodec) {
+        writer_(path, format.output_schema_json(), kEmbedResultAvroCodec) {
     records_.reserve(rows.size());
     try {
-      submit_all(services, model, rows);
+      submit_all(rows);
     } catch (...) {
       cancel();  // what fails the batch: drop the records already queued
       throw;
@@ -95,17 +82,16 @@ class BatchChunk final : public ChunkRun {
   void write(store::ChunkRow* c) override {
     int64_t tokens = 0, cached_tokens = 0, failed = 0;
     for (auto& r : records_) {
-      json out = {{"custom_id", r.custom_id}, {"body", nullptr}, {"error", nullptr}};
       if (r.task) {
         try {
           r.task->wait();
         } catch (const Error& e) {
           // A record the engine refuses fails alone; anything else fails the batch.
           if (e.code() != ErrorCode::kInvalidArgument) throw;
-          r.error = error_json(r, e);
+          r.refused = format_.refuse(r.custom_id, e);
         }
       }
-      if (r.error.is_null()) {
+      if (r.refused.is_null()) {
         // The embedding cache keeps what this record computed.
         services_->embeddings->remember(model_, *r.task);
         EmbedResult result;
@@ -115,12 +101,11 @@ class BatchChunk final : public ChunkRun {
         result.cached_tokens = r.task->cached_tokens;
         tokens += result.total_tokens;
         cached_tokens += result.cached_tokens;
-        out["body"] = v2_embed_response(r.call, result, model_, random_uuid());
+        writer_.append(format_.answer(r.custom_id, *r.call, result, model_));
       } else {
-        out["error"] = r.error;
+        writer_.append(r.refused);
         ++failed;
       }
-      writer_.append(out);
     }
     failpoint("job.before_chunk_close");
     // Fenced: refused once another worker holds the job (whose commit then counts its own).
@@ -132,30 +117,26 @@ class BatchChunk final : public ChunkRun {
   }
 
  private:
-  // Decodes each record for the model (as /v2/embed would) and queues it as one bulk task.
-  void submit_all(Services* services, const ServedModel& model, std::vector<json>& rows) {
+  // Decodes each record for the model and queues it as one bulk task.
+  void submit_all(std::vector<json>& rows) {
     for (auto& row : rows) {
       Record r;
       r.custom_id = row.at("custom_id").get<std::string>();
       try {
-        r.call = decode_v2_embed(json::parse(row.at("body").get<std::string>()), &model);
-        r.call.request.owner = owner_;  // embedding cache entries are per owner
-        r.task = services->embeddings->submit_bulk(model, r.call.request);
+        r.call = format_.decode(row, model_);
+        r.call->request.owner = owner_;  // embedding cache entries are per owner
+        r.task = services_->embeddings->submit_bulk(model_, r.call->request);
       } catch (const Error& e) {
         if (e.code() == ErrorCode::kInternal || e.code() == ErrorCode::kUnavailable) throw;
         r.task.reset();
-        r.error = error_json(r, e);
+        r.refused = format_.refuse(r.custom_id, e);
       }
       records_.push_back(std::move(r));
     }
   }
 
-  static json error_json(const Record& r, const Error& e) {
-    return {{"status_code", status_code(e)},
-            {"message", public_message(e, "embedding record " + r.custom_id)}};
-  }
-
   Services* services_;
+  const BatchFormat& format_;
   store::JobLease lease_;
   std::string owner_;
   const ServedModel& model_;
@@ -169,6 +150,37 @@ class BatchChunk final : public ChunkRun {
   bool written_ = false;
 };
 
+// Cohere's records: a v2 embed body each, answered with the v2 embed response.
+struct CohereCall final : BatchCall {
+  EmbedCall embed;
+};
+
+class CohereFormat final : public BatchFormat {
+ public:
+  std::string output_schema_json() const override { return batch_output_schema_json(); }
+  std::unique_ptr<BatchCall> decode(const json& row, const ServedModel& model) const override {
+    auto call = std::make_unique<CohereCall>();
+    call->embed = decode_v2_embed(json::parse(row.at("body").get<std::string>()), &model);
+    call->request = call->embed.request;
+    return call;
+  }
+  json answer(const std::string& custom_id, const BatchCall& call, const EmbedResult& result,
+              const ServedModel& model) const override {
+    return {{"custom_id", custom_id},
+            {"body", v2_embed_response(static_cast<const CohereCall&>(call).embed, result, model,
+                                       random_uuid())},
+            {"error", nullptr}};
+  }
+  json refuse(const std::string& custom_id, const std::exception& e) const override {
+    const auto* err = dynamic_cast<const Error*>(&e);
+    return {{"custom_id", custom_id},
+            {"body", nullptr},
+            {"error",
+             {{"status_code", err ? batch_record_status(*err) : 500},
+              {"message", public_message(e, "embedding record " + custom_id)}}}};
+  }
+};
+
 class BatchRun final : public KindRun {
  public:
   BatchRun(Services* services, const store::JobRow& job) : services_(services), job_(job) {}
@@ -176,8 +188,8 @@ class BatchRun final : public KindRun {
   std::unique_ptr<ChunkRun> start_chunk(const ServedModel& model, const store::JobLease& lease,
                                         int64_t chunk_index, std::vector<json> rows,
                                         const std::string& path) override {
-    return std::make_unique<BatchChunk>(services_, lease, job_.owner, model, chunk_index,
-                                        std::move(rows), path);
+    return start_batch_chunk(services_, format_, lease, job_.owner, model, chunk_index,
+                             std::move(rows), path);
   }
 
   void describe_output(store::DatasetRow* out, JobStatus status, int64_t rows) override {
@@ -206,9 +218,31 @@ class BatchRun final : public KindRun {
  private:
   Services* services_;
   store::JobRow job_;
+  CohereFormat format_;
 };
 
 }  // namespace
+
+int batch_record_status(const Error& e) {
+  switch (e.code()) {
+    case ErrorCode::kInvalidArgument:
+      return 400;
+    case ErrorCode::kNotFound:
+      return 404;
+    case ErrorCode::kUnprocessable:
+      return 422;
+    default:
+      return 500;
+  }
+}
+
+std::unique_ptr<ChunkRun> start_batch_chunk(Services* services, const BatchFormat& format,
+                                            const store::JobLease& lease, const std::string& owner,
+                                            const ServedModel& model, int64_t chunk_index,
+                                            std::vector<json> rows, const std::string& path) {
+  return std::make_unique<BatchChunk>(services, format, lease, owner, model, chunk_index,
+                                      std::move(rows), path);
+}
 
 std::string batch_output_schema_json() {
   static const std::string schema = [] {

@@ -9,12 +9,51 @@
 // Failed records per chunk are stored with Store::put_chunk_failures. Threads: job_kind.h.
 #pragma once
 
+#include <memory>
 #include <string>
 
+#include "common/error.h"
+#include "service/embedding_service.h"
 #include "service/job_kind.h"
 #include "service/services.h"
 
 namespace ej::service {
+
+// One decoded batch record: what goes to the scheduler, plus what the format keeps to answer.
+struct BatchCall {
+  virtual ~BatchCall() = default;
+  EmbedRequest request;  // the chunk runner sets owner
+};
+
+// What a batch API makes of its records ({custom_id, body} rows): Cohere's /v2/batches (below)
+// and OpenAI's /v1/batches (openai_batch_job_kind.h). The chunk runner (start_batch_chunk) is
+// shared: it decodes each record, queues it as one bulk task, and writes one output record per
+// input record, in order, to an Avro chunk of output_schema_json(). Const, thread-safe.
+class BatchFormat {
+ public:
+  virtual ~BatchFormat() = default;
+  virtual std::string output_schema_json() const = 0;
+  // Decodes `row` for `model`; throws ej::Error for a record that fails alone (kInternal and
+  // kUnavailable fail the chunk).
+  virtual std::unique_ptr<BatchCall> decode(const nlohmann::json& row,
+                                            const ServedModel& model) const = 0;
+  // The output record of a record embedded as `result`.
+  virtual nlohmann::json answer(const std::string& custom_id, const BatchCall& call,
+                                const EmbedResult& result, const ServedModel& model) const = 0;
+  // The output record of a record refused with `e` (by decode, or by the engine).
+  virtual nlohmann::json refuse(const std::string& custom_id, const std::exception& e) const = 0;
+};
+
+// The HTTP status the sync route would have answered a record's error with.
+int batch_record_status(const Error& e);
+
+// Starts chunk `chunk_index` of a batch of `owner` (job_kind.h's KindRun::start_chunk), its
+// records answered through `format` (which must outlive the chunk).
+std::unique_ptr<ChunkRun> start_batch_chunk(Services* services, const BatchFormat& format,
+                                            const store::JobLease& lease, const std::string& owner,
+                                            const ServedModel& model, int64_t chunk_index,
+                                            std::vector<nlohmann::json> rows,
+                                            const std::string& path);
 
 // The Avro schema of batch output parts (JSON text).
 std::string batch_output_schema_json();

@@ -73,6 +73,8 @@ struct IngestResult {
   std::vector<std::string> preserve_fields;  // kept + optional fields, schema order
   std::vector<IngestPart> parts;
   uint64_t total_bytes = 0;  // sum of part sizes
+  // What a dataset type's ingest adds to the dataset's info (merged into it; null = nothing).
+  nlohmann::json extra_info;
 };
 
 // Validates `input_path` and writes its rows as Avro parts `<out_dir>/<part_prefix>-<i>.avro`.

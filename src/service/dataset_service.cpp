@@ -13,6 +13,7 @@
 #include "service/dataset_ingest.h"
 #include "service/ingest/batch_input.h"
 #include "service/ingest/text_util.h"
+#include "service/openai_batch_input.h"
 #include "service/paths.h"
 #include "service/storage_error.h"
 #include "store/store.h"
@@ -114,9 +115,15 @@ Dataset DatasetService::create(const std::string& owner, const CreateDatasetRequ
   check_label("name", r.name);
   std::string filename = harmless_filename(r.filename);
   if (r.type.empty()) throw_invalid("type must be set");
-  if (r.type != "embed-input" && r.type != kBatchEmbedInputType) {
+  if (r.type != "embed-input" && r.type != kBatchEmbedInputType &&
+      r.type != kOpenAiBatchInputType) {
     throw_invalid("dataset type is invalid: '" + r.type +
                   "' (this server accepts embed-input and batch-embed-v2-input uploads)");
+  }
+  if (r.type == kOpenAiBatchInputType && !r.keep_original_file) {
+    throw_invalid(
+        "openai-batch-input datasets are OpenAI batch files: upload them with POST "
+        "/v1/files (purpose batch)");
   }
   nlohmann::json o = {{"filename", filename},
                       {"keep_fields", r.keep_fields},
@@ -262,11 +269,13 @@ bool DatasetService::validate_one(const std::string& worker) {
     }
     fs::create_directories(dir);
     std::unique_ptr<LocalBlobFile> input = blobs.fetch(upload);
+    const IngestOptions opt = ingest_options(row->options, cfg);
     IngestResult res =
         row->dataset_type == kBatchEmbedInputType  // batches (service/ingest/batch_input.h)
-            ? ingest_batch_embed_input(input->path(), dir, "part",
-                                       ingest_options(row->options, cfg))
-            : ingest_embed_input(input->path(), dir, "part", ingest_options(row->options, cfg));
+            ? ingest_batch_embed_input(input->path(), dir, "part", opt)
+            : row->dataset_type == kOpenAiBatchInputType  // OpenAI files (openai_batch_input.h)
+                  ? ingest_openai_batch_input(input->path(), dir, "part", opt)
+                  : ingest_embed_input(input->path(), dir, "part", opt);
     input.reset();
     failpoint("dataset.after_ingest");
     nlohmann::json parts = nlohmann::json::array();
@@ -290,6 +299,7 @@ bool DatasetService::validate_one(const std::string& worker) {
                  {"preserve_fields", res.preserve_fields},
                  {"format", std::string(to_string(res.format))},
                  {"skipped_rows", res.skipped_rows}};
+    if (res.extra_info.is_object()) row->info.update(res.extra_info);
     if (row->options.value("keep_original_file", false)) {
       row->info["original_file"] = upload;
       size += static_cast<int64_t>(blobs.size(upload).value_or(0));

@@ -20,6 +20,8 @@ class BlobStore;
 class DatasetService;
 class EmbeddingService;
 class JobService;
+class OpenAiBatches;
+class OpenAiFiles;
 
 struct Services {
   ServiceConfig config;
@@ -30,8 +32,10 @@ struct Services {
   ModelRegistry* models = nullptr;
   DatasetService* datasets = nullptr;
   JobService* jobs = nullptr;
-  EmbeddingService* embeddings = nullptr;  // every embedding and tokenization goes through it
-  BatchService* batches = nullptr;         // /v2/batches (runs on `jobs`)
+  EmbeddingService* embeddings = nullptr;   // every embedding and tokenization goes through it
+  BatchService* batches = nullptr;          // /v2/batches (runs on `jobs`)
+  OpenAiFiles* openai_files = nullptr;      // /v1/files (datasets of OpenAI batch files)
+  OpenAiBatches* openai_batches = nullptr;  // /v1/batches (runs on `jobs`)
 };
 
 }  // namespace ej::service

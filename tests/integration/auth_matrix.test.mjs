@@ -45,6 +45,17 @@ const ROUTES = [
   { method: "POST", pattern: "/v1/check-api-key", kind: "keyed", body: {} },
   // OpenAI's API: keyed, with OpenAI's error body ({"error": {"message", ...}}).
   { method: "POST", pattern: "/v1/embeddings", kind: "openai", body: { model: MODEL, input: "hi" } },
+  { method: "POST", pattern: "/v1/files", kind: "openai", body: "oaupload" },
+  { method: "GET", pattern: "/v1/files", kind: "openai" },
+  { method: "GET", pattern: "/v1/files/{file}", kind: "openai", owned: true },
+  { method: "GET", pattern: "/v1/files/{file}/content", kind: "openai", owned: true },
+  // With a good key: deletes a spare file of A's (the others stay for the routes above).
+  { method: "DELETE", pattern: "/v1/files/{file}", kind: "openai", owned: true, spare: true },
+  { method: "POST", pattern: "/v1/batches", kind: "openai", body: "oabatch" },
+  { method: "GET", pattern: "/v1/batches", kind: "openai" },
+  { method: "GET", pattern: "/v1/batches/{oabatch}", kind: "openai", owned: true },
+  // A's batch is completed: cancelling it is a 400 (after the key was accepted).
+  { method: "POST", pattern: "/v1/batches/{oabatch}/cancel", kind: "openai", owned: true, ok: 400 },
   // Open on purpose (operators, load balancers, the dashboard's own files): no owner's data.
   { method: "GET", pattern: "/health", kind: "open" },
   { method: "GET", pattern: "/ready", kind: "open" },
@@ -94,7 +105,28 @@ before(async () => {
   await poll(() => raw(server.url, "GET", `/v2/batches/${batch}`, { token: KEY_A }), (r) => r.json.batch.status === "BATCH_STATUS_COMPLETED", {
     what: "owner A's batch",
   });
-  A = { dataset: id, job: jobId, batchDataset, batch };
+  // OpenAI's Files and Batch APIs: a file, a spare file and a finished batch of A's.
+  const oaLine = JSON.stringify({ custom_id: "a", method: "POST", url: "/v1/embeddings", body: { model: MODEL, input: `${SECRET_TEXT} oa` } });
+  const oaUpload = async () => {
+    const fd = new FormData();
+    fd.append("purpose", "batch");
+    fd.append("file", new Blob([oaLine + "\n"]), "a.jsonl");
+    const res = await raw(server.url, "POST", "/v1/files", { token: KEY_A, body: fd });
+    assert.equal(res.status, 200, res.text);
+    return res.json.id;
+  };
+  const oaFile = await oaUpload();
+  const oaSpare = await oaUpload();
+  const oaMade = await raw(server.url, "POST", "/v1/batches", {
+    token: KEY_A,
+    body: { input_file_id: oaFile, endpoint: "/v1/embeddings", completion_window: "24h" },
+  });
+  assert.equal(oaMade.status, 200, oaMade.text);
+  const oaBatch = oaMade.json.id;
+  await poll(() => raw(server.url, "GET", `/v1/batches/${oaBatch}`, { token: KEY_A }), (r) => r.json.status === "completed", {
+    what: "owner A's OpenAI batch",
+  });
+  A = { dataset: id, job: jobId, batchDataset, batch, oaFile, oaSpare, oaBatch };
 });
 
 after(async () => {
@@ -107,6 +139,8 @@ async function concrete(route) {
     .replace("{dataset}", A.dataset)
     .replace("{job}", A.job)
     .replace("{batch}", A.batch)
+    .replace("{file}", route.spare ? A.oaSpare : A.oaFile)
+    .replace("{oabatch}", A.oaBatch)
     .replace("{model}", MODEL)
     .replace("{part}", "0");
   if (route.link === "part") {
@@ -124,6 +158,13 @@ function bodyFor(route) {
   }
   if (route.body === "job") return { body: { model: MODEL, dataset_id: A.dataset, input_type: "search_document" } };
   if (route.body === "batch") return { body: { name: "intruder", input_dataset_id: A.batchDataset, model: MODEL } };
+  if (route.body === "oaupload") {
+    const fd = new FormData();
+    fd.append("purpose", "batch");
+    fd.append("file", new Blob([`{"custom_id": "i", "method": "POST", "url": "/v1/embeddings", "body": {"model": "${MODEL}", "input": "intruder"}}\n`]), "x.jsonl");
+    return { body: fd };
+  }
+  if (route.body === "oabatch") return { body: { input_file_id: A.oaFile, endpoint: "/v1/embeddings", completion_window: "24h" } };
   return { body: route.body };
 }
 
@@ -167,18 +208,37 @@ test("the table lists every route the server registers", () => {
   }
 });
 
-test("OpenAI routes: every bad Authorization is a 401 with OpenAI's error body", async () => {
-  for (const route of ROUTES.filter((r) => r.kind === "openai")) {
+test("OpenAI routes: every bad Authorization is a 401 with OpenAI's error body; B gets a 404 for A's", async () => {
+  const openai = ROUTES.filter((r) => r.kind === "openai");
+  for (const route of openai) {
+    const p = await concrete(route);
     for (const [name, auth] of Object.entries(BAD_AUTH)) {
-      const headers = auth === undefined ? {} : { Authorization: auth };
-      const res = await raw(server.url, route.method, route.pattern, { headers, body: route.body });
+      const res = await send(route, p, auth);
       const where = `${route.method} ${route.pattern} with ${name}`;
       assert.equal(res.status, 401, `${where}: ${res.text.slice(0, 200)}`);
       assert.equal(typeof res.json?.error?.message, "string", where);
       assertNoLeak(res, where);
     }
-    const ok = await raw(server.url, route.method, route.pattern, { token: KEY_A, body: route.body });
-    assert.equal(ok.status, 200, ok.text.slice(0, 200));
+    if (route.owned) {
+      // Another owner's key: A's file or batch is a 404 with OpenAI's body, as a missing id.
+      const where = `${route.method} ${route.pattern} [owner B]`;
+      const res = await send(route, p, `Bearer ${KEY_B}`);
+      assert.equal(res.status, 404, `${where}: ${res.text.slice(0, 200)}`);
+      assert.equal(typeof res.json?.error?.message, "string", where);
+      assertNoLeak(res, where);
+      const ghost = p.replace(A.oaFile, "file-zzzzzz").replace(A.oaSpare, "file-zzzzzz").replace(A.oaBatch, "batch_zzzzzz");
+      const other = await send(route, ghost, `Bearer ${KEY_B}`);
+      assert.equal(other.status, 404, `${where} ghost: ${other.text}`);
+      assert.equal(res.json.error.message.replace(/(file|batch)[-_][A-Za-z0-9]+/g, "<id>"), other.json.error.message.replace(/(file|batch)[-_][A-Za-z0-9]+/g, "<id>"), where);
+    } else if (route.method === "GET") {
+      const res = await send(route, p, `Bearer ${KEY_B}`);
+      assert.equal(res.status, 200, res.text.slice(0, 200));
+      assert.ok(!res.text.includes(A.oaFile) && !res.text.includes(A.oaBatch), `${route.pattern} [owner B]: shows A's ids`);
+    }
+  }
+  for (const route of openai) {
+    const ok = await send(route, await concrete(route), `Bearer ${KEY_A}`);
+    assert.equal(ok.status, route.ok ?? 200, `${route.method} ${route.pattern}: ${ok.text.slice(0, 200)}`);
   }
 });
 

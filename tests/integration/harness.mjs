@@ -62,6 +62,15 @@ process.on("exit", () => {
   }
 });
 
+// Files (not directories) under `dir`, relative to it.
+export function filesUnder(dir) {
+  if (!fs.existsSync(dir)) return [];
+  return fs.readdirSync(dir, { withFileTypes: true }).flatMap((e) => {
+    const p = path.join(dir, e.name);
+    return e.isDirectory() ? filesUnder(p).map((f) => path.join(e.name, f)) : [e.name];
+  });
+}
+
 export function makeDataDir() {
   return fs.mkdtempSync(path.join(os.tmpdir(), "embedjobs-it-"));
 }

@@ -21,6 +21,7 @@ import {
   makeTexts,
   raw,
   sleep,
+  filesUnder,
   KEY_A,
 } from "./harness.mjs";
 
@@ -214,15 +215,6 @@ test("cancel through an API process reaches the worker running the job within a 
   assert.equal(recs.length, atEnd);
   recs.forEach((r, i) => assert.equal(r.text, texts[i], `row ${i}`));
 });
-
-// Files (not directories) under `dir`, relative to it.
-function filesUnder(dir) {
-  if (!fs.existsSync(dir)) return [];
-  return fs.readdirSync(dir, { withFileTypes: true }).flatMap((e) => {
-    const p = path.join(dir, e.name);
-    return e.isDirectory() ? filesUnder(p).map((f) => path.join(e.name, f)) : [e.name];
-  });
-}
 
 const PG = process.env.EMBEDJOBS_TEST_PG;
 test(

@@ -10,6 +10,7 @@
 #include "common/error.h"
 #include "service/embed_request.h"
 #include "service/ingest/input_file.h"
+#include "service/ingest/jsonl_lines.h"
 #include "service/ingest/part_sink.h"
 #include "service/ingest/text_util.h"
 
@@ -19,23 +20,11 @@ namespace {
 
 using nlohmann::json;
 
-constexpr int kMaxJsonDepth = 64;  // as the HTTP front allows for a /v2/embed body
 constexpr size_t kMaxCustomIdBytes = 1024;
 
 // The record of one line, or throws kInvalidArgument with the problem (no "line N: " prefix).
 json parse_record(const std::string& line) {
-  json::parser_callback_t depth_limit = [](int depth, json::parse_event_t, json&) {
-    if (depth > kMaxJsonDepth) {
-      throw_invalid("JSON nested deeper than " + std::to_string(kMaxJsonDepth) + " levels");
-    }
-    return true;
-  };
-  json rec;
-  try {
-    rec = json::parse(line, depth_limit);
-  } catch (const json::exception& e) {
-    throw_invalid(std::string("invalid JSON: ") + e.what());
-  }
+  json rec = ingest::JsonlLines::parse(line);
   if (!rec.is_object()) {
     throw_invalid("a line must be a JSON object {\"custom_id\": string, \"body\": {...}}");
   }
@@ -88,18 +77,12 @@ IngestResult ingest_batch_embed_input(const std::string& input_path, const std::
 
   std::unordered_map<std::string, int64_t> first_line;  // custom_id -> line it is on
   PartSink sink(out_dir, part_prefix, o, &result);
-  ingest::InputFile file(input_path);
-  file.skip_bom();
+  ingest::JsonlLines lines(input_path, o);
   std::string line;
   bool too_long = false;
-  int64_t line_no = 0, skipped = 0;
-  while (file.read_line(&line, o.max_record_bytes, &too_long)) {
-    ++line_no;
-    if ((line_no & 1023) == 0 && o.cancel && o.cancel->load(std::memory_order_relaxed)) {
-      throw Error(ErrorCode::kClientClosed, "dataset validation was cancelled");
-    }
-    if (!line.empty() && line.back() == '\r') line.pop_back();
-    if (!too_long && line.find_first_not_of(" \t") == std::string::npos) continue;
+  int64_t skipped = 0;
+  while (lines.next(&line, &too_long)) {
+    const int64_t line_no = lines.line_no();
     std::string problem;
     json rec;
     if (too_long) {
