@@ -55,14 +55,12 @@ struct Record {
 
 class BatchChunk final : public ChunkRun {
  public:
-  BatchChunk(Services* services, const store::JobLease& lease, const std::string& owner,
-             const ServedModel& model, int64_t chunk_index, std::vector<json> rows,
-             const std::string& path)
+  BatchChunk(Services* services, const store::ChunkLease& lease, const std::string& owner,
+             const ServedModel& model, std::vector<json> rows, const std::string& path)
       : services_(services),
         lease_(lease),
         owner_(owner),
         model_(model),
-        chunk_index_(chunk_index),
         writer_(path, batch_output_schema_json(), kEmbedResultAvroCodec) {
     records_.reserve(rows.size());
     try {
@@ -123,8 +121,8 @@ class BatchChunk final : public ChunkRun {
       writer_.append(out);
     }
     failpoint("job.before_chunk_close");
-    // Fenced: refused once another worker holds the job (whose commit then counts its own).
-    services_->store->put_chunk_failures(lease_, chunk_index_, failed);
+    // Fenced: refused once another worker holds the chunk (whose commit then counts its own).
+    services_->store->put_chunk_failures(lease_, failed);
     c->tokens = tokens;
     c->cached_tokens = cached_tokens;
     c->size_bytes = static_cast<int64_t>(writer_.close());
@@ -156,10 +154,9 @@ class BatchChunk final : public ChunkRun {
   }
 
   Services* services_;
-  store::JobLease lease_;
+  store::ChunkLease lease_;
   std::string owner_;
   const ServedModel& model_;
-  int64_t chunk_index_;
   AvroPartWriter writer_;
   // Built by the constructor; from then on cancel() (any thread) only reads the tasks, and
   // write() (the worker) leaves them in place.
@@ -173,11 +170,9 @@ class BatchRun final : public KindRun {
  public:
   BatchRun(Services* services, const store::JobRow& job) : services_(services), job_(job) {}
 
-  std::unique_ptr<ChunkRun> start_chunk(const ServedModel& model, const store::JobLease& lease,
-                                        int64_t chunk_index, std::vector<json> rows,
-                                        const std::string& path) override {
-    return std::make_unique<BatchChunk>(services_, lease, job_.owner, model, chunk_index,
-                                        std::move(rows), path);
+  std::unique_ptr<ChunkRun> start_chunk(const ServedModel& model, const store::ChunkLease& lease,
+                                        std::vector<json> rows, const std::string& path) override {
+    return std::make_unique<BatchChunk>(services_, lease, job_.owner, model, std::move(rows), path);
   }
 
   void describe_output(store::DatasetRow* out, JobStatus status, int64_t rows) override {
