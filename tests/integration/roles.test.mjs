@@ -36,8 +36,9 @@ const workers = [];
 
 before(async () => {
   dataDir = makeDataDir();
-  api1 = await startServer({ dataDir, args: ["--no-work"] });
-  api2 = await startServer({ dataDir, args: ["--no-work"] });
+  // A job's chunk size is fixed when it is created (on an API process), for every worker.
+  api1 = await startServer({ dataDir, chunkRows: CHUNK, args: ["--no-work"] });
+  api2 = await startServer({ dataDir, chunkRows: CHUNK, args: ["--no-work"] });
   for (let i = 0; i < 2; i++) workers.push(await startWorker({ dataDir, ...WORK }));
 });
 
@@ -182,7 +183,9 @@ test("SIGTERM drains a worker mid-job: exit 0, and the other worker finishes the
   const second = workers.find((w) => w !== first);
   // Both workers share the job's chunks; the drained one's chunk is handed back, not left to
   // expire: the other worker finishes the job well before the 30 s lease.
-  await claimer(jobId, [second]);
+  await claimer(jobId, [second]).catch((e) => {
+    throw new Error(`${e.message}\nsecond worker:\n${second.logs().slice(-4000)}\nfirst:\n${first.logs().slice(-3000)}`);
+  });
   const job = await waitJob(co, jobId, 90000);
   assert.equal(job.status, "complete");
   assert.ok(Date.now() - t0 < 25000, `the job finished ${Date.now() - t0} ms after SIGTERM`);

@@ -153,6 +153,59 @@ TEST_P(StoreTest, ChunksCommitOnceUnderTheLeaseAndFinishIsAtomic) {
   EXPECT_FALSE(store_->claim_job("w2", 60000).has_value());  // finished jobs are not claimed
 }
 
+TEST_P(StoreTest, CancelStopsChunkClaimsAndItsFinalStepWaitsForTheLiveChunkLeases) {
+  store_->insert_job(chunked_job("j1", 40, 10, 1000));
+  const ChunkLease held = claim_chunk_for(*store_, "w1");
+  const ChunkLease expired = claim_chunk_for(*store_, "w2", -1);
+  ASSERT_EQ(store_->request_cancel("j1"), JobStatus::kCancelling);
+  // No chunk of a cancelling job is handed out: neither a new one nor the expired one.
+  EXPECT_FALSE(store_->claim_chunk("w3", 60000).has_value());
+  // Its holder sees the cancel when it renews; its final step waits while a chunk lease lives.
+  JobStatus status = JobStatus::kProcessing;
+  EXPECT_TRUE(store_->renew_chunk_lease(held, 60000, &status));
+  EXPECT_EQ(status, JobStatus::kCancelling);
+  EXPECT_FALSE(store_->claim_job("w3", 60000).has_value());
+  // A chunk in flight may still commit (the cancelled output keeps the committed prefix).
+  EXPECT_TRUE(store_->commit_chunk(held, chunk_row(0, 10, 1, "c0")));
+  std::optional<JobRow> final_step = store_->claim_job("w3", 60000);
+  ASSERT_TRUE(final_step.has_value());
+  EXPECT_EQ(final_step->status, JobStatus::kCancelling);
+  DatasetRow out = dataset("out", "alice", 5000);
+  out.num_rows = 10;
+  ASSERT_TRUE(store_->finish_job(JobLease{"j1", "w3", final_step->lease_generation},
+                                 JobStatus::kCancelled, out, ""));
+  EXPECT_EQ(store_->get_job("j1")->rows_done, 10);
+  // The finish ended every chunk lease: the late holder's writes are refused.
+  EXPECT_FALSE(store_->begin_chunk(expired).held);
+  EXPECT_FALSE(store_->commit_chunk(expired, chunk_row(1, 10, 1, "c1")));
+}
+
+TEST_P(StoreTest, ARejectedChunkFailsTheJobAndEndsEveryChunkLease) {
+  store_->insert_job(chunked_job("j1", 30, 10, 1000));
+  const ChunkLease poison = claim_chunk_for(*store_, "w1");
+  const ChunkLease other = claim_chunk_for(*store_, "w2");
+  EXPECT_TRUE(store_->fail_job(poison, "rows 0-9 failed 3 times: boom"));
+  EXPECT_EQ(store_->get_job("j1")->status, JobStatus::kFailed);
+  EXPECT_EQ(store_->get_job("j1")->error, "rows 0-9 failed 3 times: boom");
+  EXPECT_FALSE(store_->commit_chunk(other, chunk_row(1, 10, 1, "c1")));
+  EXPECT_FALSE(store_->fail_job(other, "again"));
+  EXPECT_FALSE(store_->claim_chunk("w3", 60000).has_value());
+  EXPECT_FALSE(store_->claim_job("w3", 60000).has_value());
+}
+
+TEST_P(StoreTest, AJobWithoutRowsHasNoChunksAndItsFinalStepIsDueAtOnce) {
+  JobRow empty = chunked_job("j0", 0, 10, 1000);
+  store_->insert_job(empty);
+  EXPECT_EQ(chunk_count(empty), 0);
+  EXPECT_EQ(chunk_count(chunked_job("x", 31, 10)), 4);
+  EXPECT_EQ(chunk_count(chunked_job("x", 30, 10)), 3);
+  EXPECT_FALSE(store_->claim_chunk("w1", 60000).has_value());
+  std::optional<JobRow> final_step = store_->claim_job("w1", 60000);
+  ASSERT_TRUE(final_step.has_value());
+  EXPECT_EQ(final_step->id, "j0");
+  EXPECT_GT(final_step->started_us, 0);
+}
+
 TEST_P(StoreTest, DeadWorkersFinalStepIsResumedAfterItsLeaseExpires) {
   store_->insert_job(job("j1", "alice", 1000));  // no chunks: the final step is due at once
   auto first = store_->claim_job("w1", -1);
