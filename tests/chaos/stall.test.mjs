@@ -74,11 +74,14 @@ test("a worker SIGSTOPped past its lease is fenced; the other finishes the job e
   const before = (await co.embedJobs.get(jobId)).rows_done;
   stalled.proc.kill("SIGSTOP");
 
-  // The other process takes the job over once the lease has run out, and makes progress.
+  // The other process goes on with the job's chunks, and reclaims the stalled one's chunk once
+  // its lease has run out (a later generation of that chunk).
+  const reclaimed = (server) =>
+    new RegExp(`job ${jobId}: claimed by \\S+ \\(chunk \\d+, generation [2-9]`).test(server.logs());
   await poll(
-    async () => ({ claimed: claimedBy(other, jobId), j: await co.embedJobs.get(jobId) }),
+    async () => ({ claimed: reclaimed(other), j: await co.embedJobs.get(jobId) }),
     ({ claimed, j }) => claimed && j.rows_done >= before + 4 * CHUNK,
-    { what: "the other process to take the job over", timeoutMs: 20000, intervalMs: 50 },
+    { what: "the other process to reclaim the stalled one's chunk", timeoutMs: 20000, intervalMs: 50 },
   );
   const mid = await co.embedJobs.get(jobId);
   assert.equal(mid.status, "processing", "the job must still run when the stalled worker wakes");
