@@ -409,17 +409,8 @@ void JobService::run_claimed_chunk(const store::ChunkClaim& claim, const std::st
   std::unique_ptr<KindRun> run;
   const ServedModel* model = nullptr;
   try {
-    input = services_->store->get_dataset(job.input_dataset_id);
-    if (!input) {
-      throw Error(ErrorCode::kNotFound,
-                  "input dataset " + job.input_dataset_id + " was deleted while the job ran");
-    }
-    auto kind = kinds_.find(job.kind);
-    if (kind == kinds_.end()) {
-      throw Error(ErrorCode::kInternal,
-                  "job has kind '" + job.kind + "', which this server cannot run");
-    }
-    run = kind->second->begin(job, *input);
+    input.emplace();
+    run = begin_kind_run(job, &*input);
     model = &services_->models->get(job.model);
     // Never mix two models' vectors in one output: a job runs only under the model it began.
     if (!job.model_identity.empty() && job.model_identity != model->identity) {
@@ -479,18 +470,25 @@ void JobService::run_claimed_chunk(const store::ChunkClaim& claim, const std::st
   if (first_row + expected >= job.total_rows) wake_.notify_all();
 }
 
-void JobService::run_final_step(const store::JobRow& job, const store::JobLease& lease) {
-  std::optional<store::DatasetRow> input = services_->store->get_dataset(job.input_dataset_id);
-  if (!input) {
+std::unique_ptr<KindRun> JobService::begin_kind_run(const store::JobRow& job,
+                                                    store::DatasetRow* input) {
+  std::optional<store::DatasetRow> found = services_->store->get_dataset(job.input_dataset_id);
+  if (!found) {
     throw Error(ErrorCode::kNotFound,
                 "input dataset " + job.input_dataset_id + " was deleted while the job ran");
   }
+  *input = std::move(*found);
   auto kind = kinds_.find(job.kind);
   if (kind == kinds_.end()) {
     throw Error(ErrorCode::kInternal,
                 "job has kind '" + job.kind + "', which this server cannot run");
   }
-  std::unique_ptr<KindRun> run = kind->second->begin(job, *input);
+  return kind->second->begin(job, *input);
+}
+
+void JobService::run_final_step(const store::JobRow& job, const store::JobLease& lease) {
+  store::DatasetRow input;
+  std::unique_ptr<KindRun> run = begin_kind_run(job, &input);
   // The output assembly is the step after the last chunk, with its own attempts.
   const JobStatus status =
       job.status == JobStatus::kCancelling ? JobStatus::kCancelled : JobStatus::kComplete;

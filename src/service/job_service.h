@@ -40,6 +40,7 @@
 #include "service/services.h"
 
 namespace ej::store {
+struct DatasetRow;
 struct JobRow;
 struct JobLease;
 struct ChunkLease;
@@ -110,6 +111,8 @@ class JobService {
   // Runs one claimed chunk to its commit (or hands it back); false when it did not commit.
   void run_claimed_chunk(const store::ChunkClaim& claim, const std::string& worker,
                          Progress* progress);
+  // The job's input dataset (into `input`) and its kind's run; throws when either is gone.
+  std::unique_ptr<KindRun> begin_kind_run(const store::JobRow& job, store::DatasetRow* input);
   // Runs a job's final step (claim_job): the output assembly, or the cancelled finish.
   void run_final_step(const store::JobRow& job, const store::JobLease& lease);
   static constexpr int64_t kProgressLogMs = 5000;
