@@ -487,6 +487,12 @@ std::unique_ptr<KindRun> JobService::begin_kind_run(const store::JobRow& job,
 }
 
 void JobService::run_final_step(const store::JobRow& job, const store::JobLease& lease) {
+  if (job.chunk_rows <= 0 && job.total_rows > 0 && job.status == JobStatus::kProcessing) {
+    // Made by an embedjobs before chunk leases (no chunk size stored): it cannot be split now.
+    throw Error(ErrorCode::kInvalidArgument,
+                "this job was started by an older embedjobs (before chunk leases) and cannot be "
+                "resumed by this one; start it again");
+  }
   store::DatasetRow input;
   std::unique_ptr<KindRun> run = begin_kind_run(job, &input);
   // The output assembly is the step after the last chunk, with its own attempts.

@@ -291,6 +291,20 @@ TEST_F(JobTest, AChunkThatKilledItsWorkerThreeTimesEndsTheJobFailed) {
   EXPECT_TRUE(store_->list_chunks(id).empty());
 }
 
+TEST_F(JobTest, AJobFromBeforeChunkLeasesFailsSayingSo) {
+  std::string ds = make_dataset(10);
+  // As an older embedjobs left it in flight: no chunk size stored.
+  store::JobRow old = *store_->get_job(jobs_->create("alice", job_request(ds)).id);
+  store_->request_cancel(old.id);  // (the created one is not the subject)
+  old.id = "old-job";
+  old.chunk_rows = 0;
+  store_->insert_job(old);
+  jobs_->start_workers(1);
+  Job job = wait_done("old-job");
+  EXPECT_EQ(job.status, JobStatus::kFailed);
+  EXPECT_NE(job.error.find("started by an older embedjobs"), std::string::npos) << job.error;
+}
+
 TEST_F(JobTest, CancelBeforeAnyWorkEndsCancelledWithAnEmptyOutput) {
   std::string ds = make_dataset(10);
   std::string id = jobs_->create("alice", job_request(ds)).id;
