@@ -74,6 +74,17 @@ std::string select_jobs(const std::string& rest) {
   return select_sql(job_columns(), "jobs", rest);
 }
 
+// The job columns, each prefixed by `alias.` (for a SELECT that joins jobs).
+std::string column_names_of(const std::string& alias) {
+  std::string names;
+  for (const auto& c : job_columns()) {
+    if (c.role == ColumnRole::kInternal) continue;
+    if (!names.empty()) names += ", ";
+    names += alias + "." + c.name;
+  }
+  return names;
+}
+
 std::vector<DatasetRow> read_datasets(const Result& r) {
   std::vector<DatasetRow> out;
   for (int i = 0; i < r.rows(); ++i) out.push_back(read_row(dataset_columns(), RowView(r, i)));
@@ -348,50 +359,42 @@ class PgStore final : public Store {
   }
 
   std::optional<ChunkClaim> claim_chunk(const std::string& worker, int64_t lease_ms) override {
-    auto c = pool_.borrow();
-    pg::Transaction tx(*c);
-    ChunkClaim claim;
-    // A chunk whose lease expired (its holder died or stalled): reclaimed, generation + 1. Lease
-    // rows another claimer has locked are skipped.
-    Result r = c->exec(
-        "UPDATE job_chunk_leases SET worker = $1, generation = generation + 1, lease_until_ms = " +
+    // One statement (one round trip, one transaction). `re`: a chunk whose lease expired (its
+    // holder died or stalled) is reclaimed, generation + 1 (lease rows another claimer has
+    // locked are skipped). Else `nx`: the next chunk never handed out, of the oldest job that has
+    // one (job rows another claimer has locked are skipped; the job's first claim records when it
+    // started), and `ins` its lease row, generation 1. The job's columns are read as the
+    // statement found them (before its own updates: started_us may still read 0 on a job's
+    // first claim).
+    Result r = pool_.borrow()->exec(
+        "WITH re AS (UPDATE job_chunk_leases SET worker = $1, generation = generation + 1, "
+        "lease_until_ms = " +
             kNowMs +
             " + $2::bigint WHERE (job_id, chunk_index) = (SELECT l.job_id, l.chunk_index FROM "
             "job_chunk_leases l JOIN jobs j ON j.id = l.job_id WHERE j.status = 'processing' AND "
             "l.lease_until_ms < " +
             kNowMs +
             " ORDER BY j.created_us, j.id, l.chunk_index LIMIT 1 FOR UPDATE OF l SKIP LOCKED) "
-            "RETURNING job_id, chunk_index, generation",
+            "RETURNING job_id, chunk_index, generation), nx AS (UPDATE jobs SET chunks_issued = "
+            "chunks_issued + 1, started_us = CASE WHEN started_us = 0 THEN " +
+            kNowUs +
+            " ELSE started_us END WHERE NOT EXISTS (SELECT 1 FROM re) AND id = (SELECT id FROM "
+            "jobs WHERE status = 'processing' AND chunk_rows > 0 AND chunks_issued * chunk_rows < "
+            "total_rows ORDER BY created_us, id LIMIT 1 FOR UPDATE SKIP LOCKED) RETURNING id, "
+            "chunks_issued - 1 AS chunk_index), ins AS (INSERT INTO job_chunk_leases(job_id, "
+            "chunk_index, worker, generation, lease_until_ms) SELECT id, chunk_index, $1, 1, " +
+            kNowMs +
+            " + $2::bigint FROM nx RETURNING job_id, chunk_index, generation) SELECT "
+            "c.chunk_index, c.generation, " +
+            column_names_of("j") +
+            " FROM (SELECT * FROM re UNION ALL SELECT * FROM ins) c JOIN jobs j ON j.id = "
+            "c.job_id",
         Params().add(worker).add(lease_ms));
-    if (r.rows() > 0) {
-      claim.chunk_index = r.i64(0, 1);
-      claim.generation = r.i64(0, 2);
-      std::vector<JobRow> rows =
-          read_jobs(c->exec(select_jobs("WHERE id = $1"), Params().add(r.text(0, 0))));
-      if (rows.empty()) throw Error(ErrorCode::kInternal, "job " + r.text(0, 0) + " vanished");
-      claim.job = rows[0];
-    } else {
-      // Else the next chunk never handed out, of the oldest job that has one (job rows another
-      // claimer has locked are skipped); the job's first chunk claim records when it started.
-      Result n = c->exec(
-          "UPDATE jobs SET chunks_issued = chunks_issued + 1, started_us = CASE WHEN started_us "
-          "= 0 THEN " +
-          kNowUs +
-          " ELSE started_us END WHERE id = (SELECT id FROM jobs WHERE status = 'processing' AND "
-          "chunk_rows > 0 AND chunks_issued * chunk_rows < total_rows ORDER BY created_us, id "
-          "LIMIT 1 FOR UPDATE SKIP LOCKED) RETURNING chunks_issued - 1, " +
-          column_names(job_columns()));
-      if (n.rows() == 0) return std::nullopt;  // (rolls back)
-      claim.chunk_index = n.i64(0, 0);
-      claim.generation = 1;
-      claim.job = read_row(job_columns(), pg::RowView(n, 0, 1));
-      c->exec(
-          "INSERT INTO job_chunk_leases(job_id, chunk_index, worker, generation, lease_until_ms) "
-          "VALUES($1, $2::bigint, $3, 1, " +
-              kNowMs + " + $4::bigint)",
-          Params().add(claim.job.id).add(claim.chunk_index).add(worker).add(lease_ms));
-    }
-    tx.commit();
+    if (r.rows() == 0) return std::nullopt;
+    ChunkClaim claim;
+    claim.chunk_index = r.i64(0, 0);
+    claim.generation = r.i64(0, 1);
+    claim.job = read_row(job_columns(), RowView(r, 0, 2));
     return claim;
   }
 
