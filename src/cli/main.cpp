@@ -147,9 +147,9 @@ std::vector<std::string> split_model_specs(const std::vector<std::string>& specs
 }
 
 // `embedjobs worker`: validates datasets and runs jobs from the store until SIGTERM / SIGINT
-// (blocked in `signals` by the caller), then drains: the running chunk of each job finishes and
-// commits, or, when it cannot finish at once, is handed back (release_job) so that another worker
-// resumes it now instead of after the lease; then exits 0.
+// (blocked in `signals` by the caller), then drains: each job worker's running chunk is handed
+// back (release_chunk, its attempt not counted) so that another worker redoes it now instead of
+// after the lease; then exits 0.
 int run_worker(ej::service::Services& services, const sigset_t& signals) {
   const ej::service::ServiceConfig& cfg = services.config;
   services.datasets->start_validator();

@@ -41,15 +41,14 @@ struct Record {
 
 class BatchChunk final : public ChunkRun {
  public:
-  BatchChunk(Services* services, const BatchFormat& format, const store::JobLease& lease,
-             const std::string& owner, const ServedModel& model, int64_t chunk_index,
-             std::vector<json> rows, const std::string& path)
+  BatchChunk(Services* services, const BatchFormat& format, const store::ChunkLease& lease,
+             const std::string& owner, const ServedModel& model, std::vector<json> rows,
+             const std::string& path)
       : services_(services),
         format_(format),
         lease_(lease),
         owner_(owner),
         model_(model),
-        chunk_index_(chunk_index),
         writer_(path, format.output_schema_json(), kEmbedResultAvroCodec) {
     records_.reserve(rows.size());
     try {
@@ -108,8 +107,8 @@ class BatchChunk final : public ChunkRun {
       }
     }
     failpoint("job.before_chunk_close");
-    // Fenced: refused once another worker holds the job (whose commit then counts its own).
-    services_->store->put_chunk_failures(lease_, chunk_index_, failed);
+    // Fenced: refused once another worker holds the chunk (whose commit then counts its own).
+    services_->store->put_chunk_failures(lease_, failed);
     c->tokens = tokens;
     c->cached_tokens = cached_tokens;
     c->size_bytes = static_cast<int64_t>(writer_.close());
@@ -137,10 +136,9 @@ class BatchChunk final : public ChunkRun {
 
   Services* services_;
   const BatchFormat& format_;
-  store::JobLease lease_;
+  store::ChunkLease lease_;
   std::string owner_;
   const ServedModel& model_;
-  int64_t chunk_index_;
   AvroPartWriter writer_;
   // Built by the constructor; from then on cancel() (any thread) only reads the tasks, and
   // write() (the worker) leaves them in place.
@@ -185,11 +183,9 @@ class BatchRun final : public KindRun {
  public:
   BatchRun(Services* services, const store::JobRow& job) : services_(services), job_(job) {}
 
-  std::unique_ptr<ChunkRun> start_chunk(const ServedModel& model, const store::JobLease& lease,
-                                        int64_t chunk_index, std::vector<json> rows,
-                                        const std::string& path) override {
-    return start_batch_chunk(services_, format_, lease, job_.owner, model, chunk_index,
-                             std::move(rows), path);
+  std::unique_ptr<ChunkRun> start_chunk(const ServedModel& model, const store::ChunkLease& lease,
+                                        std::vector<json> rows, const std::string& path) override {
+    return start_batch_chunk(services_, format_, lease, job_.owner, model, std::move(rows), path);
   }
 
   void describe_output(store::DatasetRow* out, JobStatus status, int64_t rows) override {
@@ -237,11 +233,10 @@ int batch_record_status(const Error& e) {
 }
 
 std::unique_ptr<ChunkRun> start_batch_chunk(Services* services, const BatchFormat& format,
-                                            const store::JobLease& lease, const std::string& owner,
-                                            const ServedModel& model, int64_t chunk_index,
+                                            const store::ChunkLease& lease,
+                                            const std::string& owner, const ServedModel& model,
                                             std::vector<json> rows, const std::string& path) {
-  return std::make_unique<BatchChunk>(services, format, lease, owner, model, chunk_index,
-                                      std::move(rows), path);
+  return std::make_unique<BatchChunk>(services, format, lease, owner, model, std::move(rows), path);
 }
 
 std::string batch_output_schema_json() {

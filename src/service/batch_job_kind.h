@@ -47,11 +47,11 @@ class BatchFormat {
 // The HTTP status the sync route would have answered a record's error with.
 int batch_record_status(const Error& e);
 
-// Starts chunk `chunk_index` of a batch of `owner` (job_kind.h's KindRun::start_chunk), its
-// records answered through `format` (which must outlive the chunk).
+// Starts chunk `lease.chunk_index` of a batch of `owner` (job_kind.h's KindRun::start_chunk),
+// its records answered through `format` (which must outlive the chunk).
 std::unique_ptr<ChunkRun> start_batch_chunk(Services* services, const BatchFormat& format,
-                                            const store::JobLease& lease, const std::string& owner,
-                                            const ServedModel& model, int64_t chunk_index,
+                                            const store::ChunkLease& lease,
+                                            const std::string& owner, const ServedModel& model,
                                             std::vector<nlohmann::json> rows,
                                             const std::string& path);
 

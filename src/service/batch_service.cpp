@@ -18,7 +18,8 @@ constexpr const char* kKind = "batch";
 BatchStatus batch_status(const store::JobRow& row) {
   switch (row.status) {
     case JobStatus::kProcessing:
-      return row.attempts == 0 ? BatchStatus::kQueued : BatchStatus::kInProgress;
+      // started_us: set by the first claim of one of its chunks (or of its final step).
+      return row.started_us == 0 ? BatchStatus::kQueued : BatchStatus::kInProgress;
     case JobStatus::kCancelling:
       return BatchStatus::kCanceling;
     case JobStatus::kCancelled:
@@ -110,6 +111,7 @@ Batch BatchService::create(const std::string& owner, const CreateBatchRequest& r
   job.created_us = now_us();
   job.updated_us = job.created_us;
   job.total_rows = ds->num_rows;
+  job.chunk_rows = services_->config.chunk_rows;  // as JobService::create
   job.model_identity = served.identity;
   services_->store->insert_job(job);
   services_->jobs->wake();

@@ -100,7 +100,7 @@ class EmbedRun final : public KindRun {
         job_(job),
         kept_(kept_field_entries(input.info.value("schema", std::string("{}")))) {}
 
-  std::unique_ptr<ChunkRun> start_chunk(const ServedModel& model, const store::JobLease&, int64_t,
+  std::unique_ptr<ChunkRun> start_chunk(const ServedModel& model, const store::ChunkLease&,
                                         std::vector<nlohmann::json> rows,
                                         const std::string& path) override {
     return std::make_unique<EmbedChunk>(

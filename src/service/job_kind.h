@@ -39,14 +39,16 @@ class ChunkRun {
   virtual void write(store::ChunkRow* chunk) = 0;
 };
 
-// One run of one job by one worker.
+// One job's kind-specific state on one worker: begun for each chunk a worker claims, and for
+// the job's final step (cheap: no I/O).
 class KindRun {
  public:
   virtual ~KindRun() = default;
-  // Starts embedding chunk `chunk_index` (its input rows, in order) with `model`; the chunk
-  // file goes to `path`. Any store write the chunk makes is fenced by `lease` (the run's claim).
+  // Starts embedding chunk `lease.chunk_index` (its input rows, in order) with `model`; the
+  // chunk file goes to `path`. Any store write the chunk makes is fenced by `lease` (the chunk's
+  // claim).
   virtual std::unique_ptr<ChunkRun> start_chunk(const ServedModel& model,
-                                                const store::JobLease& lease, int64_t chunk_index,
+                                                const store::ChunkLease& lease,
                                                 std::vector<nlohmann::json> rows,
                                                 const std::string& path) = 0;
   // The output dataset's id, name, dataset_type and info (schema, required_fields,

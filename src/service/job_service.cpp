@@ -4,7 +4,6 @@
 
 #include <chrono>
 #include <cstdio>
-#include <set>
 
 #include "common/clock.h"
 #include "common/error.h"
@@ -26,13 +25,30 @@ namespace ej::service {
 
 namespace {
 
-// Streams the rows of a dataset's parts (blobs) in order.
+// Streams the rows of a dataset's parts (blobs) in order, from row `first_row`: whole parts
+// before it are skipped by their num_rows (never opened), the rest of the way is read and dropped.
 class RowStream {
  public:
-  RowStream(BlobStore* blobs, const nlohmann::json& parts) : blobs_(blobs) {
-    for (const auto& p : parts) files_.push_back(p.at("file").get<std::string>());
+  RowStream(BlobStore* blobs, const nlohmann::json& parts, int64_t first_row)
+      : blobs_(blobs), skip_(first_row) {
+    for (const auto& p : parts) {
+      const int64_t rows = p.value("num_rows", int64_t{-1});
+      if (files_.empty() && rows >= 0 && rows <= skip_) {
+        skip_ -= rows;  // the whole part comes before first_row
+        continue;
+      }
+      files_.push_back(p.at("file").get<std::string>());
+    }
   }
   bool next(nlohmann::json* row) {
+    for (; skip_ > 0; --skip_) {
+      if (!next_row(row)) return false;
+    }
+    return next_row(row);
+  }
+
+ private:
+  bool next_row(nlohmann::json* row) {
     while (true) {
       if (!reader_) {
         if (next_file_ >= files_.size()) return false;
@@ -44,8 +60,8 @@ class RowStream {
     }
   }
 
- private:
   BlobStore* blobs_;
+  int64_t skip_;
   std::vector<std::string> files_;
   size_t next_file_ = 0;
   std::unique_ptr<AvroPartReader> reader_;
@@ -107,6 +123,8 @@ Job JobService::create(const std::string& owner, const CreateJobRequest& r) {
   job.updated_us = job.created_us;
   job.total_rows = ds->num_rows;
   job.model_identity = served.identity;
+  // Fixed with the job: every worker of the cluster splits it the same way.
+  job.chunk_rows = services_->config.chunk_rows;
   services_->store->insert_job(job);
   wake_.notify_all();
   return job;
@@ -135,12 +153,15 @@ void JobService::cancel(const std::string& owner, const std::string& job_id) {
 
 void JobService::cancel_run(const std::string& job_id) {
   services_->store->request_cancel(job_id);
-  std::shared_ptr<ChunkRun> task;
+  std::vector<std::shared_ptr<ChunkRun>> tasks;
   {
     std::lock_guard<std::mutex> lock(tasks_mu_);
-    if (auto it = tasks_.find(job_id); it != tasks_.end()) task = it->second;
+    auto [from, to] = tasks_.equal_range(job_id);
+    for (auto it = from; it != to; ++it) tasks.push_back(it->second);
   }
-  if (task) task->cancel();  // the runner sees it and finishes the job as cancelled
+  // The chunks this process runs drop their queued work; their workers hand them back, and the
+  // job's final step (any worker) finishes it as cancelled.
+  for (const auto& t : tasks) t->cancel();
   wake_.notify_all();
 }
 
@@ -148,12 +169,19 @@ void JobService::wake() {
   wake_.notify_all();
 }
 
-void JobService::track(const std::string& job_id, std::shared_ptr<ChunkRun> task) {
+void JobService::track(const std::string& job_id, const std::shared_ptr<ChunkRun>& task) {
   std::lock_guard<std::mutex> lock(tasks_mu_);
-  if (task) {
-    tasks_[job_id] = std::move(task);
-  } else {
-    tasks_.erase(job_id);
+  tasks_.emplace(job_id, task);
+}
+
+void JobService::untrack(const std::string& job_id, const std::shared_ptr<ChunkRun>& task) {
+  std::lock_guard<std::mutex> lock(tasks_mu_);
+  auto [from, to] = tasks_.equal_range(job_id);
+  for (auto it = from; it != to; ++it) {
+    if (it->second == task) {
+      tasks_.erase(it);
+      return;
+    }
   }
 }
 
@@ -169,40 +197,66 @@ void JobService::stop_workers() {
   workers_.clear();
 }
 
+namespace {
+// Counts a worker thread as running while it holds a chunk or a final step.
+struct Running {
+  std::atomic<int64_t>& n;
+  explicit Running(std::atomic<int64_t>& count) : n(count) { ++n; }
+  ~Running() { --n; }
+};
+
+// Why a job cannot run at all, in words (a full or read-only data dir says so).
+std::string failure_reason(const std::exception& e, const std::string& job_id,
+                           const std::string& data_dir) {
+  std::string reason = public_message(e, "running embed job " + job_id);
+  if (const char* full = storage_problem(e.what(), data_dir)) {
+    log_error("job " + job_id + ": " + e.what());
+    reason = storage_message(full, "writing the job's output");
+  }
+  return reason;
+}
+}  // namespace
+
 void JobService::worker_loop(int index) {
   std::string worker = services_->config.worker_id + "/job-" + std::to_string(index);
+  Progress progress;
+  progress.start_ms = now_ms();
   while (!stopping_) {
-    std::optional<store::JobRow> job;
+    bool worked = false;
     try {
-      job = services_->store->claim_job(worker, services_->config.lease_ms);
+      // A chunk first: chunks are what all workers share; a job's final step only when none is
+      // left to claim.
+      if (std::optional<store::ChunkClaim> chunk =
+              services_->store->claim_chunk(worker, services_->config.lease_ms)) {
+        worked = true;
+        log_info("job " + chunk->job.id + ": claimed by " + worker + " (chunk " +
+                     std::to_string(chunk->chunk_index) + ", generation " +
+                     std::to_string(chunk->generation) + ")",
+                 {{"job_id", chunk->job.id}});
+        Running running(stats_.running);
+        run_claimed_chunk(*chunk, worker, &progress);
+      } else if (std::optional<store::JobRow> job =
+                     services_->store->claim_job(worker, services_->config.lease_ms)) {
+        worked = true;
+        const store::JobLease lease{job->id, worker, job->lease_generation};
+        log_info("job " + job->id + ": final step claimed by " + worker + " (attempt " +
+                 std::to_string(job->attempts) + ", lease generation " +
+                 std::to_string(job->lease_generation) + ")");
+        Running running(stats_.running);
+        try {
+          run_final_step(*job, lease);
+        } catch (const std::exception& e) {
+          const std::string reason = failure_reason(e, job->id, services_->config.data_dir);
+          log_error("job " + job->id + " failed: " + reason);
+          fail_job(lease, reason);
+        }
+      }
     } catch (const std::exception& e) {
-      log_error(std::string("claim_job: ") + e.what());
+      log_error(std::string("job worker ") + worker + ": " + e.what());
     }
-    if (!job) {
+    if (!worked) {
       std::unique_lock<std::mutex> lock(mu_);
       wake_.wait_for(lock, std::chrono::milliseconds(250));
-      continue;
-    }
-    const store::JobLease lease{job->id, worker, job->lease_generation};
-    log_info("job " + job->id + ": claimed by " + worker + " (attempt " +
-             std::to_string(job->attempts) + ", lease generation " +
-             std::to_string(job->lease_generation) + ")");
-    struct Running {  // counts the job as running while this worker holds it
-      std::atomic<int64_t>& n;
-      explicit Running(std::atomic<int64_t>& count) : n(count) { ++n; }
-      ~Running() { --n; }
-    } running(stats_.running);
-    try {
-      run_job(*job, lease);
-    } catch (const std::exception& e) {
-      std::string reason = public_message(e, "running embed job " + job->id);
-      // A full or read-only data dir: say so (the store is left consistent; start a new job).
-      if (const char* full = storage_problem(e.what(), services_->config.data_dir)) {
-        log_error("job " + job->id + ": " + e.what());
-        reason = storage_message(full, "writing the job's output");
-      }
-      log_error("job " + job->id + " failed: " + reason);
-      fail_job(lease, reason);
     }
   }
 }
@@ -221,6 +275,21 @@ void JobService::fail_job(const store::JobLease& lease, const std::string& reaso
   }
 }
 
+void JobService::fail_job(const store::ChunkLease& lease, const std::string& reason) {
+  try {
+    if (services_->store->fail_job(lease, reason)) {
+      ++stats_.jobs_failed;
+      // Other workers' chunks of the job are refused from now on (their leases are gone).
+      services_->blobs->remove_prefix(job_key(lease.job_id));
+      wake_.notify_all();
+    } else {
+      log_warn("job " + lease.job_id + ": chunk lease lost before the job could be failed");
+    }
+  } catch (const std::exception& e) {
+    log_error(std::string("fail_job: ") + e.what());
+  }
+}
+
 namespace {
 std::string rows_text(int64_t first_row, int64_t num_rows) {
   return "rows " + std::to_string(first_row) + "-" + std::to_string(first_row + num_rows - 1);
@@ -234,10 +303,37 @@ std::string attempts_reason(const store::ChunkAttempts& a) {
 }
 }  // namespace
 
-bool JobService::begin_step(const store::JobLease& lease, int64_t step, const std::string& what) {
+// The store calls a step makes, for a chunk (under its chunk lease) and for the final step
+// (under the job lease): begin_step and step_failed are the same for both.
+namespace {
+store::ChunkAttempts begin_attempt(store::Store& st, const store::JobLease& l, int64_t step) {
+  return st.begin_chunk(l, step);
+}
+store::ChunkAttempts begin_attempt(store::Store& st, const store::ChunkLease& l, int64_t) {
+  return st.begin_chunk(l);
+}
+int64_t record_failure(store::Store& st, const store::JobLease& l, int64_t step,
+                       const std::string& error) {
+  return st.record_chunk_failure(l, step, error);
+}
+int64_t record_failure(store::Store& st, const store::ChunkLease& l, int64_t,
+                       const std::string& error) {
+  return st.record_chunk_failure(l, error);
+}
+void give_back(store::Store& st, const store::JobLease& l) {
+  st.release_job(l);
+}
+void give_back(store::Store& st, const store::ChunkLease& l) {
+  st.release_chunk(l, true);
+}
+}  // namespace
+
+template <typename Lease>
+bool JobService::begin_step(const Lease& lease, int64_t step, const std::string& what) {
   const int64_t max_attempts = services_->config.max_chunk_attempts;
-  store::ChunkAttempts a = services_->store->begin_chunk(lease, step);
+  store::ChunkAttempts a = begin_attempt(*services_->store, lease, step);
   if (!a.held) {
+    ++stats_.leases_lost;
     log_warn("job " + lease.job_id + ": lease lost, leaving it to its new owner");
     return false;
   }
@@ -250,7 +346,8 @@ bool JobService::begin_step(const store::JobLease& lease, int64_t step, const st
   return false;
 }
 
-void JobService::step_failed(const store::JobLease& lease, int64_t step, const std::string& what,
+template <typename Lease>
+void JobService::step_failed(const Lease& lease, int64_t step, const std::string& what,
                              const std::exception& e) {
   ++stats_.chunk_failures;
   const Error* err = dynamic_cast<const Error*>(&e);
@@ -261,7 +358,7 @@ void JobService::step_failed(const store::JobLease& lease, int64_t step, const s
     fail_job(lease, what + ": " + reason);
     return;
   }
-  int64_t attempts = services_->store->record_chunk_failure(lease, step, reason);
+  int64_t attempts = record_failure(*services_->store, lease, step, reason);
   if (attempts == 0) return;  // the lease is gone: the new owner decides
   const int64_t max_attempts = services_->config.max_chunk_attempts;
   if (attempts >= max_attempts) {
@@ -272,21 +369,25 @@ void JobService::step_failed(const store::JobLease& lease, int64_t step, const s
   }
   log_warn("job " + lease.job_id + ": " + what + " failed (attempt " + std::to_string(attempts) +
            " of " + std::to_string(max_attempts) + "), retrying: " + reason);
-  services_->store->release_job(lease);
+  give_back(*services_->store, lease);
   wake_.notify_all();
 }
 
-// At most every kProgressLogMs: "job J: 1500/6000 rows (25.0%), 812 rows/s, ETA 5s" (the rate of
-// this run, which resumed where an earlier one stopped).
+// The final step's (job_output.cpp) instances.
+template bool JobService::begin_step(const store::JobLease&, int64_t, const std::string&);
+template void JobService::step_failed(const store::JobLease&, int64_t, const std::string&,
+                                      const std::exception&);
+
+// At most every kProgressLogMs per worker thread: "job J: 1500/6000 rows (25.0%), 812 rows/s,
+// ETA 5s" (the job's rows done, at this worker's rate since it started).
 void JobService::log_progress(const store::JobRow& job, int64_t rows_done, int64_t total_rows,
-                              int64_t rows_this_run, int64_t run_start_ms, int64_t* last_log_ms) {
+                              const Progress& progress) {
   const int64_t now = now_ms();
-  if (rows_done < total_rows && now - *last_log_ms < kProgressLogMs) return;
-  *last_log_ms = now;
-  const double elapsed_s = static_cast<double>(std::max<int64_t>(now - run_start_ms, 1)) / 1000.0;
-  const double rate = static_cast<double>(rows_this_run) / elapsed_s;
+  const double elapsed_s =
+      static_cast<double>(std::max<int64_t>(now - progress.start_ms, 1)) / 1000.0;
+  const double rate = static_cast<double>(progress.rows) / elapsed_s;
   char line[160];
-  std::snprintf(line, sizeof line, "%lld/%lld rows (%.1f%%), %.0f rows/s, ETA %.0fs",
+  std::snprintf(line, sizeof line, "%lld/%lld rows (%.1f%%), %.0f rows/s here, ETA %.0fs",
                 static_cast<long long>(rows_done), static_cast<long long>(total_rows),
                 total_rows > 0
                     ? 100.0 * static_cast<double>(rows_done) / static_cast<double>(total_rows)
@@ -295,110 +396,117 @@ void JobService::log_progress(const store::JobRow& job, int64_t rows_done, int64
   log_info("job " + job.id + ": " + line, {{"job_id", job.id}});
 }
 
-void JobService::run_job(const store::JobRow& job, const store::JobLease& lease) {
+void JobService::run_claimed_chunk(const store::ChunkClaim& claim, const std::string& worker,
+                                   Progress* progress) {
   const ServiceConfig& cfg = services_->config;
-  std::optional<store::DatasetRow> input = services_->store->get_dataset(job.input_dataset_id);
-  if (!input) {
+  const store::JobRow& job = claim.job;
+  const store::ChunkLease lease = claim.lease(worker);
+  const int64_t k = claim.chunk_index;
+  const int64_t first_row = k * job.chunk_rows;
+  const int64_t expected = std::min(job.chunk_rows, job.total_rows - first_row);
+  const std::string what = rows_text(first_row, expected);
+  std::optional<store::DatasetRow> input;
+  std::unique_ptr<KindRun> run;
+  const ServedModel* model = nullptr;
+  try {
+    input.emplace();
+    run = begin_kind_run(job, &*input);
+    model = &services_->models->get(job.model);
+    // Never mix two models' vectors in one output: a job runs only under the model it began.
+    if (!job.model_identity.empty() && job.model_identity != model->identity) {
+      throw Error(ErrorCode::kInvalidArgument,
+                  "this job was started with model " + job.model + " as " + job.model_identity +
+                      ", but the server now serves " + job.model + " as " + model->identity +
+                      "; a job cannot continue with a different model (its rows would mix "
+                      "embeddings of two models). Serve the original model to rerun it, or "
+                      "start a new job");
+    }
+  } catch (const std::exception& e) {
+    const std::string reason = failure_reason(e, job.id, cfg.data_dir);
+    log_error("job " + job.id + " failed: " + reason);
+    fail_job(lease, reason);
+    return;
+  }
+  if (!begin_step(lease, k, what)) return;
+  ChunkOutcome outcome = ChunkOutcome::kCommitted;
+  try {
+    // This chunk's rows: [first_row, first_row + chunk_rows) of the input.
+    RowStream rows(services_->blobs, input->info.value("parts", nlohmann::json::array()),
+                   first_row);
+    std::vector<nlohmann::json> chunk;
+    nlohmann::json row;
+    while (static_cast<int64_t>(chunk.size()) < job.chunk_rows && rows.next(&row)) {
+      chunk.push_back(std::move(row));
+    }
+    if (static_cast<int64_t>(chunk.size()) != expected) {
+      throw Error(ErrorCode::kInternal,
+                  what + ": the input has " + std::to_string(chunk.size()) + " of its rows");
+    }
+    outcome = run_chunk(ChunkPlan{job, lease, *model, *run, first_row}, std::move(chunk));
+  } catch (const std::exception& e) {
+    step_failed(lease, k, what, e);
+    return;
+  }
+  switch (outcome) {
+    case ChunkOutcome::kLeaseLost:
+      return;
+    case ChunkOutcome::kStopping:   // shutdown: this attempt does not count
+    case ChunkOutcome::kCancelled:  // the final step finishes the job once no chunk is held
+      services_->store->release_chunk(lease, false);
+      wake_.notify_all();
+      return;
+    case ChunkOutcome::kCommitted:
+      break;
+  }
+  progress->rows += expected;
+  const int64_t now = now_ms();
+  if (now - progress->last_log_ms >= kProgressLogMs) {
+    progress->last_log_ms = now;
+    if (std::optional<store::JobRow> fresh = services_->store->get_job(job.id)) {
+      log_progress(job, fresh->rows_done, job.total_rows, *progress);
+    }
+  }
+  // The last chunk committed: the job's final step is claimable now.
+  if (first_row + expected >= job.total_rows) wake_.notify_all();
+}
+
+std::unique_ptr<KindRun> JobService::begin_kind_run(const store::JobRow& job,
+                                                    store::DatasetRow* input) {
+  std::optional<store::DatasetRow> found = services_->store->get_dataset(job.input_dataset_id);
+  if (!found) {
     throw Error(ErrorCode::kNotFound,
                 "input dataset " + job.input_dataset_id + " was deleted while the job ran");
   }
+  *input = std::move(*found);
   auto kind = kinds_.find(job.kind);
   if (kind == kinds_.end()) {
     throw Error(ErrorCode::kInternal,
                 "job has kind '" + job.kind + "', which this server cannot run");
   }
-  std::unique_ptr<KindRun> run = kind->second->begin(job, *input);
-  const int64_t chunk_rows = cfg.chunk_rows;
-  // The output assembly is the step after the last chunk, with its own attempts.
-  const int64_t assembly_step = (input->num_rows + chunk_rows - 1) / chunk_rows;
-  if (job.status == JobStatus::kCancelling) {
-    finish_with_output(job, lease, JobStatus::kCancelled, *run, assembly_step);
-    return;
-  }
-  const ServedModel& model = services_->models->get(job.model);
-  // Never mix two models' vectors in one output: a job resumes only under the model it began.
-  if (!job.model_identity.empty() && job.model_identity != model.identity) {
+  return kind->second->begin(job, *input);
+}
+
+void JobService::run_final_step(const store::JobRow& job, const store::JobLease& lease) {
+  if (job.chunk_rows <= 0 && job.total_rows > 0 && job.status == JobStatus::kProcessing) {
+    // Made by an embedjobs before chunk leases (no chunk size stored): it cannot be split now.
     throw Error(ErrorCode::kInvalidArgument,
-                "this job was started with model " + job.model + " as " + job.model_identity +
-                    ", but the server now serves " + job.model + " as " + model.identity +
-                    "; a job cannot continue with a different model (its rows would mix "
-                    "embeddings of two models). Serve the original model to rerun it, or "
-                    "start a new job");
+                "this job was started by an older embedjobs (before chunk leases) and cannot be "
+                "resumed by this one; start it again");
   }
-  ChunkPlan plan{job, lease, model, *run, 0, 0};
-
-  std::set<int64_t> done;
-  for (const auto& c : services_->store->list_chunks(job.id)) done.insert(c.chunk_index);
-  RowStream rows(services_->blobs, input->info.value("parts", nlohmann::json::array()));
-  int64_t row_index = 0;
-  std::vector<nlohmann::json> chunk;
-  bool cancelled = false;
-  const int64_t run_start_ms = now_ms();
-  int64_t last_log_ms = 0, rows_this_run = 0;
-
-  for (int64_t k = 0; row_index < input->num_rows; ++k) {
-    const int64_t first_row = row_index;
-    const int64_t expected = std::min(chunk_rows, input->num_rows - first_row);
-    const std::string what = rows_text(first_row, expected);
-    const bool todo = done.count(k) == 0;
-    if (todo) {
-      JobStatus status = JobStatus::kProcessing;
-      if (!services_->store->renew_job_lease(lease, cfg.lease_ms, &status)) {
-        ++stats_.leases_lost;
-        log_warn("job " + job.id + ": lease lost, leaving it to its new owner");
-        return;
-      }
-      if (status == JobStatus::kCancelling) {
-        cancelled = true;
-        break;
-      }
-      if (stopping_) {
-        services_->store->release_job(lease);
-        return;
-      }
-      if (!begin_step(lease, k, what)) return;
-    }
-    ChunkOutcome outcome = ChunkOutcome::kCommitted;
-    try {
-      // Gather this chunk's rows (skipped chunks are read and dropped: parts are sequential).
-      chunk.clear();
-      nlohmann::json row;
-      while (static_cast<int64_t>(chunk.size()) < chunk_rows && rows.next(&row)) {
-        chunk.push_back(std::move(row));
-      }
-      if (chunk.empty()) break;
-      row_index += static_cast<int64_t>(chunk.size());
-      if (!todo) continue;
-      plan.chunk_index = k;
-      plan.first_row = first_row;
-      outcome = run_chunk(plan, std::move(chunk));
-    } catch (const std::exception& e) {
-      if (!todo) throw;  // reading rows another run already committed: not this chunk's fault
-      step_failed(lease, k, what, e);
-      return;
-    }
-    if (outcome == ChunkOutcome::kLeaseLost) return;
-    if (outcome == ChunkOutcome::kStopping) {  // shutdown: this attempt does not count
-      services_->store->release_job(lease, k);
-      return;
-    }
-    if (outcome == ChunkOutcome::kCancelled) {
-      cancelled = true;
-      break;
-    }
-    rows_this_run += static_cast<int64_t>(expected);
-    log_progress(job, row_index, input->num_rows, rows_this_run, run_start_ms, &last_log_ms);
-  }
-  finish_with_output(job, lease, cancelled ? JobStatus::kCancelled : JobStatus::kComplete, *run,
-                     assembly_step);
+  store::DatasetRow input;
+  std::unique_ptr<KindRun> run = begin_kind_run(job, &input);
+  // The output assembly is the step after the last chunk, with its own attempts.
+  const JobStatus status =
+      job.status == JobStatus::kCancelling ? JobStatus::kCancelled : JobStatus::kComplete;
+  finish_with_output(job, lease, status, *run, store::chunk_count(job));
 }
 
 JobService::ChunkOutcome JobService::run_chunk(const ChunkPlan& plan,
                                                std::vector<nlohmann::json> chunk) {
   const ServiceConfig& cfg = services_->config;
   const store::JobRow& job = plan.job;
-  const store::JobLease& lease = plan.lease;
-  const int64_t k = plan.chunk_index;
+  const store::ChunkLease& lease = plan.lease;
+  const int64_t k = lease.chunk_index;
   if (failpoints_enabled()) failpoint("job.chunk." + std::to_string(k));
   // The blob's key carries the lease generation (paths.h chunk_key).
   const std::string rel = chunk_key(job.id, k, lease.generation);
@@ -408,7 +516,7 @@ JobService::ChunkOutcome JobService::run_chunk(const ChunkPlan& plan,
   // waits there the lease is renewed, and cancel / shutdown drop its queued work. A chunk that
   // is not written leaves no file behind.
   std::shared_ptr<ChunkRun> task =
-      plan.run.start_chunk(plan.model, lease, k, std::move(chunk), staged);
+      plan.run.start_chunk(plan.model, lease, std::move(chunk), staged);
   track(job.id, task);
   bool lease_lost = false;
   int64_t last_renew_ms = now_ms();
@@ -416,7 +524,7 @@ JobService::ChunkOutcome JobService::run_chunk(const ChunkPlan& plan,
     if (stopping_) task->cancel();
     if (now_ms() - last_renew_ms > cfg.lease_ms / 3) {
       JobStatus st = JobStatus::kProcessing;
-      if (!services_->store->renew_job_lease(lease, cfg.lease_ms, &st)) {
+      if (!services_->store->renew_chunk_lease(lease, cfg.lease_ms, &st)) {
         lease_lost = true;
         task->cancel();
       } else if (st == JobStatus::kCancelling) {
@@ -425,14 +533,15 @@ JobService::ChunkOutcome JobService::run_chunk(const ChunkPlan& plan,
       last_renew_ms = now_ms();
     }
   }
-  track(job.id, nullptr);
+  untrack(job.id, task);
   if (lease_lost) {
     ++stats_.leases_lost;
     log_warn("job " + job.id + ": lease lost mid-chunk");
     return ChunkOutcome::kLeaseLost;
   }
-  if (stopping_) return ChunkOutcome::kStopping;  // the next run redoes the chunk
+  if (stopping_) return ChunkOutcome::kStopping;  // the next claim redoes the chunk
   if (task->cancelled()) return ChunkOutcome::kCancelled;
+
   store::ChunkRow c;
   c.chunk_index = k;
   c.first_row = plan.first_row;
@@ -446,10 +555,13 @@ JobService::ChunkOutcome JobService::run_chunk(const ChunkPlan& plan,
     services_->blobs->remove(rel);
     log_warn("job " + job.id + ": commit of chunk " + std::to_string(k) +
              " refused (lease generation " + std::to_string(lease.generation) +
-             " is no longer current)");
+             " of the chunk is no longer current)");
     ++stats_.leases_lost;
     return ChunkOutcome::kLeaseLost;
   }
+  log_info("job " + job.id + ": chunk " + std::to_string(k) + " committed by " + lease.worker +
+               " (generation " + std::to_string(lease.generation) + ")",
+           {{"job_id", job.id}});
   ++stats_.chunks_committed;
   stats_.rows_committed += c.num_rows;
   stats_.tokens_committed += c.tokens;

@@ -1,11 +1,14 @@
 // JobService: embed jobs. The request side (create / get / list / cancel) runs on HTTP threads;
-// the run side is `workers` background threads that claim jobs under a lease from the store and
-// run them chunk by chunk:
-//   read chunk rows -> embed -> write + publish blob jobs/<id>/chunk-K-gG.avro -> commit chunk
-// (one transaction). A committed chunk is never redone; a crash between writing and committing
-// redoes only that chunk (it overwrites its own blob). Parts and chunks are blobs (blob_store.h).
-// At the end the chunk files are concatenated, in input order, into the parts of an embed-result
-// dataset, which is inserted together with the job's final status in one transaction. What a
+// the run side is `workers` background threads that claim work from the store, one CHUNK at a
+// time (store.h "Chunk leases"), so every worker of every process shares one job's chunks:
+//   claim chunk K -> read its rows -> embed -> write + publish blob jobs/<id>/chunk-K-gG.avro ->
+//   commit chunk (one transaction, fenced by the chunk lease)
+// A committed chunk is never redone; a crash between writing and committing redoes only that
+// chunk (under a new generation, so a new blob). Parts and chunks are blobs (blob_store.h).
+// When no chunk is left to claim, a worker claims a job's final step (claim_job: every chunk
+// committed, or the job cancelled): the chunk files are concatenated, in input order, into the
+// parts of an embed-result dataset, which is inserted together with the job's final status in
+// one transaction. What a
 // chunk's rows become and what the output dataset is depends on the job's kind (job_kind.h):
 // "embed" (embed jobs) and "batch" (/v2/batches, added by the CLI through add_kind). Thread-safe.
 //
@@ -37,8 +40,11 @@
 #include "service/services.h"
 
 namespace ej::store {
+struct DatasetRow;
 struct JobRow;
 struct JobLease;
+struct ChunkLease;
+struct ChunkClaim;
 }  // namespace ej::store
 
 namespace ej::service {
@@ -79,7 +85,7 @@ class JobService {
   void wake();
 
   void start_workers(int count);
-  void stop_workers();  // finishes the current chunk, gives the lease back
+  void stop_workers();  // drops the current chunk's queued work, gives its lease back
 
   // What this process's workers have done (GET /metrics).
   const JobStats& stats() const { return stats_; }
@@ -88,30 +94,46 @@ class JobService {
   // What one run needs to embed and commit a chunk.
   struct ChunkPlan {
     const store::JobRow& job;
-    const store::JobLease& lease;
+    const store::ChunkLease& lease;
     const ServedModel& model;
     KindRun& run;
-    int64_t chunk_index;
     int64_t first_row;
   };
   enum class ChunkOutcome { kCommitted, kLeaseLost, kStopping, kCancelled };
+  // What one worker thread has committed, for its progress lines.
+  struct Progress {
+    int64_t start_ms = 0;
+    int64_t rows = 0;
+    int64_t last_log_ms = 0;
+  };
 
   void worker_loop(int index);
-  void run_job(const store::JobRow& job, const store::JobLease& lease);
+  // Runs one claimed chunk to its commit (or hands it back); false when it did not commit.
+  void run_claimed_chunk(const store::ChunkClaim& claim, const std::string& worker,
+                         Progress* progress);
+  // The job's input dataset (into `input`) and its kind's run; throws when either is gone.
+  std::unique_ptr<KindRun> begin_kind_run(const store::JobRow& job, store::DatasetRow* input);
+  // Runs a job's final step (claim_job): the output assembly, or the cancelled finish.
+  void run_final_step(const store::JobRow& job, const store::JobLease& lease);
   static constexpr int64_t kProgressLogMs = 5000;
   static void log_progress(const store::JobRow& job, int64_t rows_done, int64_t total_rows,
-                           int64_t rows_this_run, int64_t run_start_ms, int64_t* last_log_ms);
+                           const Progress& progress);
   // Embeds (through the job's kind), writes and commits one chunk; throws what the engine or
   // the disk throws.
   ChunkOutcome run_chunk(const ChunkPlan& plan, std::vector<nlohmann::json> rows);
-  // Counts an attempt at `step` (a chunk index, or the assembly step); false when the lease is
-  // gone or the step already failed max_chunk_attempts times (then the job is failed).
-  bool begin_step(const store::JobLease& lease, int64_t step, const std::string& what);
+  // Counts an attempt at `step` (a chunk under its chunk lease, or the final step, numbered
+  // chunk_count(), under the job lease); false when the lease is gone or the step already failed
+  // max_chunk_attempts times (then the job is failed).
+  template <typename Lease>
+  bool begin_step(const Lease& lease, int64_t step, const std::string& what);
   // `step` threw: fail the job (the data is at fault, or the last attempt), or give the lease
   // back so that the step is retried.
-  void step_failed(const store::JobLease& lease, int64_t step, const std::string& what,
+  template <typename Lease>
+  void step_failed(const Lease& lease, int64_t step, const std::string& what,
                    const std::exception& e);
+  // Ends the job failed (if `lease` is still current), and drops its chunk blobs.
   void fail_job(const store::JobLease& lease, const std::string& reason);
+  void fail_job(const store::ChunkLease& lease, const std::string& reason);
   // Builds the output dataset from the committed chunks and finishes the job (counted as the
   // step `assembly_step`).
   void finish_with_output(const store::JobRow& job, const store::JobLease& lease, JobStatus status,
@@ -119,13 +141,15 @@ class JobService {
   void assemble_output(const store::JobRow& job, const store::JobLease& lease, JobStatus status,
                        KindRun& run);
 
-  // The chunk each running job waits on, so that cancel() drops its queued work at once.
-  void track(const std::string& job_id, std::shared_ptr<ChunkRun> task);
+  // The chunks each running job waits on (one per worker thread that holds one of its chunks),
+  // so that cancel() drops their queued work at once.
+  void track(const std::string& job_id, const std::shared_ptr<ChunkRun>& task);
+  void untrack(const std::string& job_id, const std::shared_ptr<ChunkRun>& task);
 
   Services* services_;
   std::map<std::string, std::unique_ptr<JobKind>> kinds_;  // by JobRecord::kind; fixed at start
   std::mutex tasks_mu_;
-  std::map<std::string, std::shared_ptr<ChunkRun>> tasks_;  // job id -> chunk in the scheduler
+  std::multimap<std::string, std::shared_ptr<ChunkRun>> tasks_;  // job id -> its chunks queued
   std::atomic<bool> stopping_{false};
   std::mutex mu_;
   std::condition_variable wake_;

@@ -87,11 +87,9 @@ class OpenAiRun final : public KindRun {
   OpenAiRun(Services* services, const store::JobRow& job)
       : services_(services), job_(job), format_(services, job.id) {}
 
-  std::unique_ptr<ChunkRun> start_chunk(const ServedModel& model, const store::JobLease& lease,
-                                        int64_t chunk_index, std::vector<json> rows,
-                                        const std::string& path) override {
-    return start_batch_chunk(services_, format_, lease, job_.owner, model, chunk_index,
-                             std::move(rows), path);
+  std::unique_ptr<ChunkRun> start_chunk(const ServedModel& model, const store::ChunkLease& lease,
+                                        std::vector<json> rows, const std::string& path) override {
+    return start_batch_chunk(services_, format_, lease, job_.owner, model, std::move(rows), path);
   }
 
   void describe_output(store::DatasetRow* out, JobStatus, int64_t rows) override {

@@ -52,13 +52,15 @@ class Result {
 // One row of a Result, read through row_columns.h's FieldSource.
 class RowView final : public FieldSource {
  public:
-  RowView(const Result& r, int row) : r_(r), row_(row) {}
-  std::string text(int col) const override { return r_.text(row_, col); }
-  int64_t i64(int col) const override { return r_.i64(row_, col); }
+  // Column 0 of the view is the result's column `first_col` (a row's columns after others).
+  RowView(const Result& r, int row, int first_col = 0) : r_(r), row_(row), first_(first_col) {}
+  std::string text(int col) const override { return r_.text(row_, first_ + col); }
+  int64_t i64(int col) const override { return r_.i64(row_, first_ + col); }
 
  private:
   const Result& r_;
   int row_;
+  int first_;
 };
 
 // A statement's parameters $1, $2, ... as text: the server infers each one's type from where it

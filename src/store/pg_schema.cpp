@@ -118,6 +118,21 @@ const char* kV2 = R"SQL(
 ALTER TABLE jobs ADD COLUMN started_us BIGINT NOT NULL DEFAULT 0;
 )SQL";
 
+// Version 3: chunk leases (store.h "Chunk leases"): a job's rows per chunk, how many of its
+// chunks were handed out, and one lease row per chunk handed out and not committed yet.
+const char* kV3 = R"SQL(
+ALTER TABLE jobs ADD COLUMN chunk_rows BIGINT NOT NULL DEFAULT 0;
+ALTER TABLE jobs ADD COLUMN chunks_issued BIGINT NOT NULL DEFAULT 0;
+CREATE TABLE job_chunk_leases (
+  job_id TEXT COLLATE "C" NOT NULL,
+  chunk_index BIGINT NOT NULL,
+  worker TEXT NOT NULL,
+  generation BIGINT NOT NULL,
+  lease_until_ms BIGINT NOT NULL,
+  PRIMARY KEY (job_id, chunk_index)
+);
+)SQL";
+
 // pg_advisory_xact_lock key: "ej_schem" as a big-endian int64.
 constexpr int64_t kMigrationLock = 0x656a5f736368656dLL;
 
@@ -127,6 +142,7 @@ const std::vector<Migration>& migrations() {
   static const std::vector<Migration> all = {
       {1, "tables of the first PostgreSQL store", kV1},
       {2, "jobs.started_us", kV2},
+      {3, "chunk leases", kV3},
   };
   return all;
 }

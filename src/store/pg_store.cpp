@@ -41,6 +41,21 @@ Params lease_params(const JobLease& lease) {
   return std::move(Params().add(lease.job_id).add(lease.worker).add(lease.generation));
 }
 
+// The fence of every write for a chunk: $1 job id, $2 chunk index, $3 worker, $4 generation.
+const std::string kChunkLeaseIs =
+    "job_id = $1 AND chunk_index = $2::bigint AND worker = $3 AND worker <> '' AND generation = "
+    "$4::bigint";
+
+// The job lease's fence in the final step's attempt statements: $1 job id, $3 worker, $4
+// generation ($2 is the step).
+const std::string kStepLeaseIs =
+    "id = $1 AND lease_owner = $3 AND lease_owner <> '' AND lease_generation = $4::bigint";
+
+Params chunk_lease_params(const ChunkLease& lease) {
+  return std::move(
+      Params().add(lease.job_id).add(lease.chunk_index).add(lease.worker).add(lease.generation));
+}
+
 // A claim, in one statement: the oldest row of `table` matching `candidates` (by created_us,
 // then id), locked, skipping rows another claimer has locked (FOR UPDATE SKIP LOCKED: claimers
 // never wait for each other, nor take the same row), is updated with `set`; RETURNING
@@ -57,6 +72,17 @@ std::string select_datasets(const std::string& rest) {
 }
 std::string select_jobs(const std::string& rest) {
   return select_sql(job_columns(), "jobs", rest);
+}
+
+// The job columns, each prefixed by `alias.` (for a SELECT that joins jobs).
+std::string column_names_of(const std::string& alias) {
+  std::string names;
+  for (const auto& c : job_columns()) {
+    if (c.role == ColumnRole::kInternal) continue;
+    if (!names.empty()) names += ", ";
+    names += alias + "." + c.name;
+  }
+  return names;
 }
 
 std::vector<DatasetRow> read_datasets(const Result& r) {
@@ -259,14 +285,13 @@ class PgStore final : public Store {
         p));
   }
 
-  bool put_chunk_failures(const JobLease& lease, int64_t chunk_index,
-                          int64_t failed_rows) override {
+  bool put_chunk_failures(const ChunkLease& lease, int64_t failed_rows) override {
     return pool_.borrow()
-               ->exec("WITH lease AS (SELECT 1 FROM jobs WHERE " + kLeaseIs +
+               ->exec("WITH lease AS (SELECT 1 FROM job_chunk_leases WHERE " + kChunkLeaseIs +
                           " FOR SHARE) INSERT INTO job_chunk_failures(job_id, chunk_index, "
-                          "failed_rows) SELECT $1, $4::bigint, $5::bigint FROM lease ON CONFLICT "
+                          "failed_rows) SELECT $1, $2::bigint, $5::bigint FROM lease ON CONFLICT "
                           "(job_id, chunk_index) DO UPDATE SET failed_rows = excluded.failed_rows",
-                      lease_params(lease).add(chunk_index).add(failed_rows))
+                      chunk_lease_params(lease).add(failed_rows))
                .affected() > 0;
   }
 
@@ -312,17 +337,127 @@ class PgStore final : public Store {
   }
 
   std::optional<JobRow> claim_job(const std::string& worker, int64_t lease_ms) override {
+    // The final step is due: every chunk committed (processing), or no live chunk lease
+    // (cancelling).
     std::vector<JobRow> rows = read_jobs(pool_.borrow()->exec(
         claim_sql("jobs",
                   "lease_owner = $1, lease_until_ms = " + kNowMs +
                       " + $2::bigint, attempts = attempts + 1, lease_generation = "
                       "lease_generation + 1, started_us = CASE WHEN started_us = 0 THEN " +
                       kNowUs + " ELSE started_us END",
-                  "status IN ('processing', 'cancelling') AND lease_until_ms < " + kNowMs,
+                  "lease_until_ms < " + kNowMs +
+                      " AND ((status = 'processing' AND (SELECT COUNT(*) FROM job_chunks c WHERE "
+                      "c.job_id = jobs.id) >= " +
+                      chunk_count_sql("jobs") +
+                      ") OR (status = 'cancelling' AND NOT EXISTS (SELECT 1 FROM "
+                      "job_chunk_leases l WHERE l.job_id = jobs.id AND l.lease_until_ms >= " +
+                      kNowMs + ")))",
                   column_names(job_columns())),
         Params().add(worker).add(lease_ms)));
     if (rows.empty()) return std::nullopt;
     return rows[0];
+  }
+
+  std::optional<ChunkClaim> claim_chunk(const std::string& worker, int64_t lease_ms) override {
+    // One statement (one round trip, one transaction). `re`: a chunk whose lease expired (its
+    // holder died or stalled) is reclaimed, generation + 1 (lease rows another claimer has
+    // locked are skipped). Else `nx`: the next chunk never handed out, of the oldest job that has
+    // one (job rows another claimer has locked are skipped; the job's first claim records when it
+    // started), and `ins` its lease row, generation 1. The job's columns are read as the
+    // statement found them (before its own updates: started_us may still read 0 on a job's
+    // first claim).
+    Result r = pool_.borrow()->exec(
+        "WITH re AS (UPDATE job_chunk_leases SET worker = $1, generation = generation + 1, "
+        "lease_until_ms = " +
+            kNowMs +
+            " + $2::bigint WHERE (job_id, chunk_index) = (SELECT l.job_id, l.chunk_index FROM "
+            "job_chunk_leases l JOIN jobs j ON j.id = l.job_id WHERE j.status = 'processing' AND "
+            "l.lease_until_ms < " +
+            kNowMs +
+            " ORDER BY j.created_us, j.id, l.chunk_index LIMIT 1 FOR UPDATE OF l SKIP LOCKED) "
+            "RETURNING job_id, chunk_index, generation), nx AS (UPDATE jobs SET chunks_issued = "
+            "chunks_issued + 1, started_us = CASE WHEN started_us = 0 THEN " +
+            kNowUs +
+            " ELSE started_us END WHERE NOT EXISTS (SELECT 1 FROM re) AND id = (SELECT id FROM "
+            "jobs WHERE status = 'processing' AND chunk_rows > 0 AND chunks_issued * chunk_rows < "
+            "total_rows ORDER BY created_us, id LIMIT 1 FOR UPDATE SKIP LOCKED) RETURNING id, "
+            "chunks_issued - 1 AS chunk_index), ins AS (INSERT INTO job_chunk_leases(job_id, "
+            "chunk_index, worker, generation, lease_until_ms) SELECT id, chunk_index, $1, 1, " +
+            kNowMs +
+            " + $2::bigint FROM nx RETURNING job_id, chunk_index, generation) SELECT "
+            "c.chunk_index, c.generation, " +
+            column_names_of("j") +
+            " FROM (SELECT * FROM re UNION ALL SELECT * FROM ins) c JOIN jobs j ON j.id = "
+            "c.job_id",
+        Params().add(worker).add(lease_ms));
+    if (r.rows() == 0) return std::nullopt;
+    ChunkClaim claim;
+    claim.chunk_index = r.i64(0, 0);
+    claim.generation = r.i64(0, 1);
+    claim.job = read_row(job_columns(), RowView(r, 0, 2));
+    return claim;
+  }
+
+  bool renew_chunk_lease(const ChunkLease& lease, int64_t lease_ms, JobStatus* status) override {
+    Result r = pool_.borrow()->exec(
+        "WITH upd AS (UPDATE job_chunk_leases SET lease_until_ms = " + kNowMs +
+            " + $5::bigint WHERE " + kChunkLeaseIs +
+            " RETURNING 1) SELECT (SELECT COUNT(*) FROM upd), (SELECT status FROM jobs WHERE id = "
+            "$1)",
+        chunk_lease_params(lease).add(lease_ms));
+    if (status) {
+      // A job that is gone (its dataset deleted) reads as cancelled: stop working on it.
+      *status = r.is_null(0, 1) ? JobStatus::kCancelled
+                                : job_status_from_column(lease.job_id, r.text(0, 1));
+    }
+    return r.i64(0, 0) > 0;
+  }
+
+  void release_chunk(const ChunkLease& lease, bool count_attempt) override {
+    // (Rare: a shutdown or a failed attempt; a transaction of a few statements.)
+    auto c = pool_.borrow();
+    pg::Transaction tx(*c);
+    Result held = c->exec("UPDATE job_chunk_leases SET lease_until_ms = 0 WHERE " + kChunkLeaseIs,
+                          chunk_lease_params(lease));
+    if (held.affected() == 0) return;
+    if (!count_attempt) {
+      c->exec(
+          "UPDATE job_chunk_attempts SET attempts = attempts - 1 WHERE job_id = $1 AND "
+          "chunk_index = $2::bigint AND attempts > 0",
+          Params().add(lease.job_id).add(lease.chunk_index));
+    }
+    tx.commit();
+  }
+
+  ChunkAttempts begin_chunk(const ChunkLease& lease) override {
+    // As begin_chunk(JobLease): the fence, then one more attempt counted, in one statement.
+    return attempts_from(
+        pool_.borrow()->exec("WITH lease AS (SELECT 1 FROM job_chunk_leases WHERE " +
+                                 kChunkLeaseIs + " FOR SHARE) " + kCountAttempt,
+                             chunk_lease_params(lease)));
+  }
+
+  int64_t record_chunk_failure(const ChunkLease& lease, const std::string& error) override {
+    Result r = pool_.borrow()->exec("WITH lease AS (SELECT 1 FROM job_chunk_leases WHERE " +
+                                        kChunkLeaseIs + " FOR SHARE) " + kRecordFailure,
+                                    chunk_lease_params(lease).add(error));
+    return r.rows() > 0 ? r.i64(0, 0) : 0;
+  }
+
+  bool fail_job(const ChunkLease& lease, const std::string& error) override {
+    auto c = pool_.borrow();
+    pg::Transaction tx(*c);
+    Result held = c->exec("SELECT 1 FROM job_chunk_leases WHERE " + kChunkLeaseIs + " FOR UPDATE",
+                          chunk_lease_params(lease));
+    if (held.rows() == 0) return false;
+    Result upd = c->exec("UPDATE jobs SET status = 'failed', error = $2, updated_us = " + kNowUs +
+                             ", lease_owner = '', lease_until_ms = 0 WHERE id = $1 AND status IN "
+                             "('processing', 'cancelling')",
+                         Params().add(lease.job_id).add(error));
+    if (upd.affected() == 0) return false;
+    forget_job_work(*c, lease.job_id);
+    tx.commit();
+    return true;
   }
 
   bool renew_job_lease(const JobLease& lease, int64_t lease_ms, JobStatus* status) override {
@@ -342,52 +477,44 @@ class PgStore final : public Store {
     return held;
   }
 
-  ChunkAttempts begin_chunk(const JobLease& lease, int64_t chunk_index) override {
+  ChunkAttempts begin_chunk(const JobLease& lease, int64_t step) override {
     // One statement: the fence, then one more attempt counted; the row it leaves says how many
     // came before (attempts - 1) and the last one's error (which the count does not change).
-    Result r = pool_.borrow()->exec(
-        "WITH lease AS (SELECT 1 FROM jobs WHERE " + kLeaseIs +
-            " FOR SHARE) INSERT INTO job_chunk_attempts(job_id, chunk_index, attempts) SELECT $1, "
-            "$4::bigint, 1 FROM lease ON CONFLICT (job_id, chunk_index) DO UPDATE SET attempts = "
-            "job_chunk_attempts.attempts + 1 RETURNING attempts, last_error",
-        lease_params(lease).add(chunk_index));
-    ChunkAttempts out;
-    if (r.rows() == 0) return out;
-    out.held = true;
-    out.previous = r.i64(0, 0) - 1;
-    out.last_error = r.text(0, 1);
-    return out;
+    return attempts_from(pool_.borrow()->exec(
+        "WITH lease AS (SELECT 1 FROM jobs WHERE " + kStepLeaseIs + " FOR SHARE) " + kCountAttempt,
+        Params().add(lease.job_id).add(step).add(lease.worker).add(lease.generation)));
   }
 
-  int64_t record_chunk_failure(const JobLease& lease, int64_t chunk_index,
+  int64_t record_chunk_failure(const JobLease& lease, int64_t step,
                                const std::string& error) override {
     Result r = pool_.borrow()->exec(
-        "WITH lease AS (SELECT 1 FROM jobs WHERE " + kLeaseIs +
-            " FOR SHARE) UPDATE job_chunk_attempts SET last_error = $5 WHERE job_id = $1 AND "
-            "chunk_index = $4::bigint AND EXISTS (SELECT 1 FROM lease) RETURNING attempts",
-        lease_params(lease).add(chunk_index).add(error));
+        "WITH lease AS (SELECT 1 FROM jobs WHERE " + kStepLeaseIs + " FOR SHARE) " + kRecordFailure,
+        Params().add(lease.job_id).add(step).add(lease.worker).add(lease.generation).add(error));
     return r.rows() > 0 ? r.i64(0, 0) : 0;
   }
 
-  bool commit_chunk(const JobLease& lease, const ChunkRow& c) override {
-    // One statement, so one transaction: lock the job row under the fence, add the chunk
-    // (nothing when it is there already: a replay), forget its attempts, and add what the new
-    // chunk brought to the job's totals (all of a statement's parts see the same snapshot, so
-    // the totals grow by what `ins` returned rather than being summed again).
+  bool commit_chunk(const ChunkLease& lease, const ChunkRow& c) override {
+    if (c.chunk_index != lease.chunk_index) return false;
+    // One statement, so one transaction: lock the chunk's lease row under the fence, add the
+    // chunk (nothing when it is there already: a replay), forget its attempts, end its lease, and
+    // add what the new chunk brought to the job's totals (all of a statement's parts see the
+    // same snapshot, so the totals grow by what `ins` returned rather than being summed again;
+    // commits of other chunks wait for the job row's lock and add to its newest version).
     Result r = pool_.borrow()->exec(
-        "WITH lease AS (SELECT id FROM jobs WHERE " + kLeaseIs +
+        "WITH lease AS (SELECT job_id AS id FROM job_chunk_leases WHERE " + kChunkLeaseIs +
             " FOR UPDATE), ins AS (INSERT INTO job_chunks(job_id, chunk_index, first_row, "
-            "num_rows, tokens, size_bytes, file, cached_tokens) SELECT $1, $4::bigint, "
+            "num_rows, tokens, size_bytes, file, cached_tokens) SELECT $1, $2::bigint, "
             "$5::bigint, $6::bigint, $7::bigint, $8::bigint, $9, $10::bigint FROM lease ON "
             "CONFLICT (job_id, chunk_index) DO NOTHING RETURNING num_rows, tokens, "
             "cached_tokens), forget AS (DELETE FROM job_chunk_attempts WHERE job_id = $1 AND "
-            "chunk_index = $4::bigint AND EXISTS (SELECT 1 FROM lease)), upd AS (UPDATE jobs SET "
-            "rows_done = rows_done + COALESCE((SELECT num_rows FROM ins), 0), input_tokens = "
+            "chunk_index = $2::bigint AND EXISTS (SELECT 1 FROM lease)), ended AS (DELETE FROM "
+            "job_chunk_leases WHERE job_id = $1 AND chunk_index = $2::bigint AND EXISTS (SELECT "
+            "1 FROM lease)), upd AS (UPDATE jobs SET rows_done = rows_done + COALESCE((SELECT "
+            "num_rows FROM ins), 0), input_tokens = "
             "input_tokens + COALESCE((SELECT tokens FROM ins), 0), cached_tokens = "
             "jobs.cached_tokens + COALESCE((SELECT cached_tokens FROM ins), 0), updated_us = " +
             kNowUs + " WHERE id IN (SELECT id FROM lease) RETURNING 1) SELECT COUNT(*) FROM upd",
-        lease_params(lease)
-            .add(c.chunk_index)
+        chunk_lease_params(lease)
             .add(c.first_row)
             .add(c.num_rows)
             .add(c.tokens)
@@ -424,26 +551,30 @@ class PgStore final : public Store {
     Result upd = c->exec(
         "UPDATE jobs SET status = $4, output_dataset_id = $5, error = $6, "
         "updated_us = " +
-            kNowUs + ", lease_owner = '', lease_until_ms = 0 WHERE " + kLeaseIs,
+            kNowUs +
+            ", lease_owner = '', lease_until_ms = 0, rows_done = CASE WHEN $7::bigint >= 0 THEN "
+            "$7::bigint ELSE rows_done END WHERE " +
+            kLeaseIs,
         lease_params(lease)
             .add(std::string(status_name(status)))
             .add(output ? output->id : std::string())
-            .add(error));
+            .add(error)
+            .add(output ? output->num_rows : int64_t{-1}));
     if (upd.affected() == 0) return false;  // (rolls back)
     if (output) insert_dataset_on(*c, *output);
-    c->exec("DELETE FROM job_chunk_attempts WHERE job_id = $1", Params().add(lease.job_id));
+    forget_job_work(*c, lease.job_id);
     tx.commit();
     return true;
   }
 
-  void release_job(const JobLease& lease, int64_t uncounted_chunk) override {
+  void release_job(const JobLease& lease, int64_t uncounted_step) override {
     pool_.borrow()->exec(
         "WITH lease AS (SELECT id FROM jobs WHERE " + kLeaseIs +
             " FOR UPDATE), un AS (UPDATE job_chunk_attempts SET attempts = attempts - 1 WHERE "
             "job_id = $1 AND chunk_index = $4::bigint AND attempts > 0 AND EXISTS (SELECT 1 FROM "
             "lease)) UPDATE jobs SET lease_owner = '', lease_until_ms = 0 WHERE id IN (SELECT id "
             "FROM lease)",
-        lease_params(lease).add(uncounted_chunk));
+        lease_params(lease).add(uncounted_step));
   }
 
   // --- Idempotency-Key records ---
@@ -468,6 +599,31 @@ class PgStore final : public Store {
   }
 
  private:
+  // The tails of begin_chunk / record_chunk_failure after their fence (a CTE `lease`): $1 job
+  // id, $2 step (chunk index), $5 the error.
+  static constexpr const char* kCountAttempt =
+      "INSERT INTO job_chunk_attempts(job_id, chunk_index, attempts) SELECT $1, $2::bigint, 1 "
+      "FROM lease ON CONFLICT (job_id, chunk_index) DO UPDATE SET attempts = "
+      "job_chunk_attempts.attempts + 1 RETURNING attempts, last_error";
+  static constexpr const char* kRecordFailure =
+      "UPDATE job_chunk_attempts SET last_error = $5 WHERE job_id = $1 AND chunk_index = "
+      "$2::bigint AND EXISTS (SELECT 1 FROM lease) RETURNING attempts";
+
+  static ChunkAttempts attempts_from(const Result& r) {
+    ChunkAttempts out;
+    if (r.rows() == 0) return out;
+    out.held = true;
+    out.previous = r.i64(0, 0) - 1;
+    out.last_error = r.text(0, 1);
+    return out;
+  }
+
+  // A finished job: its attempts and chunk leases go (a late chunk holder's writes are refused).
+  static void forget_job_work(pg::Connection& c, const std::string& job_id) {
+    c.exec("DELETE FROM job_chunk_attempts WHERE job_id = $1", Params().add(job_id));
+    c.exec("DELETE FROM job_chunk_leases WHERE job_id = $1", Params().add(job_id));
+  }
+
   static void insert_dataset_on(pg::Connection& c, const DatasetRow& r) {
     Params p;
     bind_row(dataset_columns(), p, r);

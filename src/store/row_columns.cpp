@@ -122,6 +122,9 @@ const std::vector<Column<JobRow>>& job_columns() {
       text_column<R>("model_identity", kTextOrEmpty, &R::model_identity),
       int_column<R>("lease_generation", kIntOrZero, &R::lease_generation, kUpd),
       int_column<R>("started_us", kIntOrZero, &R::started_us, kUpd),  // set by the first claim
+      int_column<R>("chunk_rows", kIntOrZero, &R::chunk_rows),
+      // How many of the job's chunks claim_chunk has handed out (chunks 0 .. chunks_issued-1).
+      {"chunks_issued", kIntOrZero, ColumnRole::kInternal, {}, {}},
   });
   return cols;
 }

@@ -106,6 +106,13 @@ Row read_row(const std::vector<Column<Row>>& cols, const FieldSource& s) {
   return row;
 }
 
+// ceil(total_rows / chunk_rows) of the jobs row named `table` (store.h chunk_count), in SQL that
+// SQLite and PostgreSQL both read (integer division).
+inline std::string chunk_count_sql(const std::string& table) {
+  return "(CASE WHEN " + table + ".chunk_rows > 0 THEN (" + table + ".total_rows + " + table +
+         ".chunk_rows - 1) / " + table + ".chunk_rows ELSE 0 END)";
+}
+
 // The job status stored as text; throws ej::Error(kInternal) naming the job when it is not one.
 JobStatus job_status_from_column(const std::string& job_id, const std::string& text);
 

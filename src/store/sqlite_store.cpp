@@ -53,6 +53,16 @@ CREATE TABLE IF NOT EXISTS job_chunk_attempts (
   last_error TEXT NOT NULL DEFAULT '',
   PRIMARY KEY (job_id, chunk_index)
 );
+-- Chunk leases (Store::claim_chunk): one row per chunk handed out and not committed yet; its
+-- generation grows with every claim of the chunk. commit_chunk deletes the row.
+CREATE TABLE IF NOT EXISTS job_chunk_leases (
+  job_id TEXT NOT NULL,
+  chunk_index INTEGER NOT NULL,
+  worker TEXT NOT NULL,
+  generation INTEGER NOT NULL,
+  lease_until_ms INTEGER NOT NULL,
+  PRIMARY KEY (job_id, chunk_index)
+);
 -- Secrets shared by every process on this store (Store::get_or_create_secret).
 CREATE TABLE IF NOT EXISTS secrets (
   name TEXT PRIMARY KEY,
@@ -298,15 +308,14 @@ class SqliteStore final : public Store {
     return out;
   }
 
-  bool put_chunk_failures(const JobLease& lease, int64_t chunk_index,
-                          int64_t failed_rows) override {
+  bool put_chunk_failures(const ChunkLease& lease, int64_t failed_rows) override {
     std::lock_guard<std::mutex> lock(mu_);
     Tx tx(this);
-    if (!holds_lease_locked(lease)) return false;
+    if (!holds_chunk_lease_locked(lease)) return false;
     Stmt s(db_,
            "INSERT OR REPLACE INTO job_chunk_failures(job_id, chunk_index, failed_rows) "
            "VALUES(?,?,?)");
-    s.bind(1, lease.job_id).bind(2, chunk_index).bind(3, failed_rows).step();
+    s.bind(1, lease.job_id).bind(2, lease.chunk_index).bind(3, failed_rows).step();
     tx.commit();
     return true;
   }
@@ -362,9 +371,15 @@ class SqliteStore final : public Store {
     std::lock_guard<std::mutex> lock(mu_);
     Tx tx(this);
     int64_t now = now_ms();
+    // The final step is due: every chunk committed (processing), or no live chunk lease
+    // (cancelling).
     Stmt pick(db_,
-              "SELECT id FROM jobs WHERE status IN ('processing', 'cancelling') AND "
-              "lease_until_ms < ? ORDER BY created_us LIMIT 1");
+              "SELECT id FROM jobs j WHERE lease_until_ms < ?1 AND ((status = 'processing' AND "
+              "(SELECT COUNT(*) FROM job_chunks c WHERE c.job_id = j.id) >= " +
+                  chunk_count_sql("j") +
+                  ") OR (status = 'cancelling' AND NOT EXISTS (SELECT 1 FROM job_chunk_leases l "
+                  "WHERE l.job_id = j.id AND l.lease_until_ms >= ?1))) ORDER BY created_us, id "
+                  "LIMIT 1");
     pick.bind(1, now);
     if (!pick.step()) return std::nullopt;
     std::string id = pick.text(0);
@@ -373,11 +388,113 @@ class SqliteStore final : public Store {
              "lease_generation = lease_generation + 1, started_us = CASE WHEN started_us = 0 "
              "THEN ? ELSE started_us END WHERE id = ?");
     upd.bind(1, worker).bind(2, now + lease_ms).bind(3, now_us()).bind(4, id).step();
-    Stmt get(db_, select_jobs("WHERE id = ?"));
-    get.bind(1, id).step();
-    JobRow row = read_job(get);
+    JobRow row = get_job_locked(id);
     tx.commit();
     return row;
+  }
+
+  std::optional<ChunkClaim> claim_chunk(const std::string& worker, int64_t lease_ms) override {
+    std::lock_guard<std::mutex> lock(mu_);
+    Tx tx(this);
+    const int64_t now = now_ms();
+    ChunkClaim claim;
+    // A chunk whose lease expired (its holder died or stalled): reclaimed, generation + 1.
+    Stmt expired(db_,
+                 "SELECT l.job_id, l.chunk_index FROM job_chunk_leases l JOIN jobs j ON j.id = "
+                 "l.job_id WHERE j.status = 'processing' AND l.lease_until_ms < ? ORDER BY "
+                 "j.created_us, j.id, l.chunk_index LIMIT 1");
+    expired.bind(1, now);
+    if (expired.step()) {
+      const std::string id = expired.text(0);
+      claim.chunk_index = expired.i64(1);
+      Stmt upd(db_,
+               "UPDATE job_chunk_leases SET worker = ?, generation = generation + 1, "
+               "lease_until_ms = ? WHERE job_id = ? AND chunk_index = ?");
+      upd.bind(1, worker).bind(2, now + lease_ms).bind(3, id).bind(4, claim.chunk_index).step();
+      claim.job.id = id;
+    } else {
+      // Else the next chunk never handed out, of the oldest job that has one.
+      Stmt next(db_,
+                "SELECT id, chunks_issued FROM jobs WHERE status = 'processing' AND chunk_rows > "
+                "0 AND chunks_issued * chunk_rows < total_rows ORDER BY created_us, id LIMIT 1");
+      if (!next.step()) return std::nullopt;
+      claim.job.id = next.text(0);
+      claim.chunk_index = next.i64(1);
+      Stmt ins(db_,
+               "INSERT INTO job_chunk_leases(job_id, chunk_index, worker, generation, "
+               "lease_until_ms) VALUES(?, ?, ?, 1, ?)");
+      ins.bind(1, claim.job.id).bind(2, claim.chunk_index).bind(3, worker).bind(4, now + lease_ms);
+      ins.step();
+      Stmt issued(db_, "UPDATE jobs SET chunks_issued = chunks_issued + 1 WHERE id = ?");
+      issued.bind(1, claim.job.id).step();
+    }
+    Stmt started(db_, "UPDATE jobs SET started_us = ? WHERE id = ? AND started_us = 0");
+    started.bind(1, now_us()).bind(2, claim.job.id).step();
+    Stmt gen(db_, "SELECT generation FROM job_chunk_leases WHERE job_id = ? AND chunk_index = ?");
+    gen.bind(1, claim.job.id).bind(2, claim.chunk_index).step();
+    claim.generation = gen.i64(0);
+    claim.job = get_job_locked(claim.job.id);
+    tx.commit();
+    return claim;
+  }
+
+  bool renew_chunk_lease(const ChunkLease& lease, int64_t lease_ms, JobStatus* status) override {
+    std::lock_guard<std::mutex> lock(mu_);
+    Stmt upd(db_,
+             "UPDATE job_chunk_leases SET lease_until_ms = ? WHERE job_id = ? AND chunk_index = ? "
+             "AND worker = ? AND generation = ?");
+    upd.bind(1, now_ms() + lease_ms)
+        .bind(2, lease.job_id)
+        .bind(3, lease.chunk_index)
+        .bind(4, lease.worker)
+        .bind(5, lease.generation)
+        .step();
+    const bool held = sqlite3_changes(db_) > 0;
+    if (status) *status = job_status_locked(lease.job_id);
+    return held;
+  }
+
+  void release_chunk(const ChunkLease& lease, bool count_attempt) override {
+    std::lock_guard<std::mutex> lock(mu_);
+    Tx tx(this);
+    if (!holds_chunk_lease_locked(lease)) return;
+    if (!count_attempt) uncount_attempt_locked(lease.job_id, lease.chunk_index);
+    Stmt upd(db_,
+             "UPDATE job_chunk_leases SET lease_until_ms = 0 WHERE job_id = ? AND chunk_index = ?");
+    upd.bind(1, lease.job_id).bind(2, lease.chunk_index).step();
+    tx.commit();
+  }
+
+  ChunkAttempts begin_chunk(const ChunkLease& lease) override {
+    std::lock_guard<std::mutex> lock(mu_);
+    Tx tx(this);
+    if (!holds_chunk_lease_locked(lease)) return {};
+    ChunkAttempts out = begin_attempt_locked(lease.job_id, lease.chunk_index);
+    tx.commit();
+    return out;
+  }
+
+  int64_t record_chunk_failure(const ChunkLease& lease, const std::string& error) override {
+    std::lock_guard<std::mutex> lock(mu_);
+    Tx tx(this);
+    if (!holds_chunk_lease_locked(lease)) return 0;
+    int64_t attempts = record_failure_locked(lease.job_id, lease.chunk_index, error);
+    tx.commit();
+    return attempts;
+  }
+
+  bool fail_job(const ChunkLease& lease, const std::string& error) override {
+    std::lock_guard<std::mutex> lock(mu_);
+    Tx tx(this);
+    if (!holds_chunk_lease_locked(lease)) return false;
+    Stmt upd(db_,
+             "UPDATE jobs SET status = 'failed', error = ?, updated_us = ?, lease_owner = '', "
+             "lease_until_ms = 0 WHERE id = ? AND status IN ('processing', 'cancelling')");
+    upd.bind(1, error).bind(2, now_us()).bind(3, lease.job_id).step();
+    if (sqlite3_changes(db_) == 0) return false;
+    forget_job_work_locked(lease.job_id);
+    tx.commit();
+    return true;
   }
 
   bool renew_job_lease(const JobLease& lease, int64_t lease_ms, JobStatus* status) override {
@@ -391,56 +508,33 @@ class SqliteStore final : public Store {
         .bind(4, lease.generation)
         .step();
     bool held = sqlite3_changes(db_) > 0;
-    if (status) {
-      Stmt s(db_, "SELECT status FROM jobs WHERE id = ?");
-      s.bind(1, lease.job_id);
-      // A job that is gone (its dataset deleted) reads as cancelled: stop working on it.
-      *status = s.step() ? read_job_status(lease.job_id, s.text(0)) : JobStatus::kCancelled;
-    }
+    if (status) *status = job_status_locked(lease.job_id);
     return held;
   }
 
-  ChunkAttempts begin_chunk(const JobLease& lease, int64_t chunk_index) override {
+  ChunkAttempts begin_chunk(const JobLease& lease, int64_t step) override {
     std::lock_guard<std::mutex> lock(mu_);
     Tx tx(this);
-    ChunkAttempts out;
-    if (!holds_lease_locked(lease)) return out;
-    out.held = true;
-    Stmt get(db_,
-             "SELECT attempts, last_error FROM job_chunk_attempts WHERE job_id = ? AND "
-             "chunk_index = ?");
-    get.bind(1, lease.job_id).bind(2, chunk_index);
-    if (get.step()) {
-      out.previous = get.i64(0);
-      out.last_error = get.text(1);
-    }
-    Stmt upd(db_,
-             "INSERT INTO job_chunk_attempts(job_id, chunk_index, attempts) VALUES(?, ?, 1) "
-             "ON CONFLICT(job_id, chunk_index) DO UPDATE SET attempts = attempts + 1");
-    upd.bind(1, lease.job_id).bind(2, chunk_index).step();
+    if (!holds_lease_locked(lease)) return {};
+    ChunkAttempts out = begin_attempt_locked(lease.job_id, step);
     tx.commit();
     return out;
   }
 
-  int64_t record_chunk_failure(const JobLease& lease, int64_t chunk_index,
+  int64_t record_chunk_failure(const JobLease& lease, int64_t step,
                                const std::string& error) override {
     std::lock_guard<std::mutex> lock(mu_);
     Tx tx(this);
     if (!holds_lease_locked(lease)) return 0;
-    Stmt upd(db_,
-             "UPDATE job_chunk_attempts SET last_error = ? WHERE job_id = ? AND chunk_index = ?");
-    upd.bind(1, error).bind(2, lease.job_id).bind(3, chunk_index).step();
-    Stmt get(db_, "SELECT attempts FROM job_chunk_attempts WHERE job_id = ? AND chunk_index = ?");
-    get.bind(1, lease.job_id).bind(2, chunk_index);
-    int64_t attempts = get.step() ? get.i64(0) : 0;
+    int64_t attempts = record_failure_locked(lease.job_id, step, error);
     tx.commit();
     return attempts;
   }
 
-  bool commit_chunk(const JobLease& lease, const ChunkRow& c) override {
+  bool commit_chunk(const ChunkLease& lease, const ChunkRow& c) override {
     std::lock_guard<std::mutex> lock(mu_);
     Tx tx(this);
-    if (!holds_lease_locked(lease)) return false;
+    if (c.chunk_index != lease.chunk_index || !holds_chunk_lease_locked(lease)) return false;
     const std::string& job_id = lease.job_id;
     Stmt ins(db_,
              "INSERT OR IGNORE INTO job_chunks(job_id, chunk_index, first_row, num_rows, tokens, "
@@ -456,6 +550,8 @@ class SqliteStore final : public Store {
         .step();
     Stmt forget(db_, "DELETE FROM job_chunk_attempts WHERE job_id = ? AND chunk_index = ?");
     forget.bind(1, job_id).bind(2, c.chunk_index).step();
+    Stmt end(db_, "DELETE FROM job_chunk_leases WHERE job_id = ? AND chunk_index = ?");
+    end.bind(1, job_id).bind(2, c.chunk_index).step();
     Stmt upd(db_,
              "UPDATE jobs SET rows_done = (SELECT COALESCE(SUM(num_rows), 0) FROM job_chunks "
              "WHERE job_id = ?1), input_tokens = (SELECT COALESCE(SUM(tokens), 0) FROM "
@@ -496,29 +592,25 @@ class SqliteStore final : public Store {
     if (output) insert_dataset_locked(*output);
     Stmt upd(db_,
              "UPDATE jobs SET status = ?, output_dataset_id = ?, error = ?, updated_us = ?, "
-             "lease_owner = '', lease_until_ms = 0 WHERE id = ?");
+             "lease_owner = '', lease_until_ms = 0, rows_done = CASE WHEN ?6 >= 0 THEN ?6 ELSE "
+             "rows_done END WHERE id = ?5");
     upd.bind(1, std::string(status_name(status)))
         .bind(2, output ? output->id : std::string())
         .bind(3, error)
         .bind(4, now_us())
         .bind(5, lease.job_id)
+        .bind(6, output ? output->num_rows : int64_t{-1})
         .step();
-    Stmt forget(db_, "DELETE FROM job_chunk_attempts WHERE job_id = ?");
-    forget.bind(1, lease.job_id).step();
+    forget_job_work_locked(lease.job_id);
     tx.commit();
     return true;
   }
 
-  void release_job(const JobLease& lease, int64_t uncounted_chunk) override {
+  void release_job(const JobLease& lease, int64_t uncounted_step) override {
     std::lock_guard<std::mutex> lock(mu_);
     Tx tx(this);
     if (!holds_lease_locked(lease)) return;
-    if (uncounted_chunk >= 0) {
-      Stmt un(db_,
-              "UPDATE job_chunk_attempts SET attempts = attempts - 1 WHERE job_id = ? AND "
-              "chunk_index = ? AND attempts > 0");
-      un.bind(1, lease.job_id).bind(2, uncounted_chunk).step();
-    }
+    if (uncounted_step >= 0) uncount_attempt_locked(lease.job_id, uncounted_step);
     Stmt upd(db_, "UPDATE jobs SET lease_owner = '', lease_until_ms = 0 WHERE id = ?");
     upd.bind(1, lease.job_id).step();
     tx.commit();
@@ -585,6 +677,74 @@ class SqliteStore final : public Store {
            "lease_generation = ?");
     s.bind(1, lease.job_id).bind(2, lease.worker).bind(3, lease.generation);
     return s.step();
+  }
+
+  // The chunk fence: `lease` is the chunk's current claim (worker and generation).
+  bool holds_chunk_lease_locked(const ChunkLease& lease) {
+    Stmt s(db_,
+           "SELECT 1 FROM job_chunk_leases WHERE job_id = ? AND chunk_index = ? AND worker = ? "
+           "AND worker != '' AND generation = ?");
+    s.bind(1, lease.job_id)
+        .bind(2, lease.chunk_index)
+        .bind(3, lease.worker)
+        .bind(4, lease.generation);
+    return s.step();
+  }
+
+  JobRow get_job_locked(const std::string& id) {
+    Stmt get(db_, select_jobs("WHERE id = ?"));
+    get.bind(1, id);
+    if (!get.step()) throw Error(ErrorCode::kInternal, "job " + id + " vanished");
+    return read_job(get);
+  }
+
+  // A job that is gone (its dataset deleted) reads as cancelled: stop working on it.
+  JobStatus job_status_locked(const std::string& id) {
+    Stmt s(db_, "SELECT status FROM jobs WHERE id = ?");
+    s.bind(1, id);
+    return s.step() ? read_job_status(id, s.text(0)) : JobStatus::kCancelled;
+  }
+
+  ChunkAttempts begin_attempt_locked(const std::string& job_id, int64_t step) {
+    ChunkAttempts out;
+    out.held = true;
+    Stmt get(db_,
+             "SELECT attempts, last_error FROM job_chunk_attempts WHERE job_id = ? AND "
+             "chunk_index = ?");
+    get.bind(1, job_id).bind(2, step);
+    if (get.step()) {
+      out.previous = get.i64(0);
+      out.last_error = get.text(1);
+    }
+    Stmt upd(db_,
+             "INSERT INTO job_chunk_attempts(job_id, chunk_index, attempts) VALUES(?, ?, 1) "
+             "ON CONFLICT(job_id, chunk_index) DO UPDATE SET attempts = attempts + 1");
+    upd.bind(1, job_id).bind(2, step).step();
+    return out;
+  }
+
+  int64_t record_failure_locked(const std::string& job_id, int64_t step, const std::string& error) {
+    Stmt upd(db_,
+             "UPDATE job_chunk_attempts SET last_error = ? WHERE job_id = ? AND chunk_index = ?");
+    upd.bind(1, error).bind(2, job_id).bind(3, step).step();
+    Stmt get(db_, "SELECT attempts FROM job_chunk_attempts WHERE job_id = ? AND chunk_index = ?");
+    get.bind(1, job_id).bind(2, step);
+    return get.step() ? get.i64(0) : 0;
+  }
+
+  void uncount_attempt_locked(const std::string& job_id, int64_t step) {
+    Stmt un(db_,
+            "UPDATE job_chunk_attempts SET attempts = attempts - 1 WHERE job_id = ? AND "
+            "chunk_index = ? AND attempts > 0");
+    un.bind(1, job_id).bind(2, step).step();
+  }
+
+  // A finished job: its attempts and chunk leases go (a late chunk holder's writes are refused).
+  void forget_job_work_locked(const std::string& job_id) {
+    Stmt attempts(db_, "DELETE FROM job_chunk_attempts WHERE job_id = ?");
+    attempts.bind(1, job_id).step();
+    Stmt leases(db_, "DELETE FROM job_chunk_leases WHERE job_id = ?");
+    leases.bind(1, job_id).step();
   }
 
   void insert_dataset_locked(const DatasetRow& r) {

@@ -12,6 +12,16 @@
 // the same transaction as the write. A worker that stalled (SIGSTOP, a long pause, a slow disk)
 // past its lease and wakes up holds an older generation, so nothing it writes lands, even if the
 // job came back to a worker of the same name.
+//
+// Chunk leases: a job's rows are split into chunks of JobRow::chunk_rows rows (fixed when the job
+// is made, so every worker agrees on the boundaries); n_chunks = ceil(total_rows / chunk_rows),
+// none when either is 0. Each chunk is claimed on its own (claim_chunk), so all workers share one
+// job's chunks. A chunk lease is fenced like a job lease: every claim of a chunk (a first one, or
+// the reclaim of an expired one) has its own generation, and every write for the chunk
+// (begin_chunk, record_chunk_failure, put_chunk_failures, commit_chunk) checks the chunk's
+// holder AND generation in the same transaction as the write. The job lease (claim_job) is then
+// only the claim of a job's FINAL step: the output assembly once every chunk is committed, or the
+// cancelled finish.
 #pragma once
 
 #include <cstdint>
@@ -60,14 +70,42 @@ struct JobRow : JobRecord {
   // same model name must not mix its vectors into this job.
   std::string model_identity;
   int64_t attempts = 0;          // run claims so far
-  int64_t lease_generation = 0;  // incremented by every claim (the fencing token)
+  int64_t lease_generation = 0;  // incremented by every claim_job (the final step's fence)
+  // Rows per chunk (see "Chunk leases"); 0: the job has no chunks (a job made before chunk
+  // leases: the final step is claimable at once).
+  int64_t chunk_rows = 0;
 };
+
+// The number of chunks of `job`: ceil(total_rows / chunk_rows); 0 when either is 0.
+inline int64_t chunk_count(const JobRow& job) {
+  return job.chunk_rows > 0 && job.total_rows > 0
+             ? (job.total_rows + job.chunk_rows - 1) / job.chunk_rows
+             : 0;
+}
 
 // One claim of a job: what every write under the lease names (see "Leases" above).
 struct JobLease {
   std::string job_id;
   std::string worker;
   int64_t generation = 0;
+};
+
+// One claim of one chunk of a job: what every write for that chunk names.
+struct ChunkLease {
+  std::string job_id;
+  int64_t chunk_index = 0;
+  std::string worker;
+  int64_t generation = 0;  // the chunk's fencing token: +1 on every claim of the chunk
+};
+
+// What claim_chunk hands out: the job (as stored) and which of its chunks, under which generation.
+struct ChunkClaim {
+  JobRow job;
+  int64_t chunk_index = 0;
+  int64_t generation = 0;
+  ChunkLease lease(const std::string& worker) const {
+    return ChunkLease{job.id, chunk_index, worker, generation};
+  }
 };
 
 // What begin_chunk found about a chunk's earlier attempts (counted durably, so a chunk that
@@ -161,9 +199,8 @@ class Store {
                                              int64_t limit) = 0;
   // How many of a chunk's rows failed (batch records answered with an error). Written before
   // the chunk's commit_chunk (a replay writes it again); counted only once the chunk is committed.
-  // Fenced like commit_chunk: false (nothing written) unless `lease` is the current claim.
-  virtual bool put_chunk_failures(const JobLease& lease, int64_t chunk_index,
-                                  int64_t failed_rows) = 0;
+  // Fenced like commit_chunk: false (nothing written) unless `lease` is the chunk's current claim.
+  virtual bool put_chunk_failures(const ChunkLease& lease, int64_t failed_rows) = 0;
   // Failed rows over the job's committed chunks.
   virtual int64_t failed_rows(const std::string& job_id) = 0;
 
@@ -173,31 +210,58 @@ class Store {
   virtual std::vector<JobRow> list_jobs(const std::string& owner) = 0;  // newest first
   // processing -> cancelling. Returns the job's status after the call (nullopt: no such job).
   virtual std::optional<JobStatus> request_cancel(const std::string& id) = 0;
-  // Claims the oldest job in processing/cancelling whose lease is free or expired, and
-  // increments its lease_generation: the row returned carries the new generation.
+  // --- chunks (see "Chunk leases" above) ---
+  // In ONE transaction: a chunk of the oldest job in status processing (not cancelling) that is
+  // neither committed nor under a live chunk lease: first a chunk whose lease expired (reclaimed
+  // with generation + 1), else the job's next chunk never handed out (generation 1). Holds it
+  // for `worker` until now + lease_ms; sets the job's started_us on its first claim.
+  virtual std::optional<ChunkClaim> claim_chunk(const std::string& worker, int64_t lease_ms) = 0;
+  // Extends the chunk lease; false when `lease` is no longer the chunk's current claim. Also
+  // returns the job's status (cancelled when the job is gone).
+  virtual bool renew_chunk_lease(const ChunkLease& lease, int64_t lease_ms, JobStatus* status) = 0;
+  // Gives the chunk back (claimable at once, by anyone) if `lease` is current. `count_attempt`
+  // false: the attempt begin_chunk counted ended cleanly (shutdown) and is taken back.
+  virtual void release_chunk(const ChunkLease& lease, bool count_attempt) = 0;
+  // In ONE transaction, if `lease` is current: counts one more attempt at the chunk and returns
+  // the attempts before it (with the last recorded error).
+  virtual ChunkAttempts begin_chunk(const ChunkLease& lease) = 0;
+  // If `lease` is current: records why the attempt failed; returns the attempts counted so far
+  // (0 when the lease is gone).
+  virtual int64_t record_chunk_failure(const ChunkLease& lease, const std::string& error) = 0;
+  // In ONE transaction, if `lease` is current (and chunk.chunk_index is its chunk): records the
+  // chunk (ignored if it is already there), forgets its attempts, ends the chunk lease and
+  // recomputes rows_done / input_tokens / cached_tokens from the chunks.
+  virtual bool commit_chunk(const ChunkLease& lease, const ChunkRow& chunk) = 0;
+  virtual std::vector<ChunkRow> list_chunks(const std::string& job_id) = 0;
+
+  // --- a job's final step ---
+  // Claims the oldest job whose final step is due and whose job lease is free or expired: in
+  // processing with all chunk_count() chunks committed (the output assembly), or in cancelling
+  // with no live chunk lease (the cancelled finish). Increments its lease_generation: the row
+  // returned carries the new generation.
   virtual std::optional<JobRow> claim_job(const std::string& worker, int64_t lease_ms) = 0;
   // Extends the lease; false when `lease` is no longer the job's current claim. Also returns
   // the job's status.
   virtual bool renew_job_lease(const JobLease& lease, int64_t lease_ms, JobStatus* status) = 0;
-  // In ONE transaction, if `lease` is current: counts one more attempt at chunk `chunk_index`
-  // and returns the attempts before it (with the last recorded error).
-  virtual ChunkAttempts begin_chunk(const JobLease& lease, int64_t chunk_index) = 0;
-  // If `lease` is current: records why the attempt at `chunk_index` failed; returns the attempts
-  // counted so far (0 when the lease is gone).
-  virtual int64_t record_chunk_failure(const JobLease& lease, int64_t chunk_index,
+  // The final step's attempts (poison detection), counted as the step `step` (= chunk_count()):
+  // as begin_chunk / record_chunk_failure, fenced by the job lease.
+  virtual ChunkAttempts begin_chunk(const JobLease& lease, int64_t step) = 0;
+  virtual int64_t record_chunk_failure(const JobLease& lease, int64_t step,
                                        const std::string& error) = 0;
-  // In ONE transaction, if `lease` is current: records the chunk (ignored if it is already
-  // there), forgets its attempts and recomputes rows_done / input_tokens from the chunks.
-  virtual bool commit_chunk(const JobLease& lease, const ChunkRow& chunk) = 0;
-  virtual std::vector<ChunkRow> list_chunks(const std::string& job_id) = 0;
-  // In ONE transaction, if `lease` is current: inserts `output` (when given), sets the job's
-  // final status / output_dataset_id / error, forgets its chunk attempts and releases the lease.
+  // In ONE transaction, if `lease` is current: inserts `output` (when given; rows_done becomes
+  // its num_rows: a cancelled job's output is the contiguous prefix of its committed chunks, and
+  // chunks committed past a gap are not in it), sets the job's final status / output_dataset_id /
+  // error, forgets its chunk attempts and chunk leases, and
+  // releases the lease.
   virtual bool finish_job(const JobLease& lease, JobStatus status,
                           const std::optional<DatasetRow>& output, const std::string& error) = 0;
+  // A chunk cannot be done (poison, or bad data): in ONE transaction, if `lease` is the chunk's
+  // current claim and the job is unfinished, ends the job failed with `error`, as finish_job.
+  virtual bool fail_job(const ChunkLease& lease, const std::string& error) = 0;
   // Gives the lease back without changing the status (shutdown, or a retry after a failed
-  // chunk), so another run can resume. `uncounted_chunk` >= 0: that chunk's current attempt
+  // final step), so another run can resume. `uncounted_step` >= 0: that step's current attempt
   // ended cleanly (shutdown) and is not counted against it.
-  virtual void release_job(const JobLease& lease, int64_t uncounted_chunk = -1) = 0;
+  virtual void release_job(const JobLease& lease, int64_t uncounted_step = -1) = 0;
 
   // --- Idempotency-Key records (kept per owner; see service/idempotency.h) ---
   // In ONE transaction: sweeps up to 100 expired records, then looks up (owner, key). A record

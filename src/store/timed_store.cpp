@@ -90,10 +90,9 @@ class TimedStore final : public Store {
     });
   }
 
-  bool put_chunk_failures(const JobLease& lease, int64_t chunk_index,
-                          int64_t failed_rows) override {
+  bool put_chunk_failures(const ChunkLease& lease, int64_t failed_rows) override {
     return timed("put_chunk_failures",
-                 [&] { return inner_->put_chunk_failures(lease, chunk_index, failed_rows); });
+                 [&] { return inner_->put_chunk_failures(lease, failed_rows); });
   }
 
   int64_t failed_rows(const std::string& job_id) override {
@@ -125,18 +124,44 @@ class TimedStore final : public Store {
                  [&] { return inner_->renew_job_lease(lease, lease_ms, status); });
   }
 
-  ChunkAttempts begin_chunk(const JobLease& lease, int64_t chunk_index) override {
-    return timed("begin_chunk", [&] { return inner_->begin_chunk(lease, chunk_index); });
+  ChunkAttempts begin_chunk(const JobLease& lease, int64_t step) override {
+    return timed("begin_step", [&] { return inner_->begin_chunk(lease, step); });
   }
 
-  int64_t record_chunk_failure(const JobLease& lease, int64_t chunk_index,
+  int64_t record_chunk_failure(const JobLease& lease, int64_t step,
                                const std::string& error) override {
-    return timed("record_chunk_failure",
-                 [&] { return inner_->record_chunk_failure(lease, chunk_index, error); });
+    return timed("record_step_failure",
+                 [&] { return inner_->record_chunk_failure(lease, step, error); });
   }
 
-  bool commit_chunk(const JobLease& lease, const ChunkRow& chunk) override {
+  std::optional<ChunkClaim> claim_chunk(const std::string& worker, int64_t lease_ms) override {
+    return timed("claim_chunk", [&] { return inner_->claim_chunk(worker, lease_ms); });
+  }
+
+  bool renew_chunk_lease(const ChunkLease& lease, int64_t lease_ms, JobStatus* status) override {
+    return timed("renew_chunk_lease",
+                 [&] { return inner_->renew_chunk_lease(lease, lease_ms, status); });
+  }
+
+  void release_chunk(const ChunkLease& lease, bool count_attempt) override {
+    timed("release_chunk", [&] { inner_->release_chunk(lease, count_attempt); });
+  }
+
+  ChunkAttempts begin_chunk(const ChunkLease& lease) override {
+    return timed("begin_chunk", [&] { return inner_->begin_chunk(lease); });
+  }
+
+  int64_t record_chunk_failure(const ChunkLease& lease, const std::string& error) override {
+    return timed("record_chunk_failure",
+                 [&] { return inner_->record_chunk_failure(lease, error); });
+  }
+
+  bool commit_chunk(const ChunkLease& lease, const ChunkRow& chunk) override {
     return timed("commit_chunk", [&] { return inner_->commit_chunk(lease, chunk); });
+  }
+
+  bool fail_job(const ChunkLease& lease, const std::string& error) override {
+    return timed("fail_job", [&] { return inner_->fail_job(lease, error); });
   }
 
   std::vector<ChunkRow> list_chunks(const std::string& job_id) override {
@@ -148,8 +173,8 @@ class TimedStore final : public Store {
     return timed("finish_job", [&] { return inner_->finish_job(lease, status, output, error); });
   }
 
-  void release_job(const JobLease& lease, int64_t uncounted_chunk) override {
-    timed("release_job", [&] { inner_->release_job(lease, uncounted_chunk); });
+  void release_job(const JobLease& lease, int64_t uncounted_step) override {
+    timed("release_job", [&] { inner_->release_job(lease, uncounted_step); });
   }
 
   IdempotencyClaim begin_idempotent(const std::string& owner, const std::string& key,

@@ -7,7 +7,7 @@ import { spawnSync } from "node:child_process";
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
-import { startServer, binary, KEY_A, raw, client, waitValidated, waitJob, makeTexts } from "./harness.mjs";
+import { startServer, binary, KEY_A, raw, client, waitValidated, waitJob, makeTexts, poll } from "./harness.mjs";
 
 const servers = [];
 after(async () => {
@@ -69,7 +69,13 @@ test("/metrics counts the job workers' chunks, rows, tokens and finished jobs", 
   const { jobId } = await co.embedJobs.create({ datasetId: id, model: "embed-english-v3.0", inputType: "search_document" });
   const job = await waitJob(co, jobId);
   assert.equal(job.status, "complete");
-  const m = metricsOf(await (await fetch(`${s.url}/metrics`)).text());
+  // The worker counts the finished job (and stops counting it as running) just after its final
+  // commit, which the client may see first: wait for the counts.
+  const m = await poll(
+    async () => metricsOf(await (await fetch(`${s.url}/metrics`)).text()),
+    (mm) => mm.get('embedjobs_jobs_finished_total{status="complete"}') === 1 && mm.get("embedjobs_jobs_running") === 0,
+    { what: "the finished job to be counted", timeoutMs: 5000, intervalMs: 20 },
+  );
   assert.equal(m.get("embedjobs_job_rows_total"), 30);
   assert.equal(m.get("embedjobs_job_chunks_committed_total"), 5); // 7+7+7+7+2
   assert.ok(m.get("embedjobs_job_tokens_total") >= 30);

@@ -257,14 +257,19 @@ TEST_F(BatchTest, ResumesWithoutRedoingACommittedChunk) {
   for (int i = 0; i < 10; ++i) lines.push_back(line("r" + std::to_string(i), kBody));
   store::DatasetRow ds = make_dataset(lines);
   Batch b = batches_->create("alice", {"resume", ds.id, "m"});
-  // A worker claims the batch, commits chunk 1 (records 4..7, one failed) and dies.
-  std::optional<store::JobRow> dead = store_->claim_job("dead", -1);
-  ASSERT_TRUE(dead.has_value());
-  const store::JobLease lease{b.id, "dead", dead->lease_generation};
+  // A worker claims chunks 0-2, commits chunk 1 (records 4..7, all failed) and dies; its other
+  // chunks are handed back (as their leases would run out).
+  std::vector<store::ChunkLease> dead;
+  for (int k = 0; k < 3; ++k) {
+    std::optional<store::ChunkClaim> c = store_->claim_chunk("dead", 60000);
+    ASSERT_TRUE(c.has_value());
+    ASSERT_EQ(c->chunk_index, k);
+    dead.push_back(c->lease("dead"));
+  }
+  const store::ChunkLease& lease = dead[1];
   EXPECT_EQ(batches_->get("alice", b.id).status, BatchStatus::kInProgress);
   fs::create_directories(dir_ / "jobs" / b.id);
-  std::string rel =
-      "jobs/" + b.id + "/chunk-1-g" + std::to_string(dead->lease_generation) + ".avro";
+  std::string rel = "jobs/" + b.id + "/chunk-1-g" + std::to_string(lease.generation) + ".avro";
   {
     AvroPartWriter w((dir_ / rel).string(), batch_output_schema_json(), "null");
     for (int i = 4; i < 8; ++i) {
@@ -273,9 +278,11 @@ TEST_F(BatchTest, ResumesWithoutRedoingACommittedChunk) {
     }
     w.close();
   }
-  ASSERT_TRUE(store_->put_chunk_failures(lease, 1, 4));
-  ASSERT_TRUE(store_->put_chunk_failures(lease, 2, 3));  // never committed: not counted
+  ASSERT_TRUE(store_->put_chunk_failures(lease, 4));
+  ASSERT_TRUE(store_->put_chunk_failures(dead[2], 3));  // never committed: not counted
   ASSERT_TRUE(store_->commit_chunk(lease, store::ChunkRow{1, 4, 4, 0, 1, rel}));
+  store_->release_chunk(dead[0], false);
+  store_->release_chunk(dead[2], false);
   EXPECT_EQ(batches_->get("alice", b.id).num_failed_records, 4);
   jobs_->start_workers(1);
   Batch done = wait_done(b.id);

@@ -143,9 +143,13 @@ TEST_F(JobTest, OutputHasEveryRowOnceInInputOrderAcrossParts) {
 TEST_F(JobTest, ResumesAfterADeadWorkerWithoutRedoingCommittedChunks) {
   std::string ds = make_dataset(30);
   std::string id = jobs_->create("alice", job_request(ds)).id;
-  // A worker claims the job, commits chunk 1 only (out of order) and dies: its lease expires.
-  std::optional<store::JobRow> dead = store_->claim_job("dead", -1);
-  ASSERT_TRUE(dead.has_value());
+  // A worker claims chunks 0 and 1, commits chunk 1 only (out of order) and dies; chunk 0 is
+  // handed back (as its lease would run out).
+  std::optional<store::ChunkClaim> c0 = store_->claim_chunk("dead", 60000);
+  std::optional<store::ChunkClaim> c1 = store_->claim_chunk("dead", 60000);
+  ASSERT_TRUE(c0.has_value() && c1.has_value());
+  ASSERT_EQ(c1->chunk_index, 1);
+  EXPECT_EQ(c1->job.chunk_rows, 7);
   // Produce chunk 1 the way the runner would, by running a full job elsewhere is overkill: just
   // commit a bogus chunk record whose file the resumed run must not rewrite.
   fs::create_directories(dir_ / "jobs" / id);
@@ -166,14 +170,13 @@ TEST_F(JobTest, ResumesAfterADeadWorkerWithoutRedoingCommittedChunks) {
     }
     w.close();
   }
-  // claim_job with lease -1 left lease_until in the past, so "dead" still holds it nominally.
-  ASSERT_TRUE(
-      store_->commit_chunk(store::JobLease{id, "dead", dead->lease_generation},
-                           store::ChunkRow{1, 7, 7, 99, 1, "jobs/" + id + "/chunk-1.avro"}));
+  ASSERT_TRUE(store_->commit_chunk(
+      c1->lease("dead"), store::ChunkRow{1, 7, 7, 99, 1, "jobs/" + id + "/chunk-1.avro"}));
+  store_->release_chunk(c0->lease("dead"), false);
   jobs_->start_workers(1);
   Job job = wait_done(id);
   ASSERT_EQ(job.status, JobStatus::kComplete) << job.error;
-  EXPECT_EQ(store_->get_job(id)->attempts, 2);
+  EXPECT_EQ(store_->get_job(id)->attempts, 1);  // one claim of the final step
   auto rows = read_output(job.output_dataset_id);
   ASSERT_EQ(rows.size(), 30u);
   for (int i = 0; i < 30; ++i) EXPECT_EQ(rows[static_cast<size_t>(i)]["id"], i) << i;
@@ -271,15 +274,14 @@ TEST_F(JobTest, AChunkThatFailsOnceIsRetriedAndTheJobCompletes) {
 TEST_F(JobTest, AChunkThatKilledItsWorkerThreeTimesEndsTheJobFailed) {
   std::string ds = make_dataset(30);
   std::string id = jobs_->create("alice", job_request(ds)).id;
-  // Three processes claimed the job, began chunk 0 and died (SIGKILL, OOM): nothing recorded
-  // but the attempts counted at the start of the chunk.
+  // Three processes claimed chunk 0, began it and died (SIGKILL, OOM): nothing recorded but
+  // the attempts counted at the start of the chunk.
   for (int i = 0; i < 3; ++i) {
-    std::optional<store::JobRow> row = store_->claim_job("dying-" + std::to_string(i), -1);
-    ASSERT_TRUE(row.has_value());
-    ASSERT_TRUE(store_
-                    ->begin_chunk(
-                        store::JobLease{id, "dying-" + std::to_string(i), row->lease_generation}, 0)
-                    .held);
+    const std::string worker = "dying-" + std::to_string(i);
+    std::optional<store::ChunkClaim> c = store_->claim_chunk(worker, -1);
+    ASSERT_TRUE(c.has_value());
+    ASSERT_EQ(c->chunk_index, 0);
+    ASSERT_TRUE(store_->begin_chunk(c->lease(worker)).held);
   }
   jobs_->start_workers(1);
   Job job = wait_done(id);
@@ -287,6 +289,20 @@ TEST_F(JobTest, AChunkThatKilledItsWorkerThreeTimesEndsTheJobFailed) {
   EXPECT_NE(job.error.find("rows 0-6 failed 3 times: the worker stopped"), std::string::npos)
       << job.error;
   EXPECT_TRUE(store_->list_chunks(id).empty());
+}
+
+TEST_F(JobTest, AJobFromBeforeChunkLeasesFailsSayingSo) {
+  std::string ds = make_dataset(10);
+  // As an older embedjobs left it in flight: no chunk size stored.
+  store::JobRow old = *store_->get_job(jobs_->create("alice", job_request(ds)).id);
+  store_->request_cancel(old.id);  // (the created one is not the subject)
+  old.id = "old-job";
+  old.chunk_rows = 0;
+  store_->insert_job(old);
+  jobs_->start_workers(1);
+  Job job = wait_done("old-job");
+  EXPECT_EQ(job.status, JobStatus::kFailed);
+  EXPECT_NE(job.error.find("started by an older embedjobs"), std::string::npos) << job.error;
 }
 
 TEST_F(JobTest, CancelBeforeAnyWorkEndsCancelledWithAnEmptyOutput) {
@@ -359,13 +375,12 @@ TEST_F(JobTest, AJobWhoseInputIsDeletedFailsAndLeavesNoChunkFiles) {
   std::string ds = make_dataset(30);
   std::string id = jobs_->create("alice", job_request(ds)).id;
   // A first run committed a chunk (its file is on disk), then the input dataset is deleted.
-  std::optional<store::JobRow> first = store_->claim_job("first", -1);
+  std::optional<store::ChunkClaim> first = store_->claim_chunk("first", 60000);
   ASSERT_TRUE(first.has_value());
   fs::create_directories(dir_ / "jobs" / id);
   std::ofstream(dir_ / "jobs" / id / "chunk-0.avro") << std::string(4096, 'x');
-  ASSERT_TRUE(
-      store_->commit_chunk(store::JobLease{id, "first", first->lease_generation},
-                           store::ChunkRow{0, 0, 7, 10, 4096, "jobs/" + id + "/chunk-0.avro"}));
+  ASSERT_TRUE(store_->commit_chunk(
+      first->lease("first"), store::ChunkRow{0, 0, 7, 10, 4096, "jobs/" + id + "/chunk-0.avro"}));
   // Deleting the input of an unfinished job is refused (the API answers 409 naming the job)...
   EXPECT_EQ(datasets_->remove("alice", ds), id);
   ASSERT_TRUE(store_->get_dataset(ds).has_value());

@@ -67,33 +67,38 @@ TEST_P(StoreBatchTest, PagesByCreatedOrUpdatedInBothDirectionsWithTiesById) {
 }
 
 TEST_P(StoreBatchTest, FailedRowsCountOnlyCommittedChunks) {
-  insert("b", "alice", "batch", 1, 1);
-  std::optional<JobRow> claimed = store_->claim_job("w", 60000);
-  ASSERT_TRUE(claimed.has_value());
-  const JobLease w{"b", "w", claimed->lease_generation};
-  EXPECT_TRUE(store_->put_chunk_failures(w, 0, 3));
-  EXPECT_TRUE(store_->put_chunk_failures(w, 1, 2));
+  JobRow b = chunked_job("b", 20, 10);
+  b.kind = "batch";
+  store_->insert_job(b);
+  const ChunkLease c0 = claim_chunk_for(*store_, "w");
+  const ChunkLease c1 = claim_chunk_for(*store_, "w");
+  ASSERT_EQ(c0.chunk_index, 0);
+  ASSERT_EQ(c1.chunk_index, 1);
+  EXPECT_TRUE(store_->put_chunk_failures(c0, 3));
+  EXPECT_TRUE(store_->put_chunk_failures(c0, 3));  // a replayed attempt writes the same count
+  EXPECT_TRUE(store_->put_chunk_failures(c1, 2));
   EXPECT_EQ(store_->failed_rows("b"), 0);
-  ASSERT_TRUE(store_->commit_chunk(w, ChunkRow{0, 0, 10, 5, 1, "c0"}));
+  ASSERT_TRUE(store_->commit_chunk(c0, chunk_row(0, 10, 5, "c0")));
   EXPECT_EQ(store_->failed_rows("b"), 3);
-  EXPECT_TRUE(store_->put_chunk_failures(w, 0, 3));  // a replayed chunk writes the same count
-  ASSERT_TRUE(store_->commit_chunk(w, ChunkRow{1, 10, 10, 5, 1, "c1"}));
+  // The commit ended c0's lease: nothing more is written under it.
+  EXPECT_FALSE(store_->put_chunk_failures(c0, 7));
+  ASSERT_TRUE(store_->commit_chunk(c1, chunk_row(1, 10, 5, "c1")));
   EXPECT_EQ(store_->failed_rows("b"), 5);
   EXPECT_EQ(store_->failed_rows("other"), 0);
 }
 
 TEST_P(StoreBatchTest, ChunkFailuresAreFencedByTheLease) {
-  insert("b", "alice", "batch", 1, 1);
-  std::optional<JobRow> first = store_->claim_job("w1", -1);  // expires at once
-  ASSERT_TRUE(first.has_value());
-  std::optional<JobRow> second = store_->claim_job("w2", 60000);
-  ASSERT_TRUE(second.has_value());
-  const JobLease stale{"b", "w1", first->lease_generation};
-  const JobLease current{"b", "w2", second->lease_generation};
-  EXPECT_TRUE(store_->put_chunk_failures(current, 0, 2));
-  ASSERT_TRUE(store_->commit_chunk(current, ChunkRow{0, 0, 10, 5, 1, "c0-g2"}));
+  JobRow b = chunked_job("b", 10, 10);
+  b.kind = "batch";
+  store_->insert_job(b);
+  const ChunkLease stale = claim_chunk_for(*store_, "w1", -1);  // expires at once
+  const ChunkLease current = claim_chunk_for(*store_, "w2");
+  ASSERT_EQ(current.chunk_index, stale.chunk_index);
+  EXPECT_GT(current.generation, stale.generation);
+  EXPECT_TRUE(store_->put_chunk_failures(current, 2));
+  ASSERT_TRUE(store_->commit_chunk(current, chunk_row(0, 10, 5, "c0-g2")));
   // The stalled first claim wakes up: its count must not replace the committed one.
-  EXPECT_FALSE(store_->put_chunk_failures(stale, 0, 9));
+  EXPECT_FALSE(store_->put_chunk_failures(stale, 9));
   EXPECT_EQ(store_->failed_rows("b"), 2);
 }
 

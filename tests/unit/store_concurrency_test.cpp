@@ -1,6 +1,7 @@
 // The store contract under concurrency, on every store: claimers in several threads of several
-// "processes" (Store objects on one database) never take the same job or dataset while its
-// lease is live, writes under a contended lease stay fenced, and many threads share one Store.
+// "processes" (Store objects on one database) never take the same chunk, job final step or
+// dataset while its lease is live, share one job's chunks, writes under a contended lease stay
+// fenced, and many threads share one Store.
 #include <gtest/gtest.h>
 
 #include <atomic>
@@ -111,8 +112,8 @@ TEST_P(ConcurrencyTest, ConcurrentValidatorsNeverTakeTheSameDataset) {
 }
 
 TEST_P(ConcurrencyTest, OneJobPassedAroundByRacingWorkersHasOneHolderAtATime) {
-  // Every worker races for the same job; the holder commits one chunk under its lease (chunk =
-  // its generation) and gives the job back. At no moment may two workers hold a live lease, and
+  // Every worker races for the same job's final step; the holder writes under its lease and
+  // gives the job back. At no moment may two workers hold a live lease, and
   // every holder's fenced writes land.
   insert_job("j", 1);
   constexpr int kTurns = 48;
@@ -132,9 +133,9 @@ TEST_P(ConcurrencyTest, OneJobPassedAroundByRacingWorkersHasOneHolderAtATime) {
         while (now_holding > seen && !max_holders.compare_exchange_weak(seen, now_holding)) {
         }
         const JobLease lease{"j", worker, j->lease_generation};
+        // Its own step (= its generation): a fresh count, which only the holder can write.
         EXPECT_TRUE(s->begin_chunk(lease, j->lease_generation).held);
-        EXPECT_TRUE(s->commit_chunk(lease, ChunkRow{j->lease_generation, 0, 1, 2, 3,
-                                                    "c" + std::to_string(j->lease_generation)}));
+        EXPECT_EQ(s->record_chunk_failure(lease, j->lease_generation, "turn"), 1);
         JobStatus status = JobStatus::kFailed;
         EXPECT_TRUE(s->renew_job_lease(lease, 60000, &status));
         {
@@ -158,38 +159,91 @@ TEST_P(ConcurrencyTest, OneJobPassedAroundByRacingWorkersHasOneHolderAtATime) {
   ASSERT_TRUE(j.has_value());
   EXPECT_EQ(j->lease_generation, n);
   EXPECT_EQ(j->attempts, n);
-  EXPECT_EQ(static_cast<int64_t>(store_->list_chunks("j").size()), n);
-  EXPECT_EQ(j->rows_done, n);
-  EXPECT_EQ(j->input_tokens, 2 * n);
+  EXPECT_EQ(backend_->column("SELECT COUNT(*) FROM job_chunk_attempts WHERE job_id = 'j'"),
+            (std::vector<std::string>{std::to_string(n)}));
 }
 
-TEST_P(ConcurrencyTest, JobsRunInParallelCommitTheirOwnChunks) {
-  constexpr int kJobs = kProcesses * kThreadsPerProcess;
-  constexpr int kChunks = 25;
-  for (int i = 0; i < kJobs; ++i) insert_job("j" + std::to_string(i), 1000 + i);
+TEST_P(ConcurrencyTest, ConcurrentChunkClaimersShareJobsAndNeverTakeTheSameChunk) {
+  // Three jobs of 40 chunks; every thread of every process claims and commits chunks until none
+  // is left. Each chunk is claimed once (no lease expires), each job's chunks are spread over
+  // several workers, every commit lands, and exactly one claimer gets each job's final step.
+  constexpr int kJobs = 3;
+  constexpr int kChunks = 40;
+  constexpr int kChunkRows = 4;
+  for (int i = 0; i < kJobs; ++i) {
+    store_->insert_job(
+        chunked_job("j" + std::to_string(i), kChunks * kChunkRows - 1, kChunkRows, 1000 + i));
+  }
+  std::mutex mu;
+  std::map<std::pair<std::string, int64_t>, std::vector<std::string>> claimed_by;
+  std::map<std::string, std::set<std::string>> workers_of_job;
+  std::map<std::string, int> final_steps;
   run_claimers([&](Store* s, const std::string& worker) {
     try {
-      std::optional<JobRow> j = s->claim_job(worker, 60000);
-      ASSERT_TRUE(j.has_value());
-      const JobLease lease{j->id, worker, j->lease_generation};
-      for (int k = 0; k < kChunks; ++k) {
-        ASSERT_TRUE(s->begin_chunk(lease, k).held);
-        ASSERT_TRUE(s->commit_chunk(lease, ChunkRow{k, k * 4, 4, 10, 100, "c", 1}));
+      while (std::optional<ChunkClaim> c = s->claim_chunk(worker, 60000)) {
+        EXPECT_EQ(c->generation, 1);
+        EXPECT_EQ(c->job.chunk_rows, kChunkRows);
+        {
+          std::lock_guard<std::mutex> lock(mu);
+          claimed_by[{c->job.id, c->chunk_index}].push_back(worker);
+          workers_of_job[c->job.id].insert(worker);
+        }
+        const ChunkLease lease = c->lease(worker);
+        EXPECT_TRUE(s->begin_chunk(lease).held);
+        const int64_t first = c->chunk_index * kChunkRows;
+        const int64_t rows = std::min<int64_t>(kChunkRows, c->job.total_rows - first);
+        EXPECT_TRUE(s->commit_chunk(lease, ChunkRow{c->chunk_index, first, rows, 10, 100, "c", 1}));
       }
-      ASSERT_TRUE(s->finish_job(lease, JobStatus::kComplete, std::nullopt, ""));
+      while (std::optional<JobRow> j = s->claim_job(worker, 60000)) {
+        std::lock_guard<std::mutex> lock(mu);
+        ++final_steps[j->id];
+      }
     } catch (const std::exception& e) {
       ADD_FAILURE() << worker << ": " << e.what();
     }
   });
+  EXPECT_EQ(claimed_by.size(), static_cast<size_t>(kJobs * kChunks));
+  for (const auto& [chunk, workers] : claimed_by) {
+    EXPECT_EQ(workers.size(), 1u) << chunk.first << " chunk " << chunk.second << " claimed by "
+                                  << workers.size() << " workers";
+  }
   for (int i = 0; i < kJobs; ++i) {
-    std::optional<JobRow> j = store_->get_job("j" + std::to_string(i));
+    const std::string id = "j" + std::to_string(i);
+    EXPECT_GE(workers_of_job[id].size(), 2u) << id << "'s chunks all went to one worker";
+    EXPECT_EQ(final_steps[id], 1) << id;
+    std::optional<JobRow> j = store_->get_job(id);
     ASSERT_TRUE(j.has_value());
-    EXPECT_EQ(j->status, JobStatus::kComplete);
-    EXPECT_EQ(j->rows_done, 4 * kChunks);
+    EXPECT_EQ(j->rows_done, kChunks * kChunkRows - 1);
     EXPECT_EQ(j->input_tokens, 10 * kChunks);
     EXPECT_EQ(j->cached_tokens, kChunks);
-    EXPECT_EQ(store_->list_chunks(j->id).size(), static_cast<size_t>(kChunks));
+    EXPECT_EQ(j->lease_generation, 1);
+    EXPECT_GT(j->started_us, 0);
+    EXPECT_EQ(store_->list_chunks(id).size(), static_cast<size_t>(kChunks));
   }
+}
+
+TEST_P(ConcurrencyTest, ExpiredChunksAreReclaimedOnceEach) {
+  // 30 chunks, all claimed with leases that run out at once (their workers "died"): racing
+  // claimers reclaim each exactly once, at generation 2.
+  constexpr int kChunks = 30;
+  store_->insert_job(chunked_job("j", kChunks, 1));
+  for (int k = 0; k < kChunks; ++k) EXPECT_EQ(claim_chunk_for(*store_, "dead").chunk_index, k);
+  backend_->exec("UPDATE job_chunk_leases SET lease_until_ms = 0");
+  std::mutex mu;
+  std::map<int64_t, int> reclaims;
+  run_claimers([&](Store* s, const std::string& worker) {
+    try {
+      while (std::optional<ChunkClaim> c = s->claim_chunk(worker, 60000)) {
+        EXPECT_EQ(c->generation, 2);
+        std::lock_guard<std::mutex> lock(mu);
+        ++reclaims[c->chunk_index];
+      }
+    } catch (const std::exception& e) {
+      ADD_FAILURE() << worker << ": " << e.what();
+    }
+  });
+  EXPECT_EQ(reclaims.size(), static_cast<size_t>(kChunks));
+  for (const auto& [k, n] : reclaims) EXPECT_EQ(n, 1) << "chunk " << k;
 }
 
 TEST_P(ConcurrencyTest, ManyThreadsShareOneStore) {

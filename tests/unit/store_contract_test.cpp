@@ -111,47 +111,111 @@ TEST_P(StoreTest, JobsListNewestFirstAndCancelIsIdempotent) {
 }
 
 TEST_P(StoreTest, ChunksCommitOnceUnderTheLeaseAndFinishIsAtomic) {
-  store_->insert_job(job("j1", "alice", 1000));
-  auto claimed = store_->claim_job("w1", 60000);
-  ASSERT_TRUE(claimed.has_value());
-  EXPECT_FALSE(store_->claim_job("w2", 60000).has_value());
-  const JobLease w1{"j1", "w1", claimed->lease_generation};
-  const JobLease w2{"j1", "w2", claimed->lease_generation};
+  JobRow j1 = job("j1", "alice", 1000);
+  j1.total_rows = 10;
+  j1.chunk_rows = 10;
+  store_->insert_job(j1);
+  EXPECT_FALSE(store_->claim_job("w1", 60000).has_value());  // its chunk is not committed
+  const ChunkLease w1 = claim_chunk_for(*store_, "w1");
+  EXPECT_FALSE(store_->claim_chunk("w2", 60000).has_value());  // its only chunk is held
+  const ChunkLease w2{"j1", w1.chunk_index, "w2", w1.generation};
   ChunkRow c{0, 0, 10, 40, 123, "jobs/j1/chunk-0.avro"};
+  EXPECT_FALSE(store_->commit_chunk(w2, c));                                // not the holder
+  EXPECT_FALSE(store_->commit_chunk(w1, ChunkRow{1, 10, 10, 40, 1, "x"}));  // not its chunk
   EXPECT_TRUE(store_->commit_chunk(w1, c));
-  EXPECT_TRUE(store_->commit_chunk(w1, c));  // replay: no double count
-  EXPECT_FALSE(store_->commit_chunk(w2, ChunkRow{1, 10, 10, 40, 1, "x"}));
+  EXPECT_FALSE(store_->commit_chunk(w1, c));  // the commit ended the lease: no double count
   auto j = store_->get_job("j1");
   EXPECT_EQ(j->rows_done, 10);
   EXPECT_EQ(j->input_tokens, 40);
   EXPECT_EQ(store_->list_chunks("j1").size(), 1u);
+  EXPECT_FALSE(store_->claim_chunk("w2", 60000).has_value());  // a committed chunk is done
 
+  // Every chunk committed: the final step is claimable, once.
+  auto claimed = store_->claim_job("w1", 60000);
+  ASSERT_TRUE(claimed.has_value());
+  EXPECT_FALSE(store_->claim_job("w2", 60000).has_value());
+  const JobLease f1{"j1", "w1", claimed->lease_generation};
+  const JobLease f2{"j1", "w2", claimed->lease_generation};
   JobStatus status = JobStatus::kFailed;
-  EXPECT_TRUE(store_->renew_job_lease(w1, 60000, &status));
+  EXPECT_TRUE(store_->renew_job_lease(f1, 60000, &status));
   EXPECT_EQ(status, JobStatus::kProcessing);
-  EXPECT_FALSE(store_->renew_job_lease(w2, 60000, &status));
+  EXPECT_FALSE(store_->renew_job_lease(f2, 60000, &status));
 
   DatasetRow out = dataset("out", "alice", 5000);
   out.status = DatasetStatus::kValidated;
   out.dataset_type = "embed-result";
-  EXPECT_FALSE(store_->finish_job(w2, JobStatus::kComplete, out, ""));
+  EXPECT_FALSE(store_->finish_job(f2, JobStatus::kComplete, out, ""));
   EXPECT_FALSE(store_->get_dataset("out").has_value());
-  EXPECT_TRUE(store_->finish_job(w1, JobStatus::kComplete, out, ""));
+  EXPECT_TRUE(store_->finish_job(f1, JobStatus::kComplete, out, ""));
   EXPECT_EQ(store_->get_job("j1")->status, JobStatus::kComplete);
   EXPECT_EQ(store_->get_job("j1")->output_dataset_id, "out");
   EXPECT_TRUE(store_->get_dataset("out").has_value());
   EXPECT_FALSE(store_->claim_job("w2", 60000).has_value());  // finished jobs are not claimed
 }
 
-TEST_P(StoreTest, DeadWorkersJobIsResumedAfterItsLeaseExpires) {
-  store_->insert_job(job("j1", "alice", 1000));
+TEST_P(StoreTest, CancelStopsChunkClaimsAndItsFinalStepWaitsForTheLiveChunkLeases) {
+  store_->insert_job(chunked_job("j1", 40, 10, 1000));
+  const ChunkLease held = claim_chunk_for(*store_, "w1");
+  const ChunkLease expired = claim_chunk_for(*store_, "w2", -1);
+  ASSERT_EQ(store_->request_cancel("j1"), JobStatus::kCancelling);
+  // No chunk of a cancelling job is handed out: neither a new one nor the expired one.
+  EXPECT_FALSE(store_->claim_chunk("w3", 60000).has_value());
+  // Its holder sees the cancel when it renews; its final step waits while a chunk lease lives.
+  JobStatus status = JobStatus::kProcessing;
+  EXPECT_TRUE(store_->renew_chunk_lease(held, 60000, &status));
+  EXPECT_EQ(status, JobStatus::kCancelling);
+  EXPECT_FALSE(store_->claim_job("w3", 60000).has_value());
+  // A chunk in flight may still commit (the cancelled output keeps the committed prefix).
+  EXPECT_TRUE(store_->commit_chunk(held, chunk_row(0, 10, 1, "c0")));
+  std::optional<JobRow> final_step = store_->claim_job("w3", 60000);
+  ASSERT_TRUE(final_step.has_value());
+  EXPECT_EQ(final_step->status, JobStatus::kCancelling);
+  DatasetRow out = dataset("out", "alice", 5000);
+  out.num_rows = 10;
+  ASSERT_TRUE(store_->finish_job(JobLease{"j1", "w3", final_step->lease_generation},
+                                 JobStatus::kCancelled, out, ""));
+  EXPECT_EQ(store_->get_job("j1")->rows_done, 10);
+  // The finish ended every chunk lease: the late holder's writes are refused.
+  EXPECT_FALSE(store_->begin_chunk(expired).held);
+  EXPECT_FALSE(store_->commit_chunk(expired, chunk_row(1, 10, 1, "c1")));
+}
+
+TEST_P(StoreTest, ARejectedChunkFailsTheJobAndEndsEveryChunkLease) {
+  store_->insert_job(chunked_job("j1", 30, 10, 1000));
+  const ChunkLease poison = claim_chunk_for(*store_, "w1");
+  const ChunkLease other = claim_chunk_for(*store_, "w2");
+  EXPECT_TRUE(store_->fail_job(poison, "rows 0-9 failed 3 times: boom"));
+  EXPECT_EQ(store_->get_job("j1")->status, JobStatus::kFailed);
+  EXPECT_EQ(store_->get_job("j1")->error, "rows 0-9 failed 3 times: boom");
+  EXPECT_FALSE(store_->commit_chunk(other, chunk_row(1, 10, 1, "c1")));
+  EXPECT_FALSE(store_->fail_job(other, "again"));
+  EXPECT_FALSE(store_->claim_chunk("w3", 60000).has_value());
+  EXPECT_FALSE(store_->claim_job("w3", 60000).has_value());
+}
+
+TEST_P(StoreTest, AJobWithoutRowsHasNoChunksAndItsFinalStepIsDueAtOnce) {
+  JobRow empty = chunked_job("j0", 0, 10, 1000);
+  store_->insert_job(empty);
+  EXPECT_EQ(chunk_count(empty), 0);
+  EXPECT_EQ(chunk_count(chunked_job("x", 31, 10)), 4);
+  EXPECT_EQ(chunk_count(chunked_job("x", 30, 10)), 3);
+  EXPECT_FALSE(store_->claim_chunk("w1", 60000).has_value());
+  std::optional<JobRow> final_step = store_->claim_job("w1", 60000);
+  ASSERT_TRUE(final_step.has_value());
+  EXPECT_EQ(final_step->id, "j0");
+  EXPECT_GT(final_step->started_us, 0);
+}
+
+TEST_P(StoreTest, DeadWorkersFinalStepIsResumedAfterItsLeaseExpires) {
+  store_->insert_job(job("j1", "alice", 1000));  // no chunks: the final step is due at once
   auto first = store_->claim_job("w1", -1);
   ASSERT_TRUE(first.has_value());
   auto again = store_->claim_job("w2", 60000);
   ASSERT_TRUE(again.has_value());
   EXPECT_EQ(again->attempts, 2);
-  EXPECT_FALSE(store_->commit_chunk(JobLease{"j1", "w1", first->lease_generation},
-                                    ChunkRow{0, 0, 10, 1, 1, "x"}));
+  EXPECT_GT(again->lease_generation, first->lease_generation);
+  EXPECT_FALSE(store_->finish_job(JobLease{"j1", "w1", first->lease_generation},
+                                  JobStatus::kComplete, std::nullopt, ""));
 }
 
 TEST_P(StoreTest, ClaimsTakeTheOldestJobAndTheFirstClaimRecordsItsStart) {
@@ -243,14 +307,17 @@ TEST_P(StoreTest, EveryStatusRoundTripsThroughItsColumn) {
 }
 
 TEST_P(StoreTest, StateSurvivesReopen) {
-  store_->insert_job(job("j1", "alice", 1000));
-  auto claimed = store_->claim_job("w1", 60000);
-  ASSERT_TRUE(claimed.has_value());
-  ASSERT_TRUE(store_->commit_chunk(JobLease{"j1", "w1", claimed->lease_generation},
-                                   ChunkRow{0, 0, 10, 7, 1, "x"}));
+  store_->insert_job(chunked_job("j1", 30, 10, 1000));
+  const ChunkLease c0 = claim_chunk_for(*store_, "w1");
+  const ChunkLease c1 = claim_chunk_for(*store_, "w1");
+  ASSERT_TRUE(store_->commit_chunk(c0, ChunkRow{0, 0, 10, 7, 1, "x"}));
   reopen();
   EXPECT_EQ(store_->get_job("j1")->rows_done, 10);
+  EXPECT_EQ(store_->get_job("j1")->chunk_rows, 10);
   EXPECT_EQ(store_->list_chunks("j1")[0].tokens, 7);
+  // The chunk lease and the chunks handed out survive too: c1 is still held, chunk 2 is next.
+  EXPECT_TRUE(store_->commit_chunk(c1, ChunkRow{1, 10, 10, 7, 1, "y"}));
+  EXPECT_EQ(claim_chunk_for(*store_, "w2").chunk_index, 2);
 }
 
 EJ_STORE_SUITE(StoreTest);

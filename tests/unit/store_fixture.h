@@ -166,6 +166,30 @@ inline JobRow test_job(const std::string& id, const std::string& owner = "alice"
   return j;
 }
 
+// test_job split into chunks of `chunk_rows` rows (store.h "Chunk leases").
+inline JobRow chunked_job(const std::string& id, int64_t total_rows, int64_t chunk_rows,
+                          int64_t created_us = 1) {
+  JobRow j = test_job(id, "alice", created_us);
+  j.total_rows = total_rows;
+  j.chunk_rows = chunk_rows;
+  return j;
+}
+
+// Claims a chunk for `worker` (lease_ms -1: a lease that has expired at once); a test failure
+// and a lease of generation -1 (which holds nothing) when there is none.
+inline ChunkLease claim_chunk_for(Store& store, const std::string& worker,
+                                  int64_t lease_ms = 60000) {
+  std::optional<ChunkClaim> c = store.claim_chunk(worker, lease_ms);
+  EXPECT_TRUE(c.has_value()) << worker << " found no chunk to claim";
+  if (!c) return ChunkLease{"", -1, worker, -1};
+  return c->lease(worker);
+}
+
+// A committed chunk's row for chunk `k` of a job in chunks of `chunk_rows`.
+inline ChunkRow chunk_row(int64_t k, int64_t chunk_rows, int64_t tokens, const std::string& file) {
+  return ChunkRow{k, k * chunk_rows, chunk_rows, tokens, 1, file};
+}
+
 inline std::string store_kind_name(const ::testing::TestParamInfo<StoreKind>& info) {
   return info.param == StoreKind::kSqlite ? "sqlite" : "postgres";
 }

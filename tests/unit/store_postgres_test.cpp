@@ -116,16 +116,26 @@ TEST_F(PostgresStore, LeasesAndTimestampsRunOnTheDatabasesClock) {
   constexpr int64_t kHourUs = 3600LL * 1000 * 1000;
   const int64_t local_us = now_us();
 
-  store->insert_job(test_job("j1"));
-  std::optional<JobRow> claimed = store->claim_job("w1", 60000);
+  store->insert_job(chunked_job("j1", 20, 10));  // two chunks: only the first is claimed
+  std::optional<ChunkClaim> claimed = store->claim_chunk("w1", 60000);
   ASSERT_TRUE(claimed.has_value());
-  EXPECT_GT(claimed->started_us, local_us + kHourUs - 60'000'000);  // started: database time
-  const JobLease lease{"j1", "w1", claimed->lease_generation};
-  ASSERT_TRUE(store->commit_chunk(lease, ChunkRow{0, 0, 1, 1, 1, "c"}));
-  EXPECT_GT(store->get_job("j1")->updated_us, local_us + kHourUs - 60'000'000);
-  // The lease runs to database time + 60 s.
-  const int64_t until_ms = std::stoll(db_->column("SELECT lease_until_ms FROM jobs")[0]);
+  // started: database time
+  EXPECT_GT(store->get_job("j1")->started_us, local_us + kHourUs - 60'000'000);
+  // The chunk lease runs to database time + 60 s.
+  const int64_t until_ms =
+      std::stoll(db_->column("SELECT lease_until_ms FROM job_chunk_leases")[0]);
   EXPECT_GT(until_ms, (local_us + kHourUs) / 1000);
+  ASSERT_TRUE(store->commit_chunk(claimed->lease("w1"), ChunkRow{0, 0, 10, 1, 1, "c"}));
+  EXPECT_GT(store->get_job("j1")->updated_us, local_us + kHourUs - 60'000'000);
+  // A chunk lease that this machine's clock calls live for 10 more minutes expired 50 minutes
+  // ago on the database's clock: another worker takes the chunk.
+  ASSERT_TRUE(store->claim_chunk("w1", 60000).has_value());
+  db_->exec("UPDATE job_chunk_leases SET lease_until_ms = " +
+            std::to_string(now_ms() + 10 * 60 * 1000));
+  std::optional<ChunkClaim> reclaimed = store->claim_chunk("w3", 60000);
+  ASSERT_TRUE(reclaimed.has_value());
+  EXPECT_EQ(reclaimed->chunk_index, 1);
+  EXPECT_EQ(reclaimed->generation, 2);
 
   // A lease that this machine's clock calls live for 10 more minutes expired 50 minutes ago on
   // the database's clock: another worker takes the job.
@@ -156,24 +166,27 @@ TEST_F(PostgresStore, LeasesAndTimestampsRunOnTheDatabasesClock) {
 }
 
 TEST_F(PostgresStore, AWorkersChunkCostsOneStatementPerStoreCall) {
-  // What a worker asks per committed chunk (service/job_service.cpp): renew the lease, begin the
-  // chunk, commit it; a batch also puts its failed rows. Each is ONE statement (one round trip,
-  // one transaction): docs/postgres.md's cost of a cluster is computed from this.
+  // What a worker asks per committed chunk (service/job_service.cpp): claim the chunk, begin it,
+  // commit it; a batch also puts its failed rows; a chunk longer than lease_ms / 3 renews. Each
+  // is ONE statement (one round trip, one transaction): docs/postgres.md's cost of a cluster is
+  // computed from these counts.
   std::unique_ptr<Store> store = db_->open();
-  store->insert_job(test_job("j"));
-  std::optional<JobRow> claimed = store->claim_job("w", 60000);
-  ASSERT_TRUE(claimed.has_value());
-  const JobLease lease{"j", "w", claimed->lease_generation};
-  const int64_t before = pg::Connection::statements_sent();
   constexpr int kChunks = 10;
+  store->insert_job(chunked_job("j", 10 * kChunks, 10));
+  const int64_t before = pg::Connection::statements_sent();
   for (int k = 0; k < kChunks; ++k) {
+    const int64_t at_claim = pg::Connection::statements_sent();
+    std::optional<ChunkClaim> c = store->claim_chunk("w", 60000);
+    ASSERT_TRUE(c.has_value());
+    EXPECT_EQ(pg::Connection::statements_sent() - at_claim, 1);
+    const ChunkLease lease = c->lease("w");
     JobStatus status = JobStatus::kFailed;
-    ASSERT_TRUE(store->renew_job_lease(lease, 60000, &status));
-    ASSERT_TRUE(store->begin_chunk(lease, k).held);
-    ASSERT_TRUE(store->put_chunk_failures(lease, k, 0));
+    ASSERT_TRUE(store->renew_chunk_lease(lease, 60000, &status));
+    ASSERT_TRUE(store->begin_chunk(lease).held);
+    ASSERT_TRUE(store->put_chunk_failures(lease, 0));
     ASSERT_TRUE(store->commit_chunk(lease, ChunkRow{k, k * 10, 10, 1, 1, "c"}));
   }
-  EXPECT_EQ(pg::Connection::statements_sent() - before, 4 * kChunks);
+  EXPECT_EQ(pg::Connection::statements_sent() - before, 5 * kChunks);
   EXPECT_EQ(store->get_job("j")->rows_done, 10 * kChunks);
 }
 
