@@ -104,6 +104,7 @@ json OpenAiBatches::create(const std::string& owner, const json& body) {
   job.input_dataset_id = file.row.id;
   job.created_us = now_us();
   job.updated_us = job.created_us;
+  job.chunk_rows = services_->config.chunk_rows;  // as JobService::create
   job.total_rows = file.row.num_rows;
 
   // What OpenAI's validation fails a batch for: the file's broken lines, or its model.
@@ -181,7 +182,8 @@ json OpenAiBatches::batch_json(const store::JobRow& row) {
   std::string status;
   switch (row.status) {
     case JobStatus::kProcessing:
-      status = row.attempts == 0 ? "validating" : "in_progress";
+      // started_us: set by the first claim of one of its chunks (or of its final step).
+      status = row.started_us == 0 ? "validating" : "in_progress";
       break;
     case JobStatus::kCancelling:
       status = "cancelling";
@@ -221,10 +223,9 @@ json OpenAiBatches::batch_json(const store::JobRow& row) {
       {"request_counts",
        {{"total", row.total_rows}, {"completed", row.rows_done - failed}, {"failed", failed}}},
       {"metadata", metadata}};
-  // Our validation happened when the file was stored: a claimed batch has been running since
-  // it was created (docs/openai.md).
-  if (status != "validating" && !row.error.starts_with("{\"errors\"")) {
-    j["in_progress_at"] = seconds(row.created_us);
+  // The first claim of one of its chunks (docs/openai.md); a batch refused at create has none.
+  if (row.started_us > 0 && !row.error.starts_with("{\"errors\"")) {
+    j["in_progress_at"] = seconds(row.started_us);
   }
   const json updated = seconds(row.updated_us);
   if (status == "cancelling") j["cancelling_at"] = updated;
