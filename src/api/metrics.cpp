@@ -73,7 +73,8 @@ void render_jobs(std::string* out, const service::JobStats& j) {
     const std::atomic<int64_t>& value;
   };
   const Series series[] = {
-      {"embedjobs_jobs_running", "gauge", "Jobs this process's workers hold now.", j.running},
+      {"embedjobs_jobs_running", "gauge",
+       "Chunks or final steps of jobs this process's workers hold now.", j.running},
       {"embedjobs_job_chunks_committed_total", "counter", "Job chunks embedded and committed.",
        j.chunks_committed},
       {"embedjobs_job_rows_total", "counter",
