@@ -325,6 +325,10 @@ AvroPartReader::AvroPartReader(std::unique_ptr<BlobReader> blob, const std::stri
 
 AvroPartReader::~AvroPartReader() = default;
 
+bool AvroPartReader::skip() {
+  return next(nullptr);
+}
+
 bool AvroPartReader::next(nlohmann::json* record) {
   if (impl_->eof) return false;
   avro_value_reset(&impl_->value);
@@ -338,7 +342,7 @@ bool AvroPartReader::next(nlohmann::json* record) {
     fail_internal("corrupt avro file " + path_ + " after row " + std::to_string(rows_read_) + ": " +
                   avro_error());
   }
-  value_to_json(&impl_->value, record);
+  if (record) value_to_json(&impl_->value, record);
   ++rows_read_;
   return true;
 }

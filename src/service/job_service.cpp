@@ -26,7 +26,8 @@ namespace ej::service {
 namespace {
 
 // Streams the rows of a dataset's parts (blobs) in order, from row `first_row`: whole parts
-// before it are skipped by their num_rows (never opened), the rest of the way is read and dropped.
+// before it are skipped by their num_rows (never opened), the rest of the way is read and dropped
+// (decoded, not converted). skip(n) drops n more rows the same way.
 class RowStream {
  public:
   RowStream(BlobStore* blobs, const nlohmann::json& parts, int64_t first_row)
@@ -42,12 +43,14 @@ class RowStream {
   }
   bool next(nlohmann::json* row) {
     for (; skip_ > 0; --skip_) {
-      if (!next_row(row)) return false;
+      if (!next_row(nullptr)) return false;
     }
     return next_row(row);
   }
+  void skip(int64_t rows) { skip_ += rows; }
 
  private:
+  // The next row into *row, or past it when row is null.
   bool next_row(nlohmann::json* row) {
     while (true) {
       if (!reader_) {
@@ -55,7 +58,7 @@ class RowStream {
         const std::string& key = files_[next_file_++];
         reader_ = std::make_unique<AvroPartReader>(blobs_->must_open(key), key);
       }
-      if (reader_->next(row)) return true;
+      if (row ? reader_->next(row) : reader_->skip()) return true;
       reader_.reset();
     }
   }
@@ -68,6 +71,15 @@ class RowStream {
 };
 
 }  // namespace
+
+// Where a worker thread's last chunk left its input: a next chunk of the same job further on
+// reads on from there instead of from the start of the part (workers mostly take a job's chunks
+// in order, so each skips only the chunks other workers took in between).
+struct JobService::InputCursor {
+  std::string job_id;
+  int64_t next_row = 0;
+  std::unique_ptr<RowStream> rows;
+};
 
 JobService::JobService(Services* services) : services_(services) {
   add_kind(std::make_unique<EmbedJobKind>(services));
@@ -221,6 +233,7 @@ void JobService::worker_loop(int index) {
   std::string worker = services_->config.worker_id + "/job-" + std::to_string(index);
   Progress progress;
   progress.start_ms = now_ms();
+  InputCursor cursor;
   while (!stopping_) {
     bool worked = false;
     try {
@@ -234,7 +247,7 @@ void JobService::worker_loop(int index) {
                      std::to_string(chunk->generation) + ")",
                  {{"job_id", chunk->job.id}});
         Running running(stats_.running);
-        run_claimed_chunk(*chunk, worker, &progress);
+        run_claimed_chunk(*chunk, worker, &progress, &cursor);
       } else if (std::optional<store::JobRow> job =
                      services_->store->claim_job(worker, services_->config.lease_ms)) {
         worked = true;
@@ -255,6 +268,7 @@ void JobService::worker_loop(int index) {
       log_error(std::string("job worker ") + worker + ": " + e.what());
     }
     if (!worked) {
+      cursor.rows.reset();  // idle: let go of the input's part
       std::unique_lock<std::mutex> lock(mu_);
       wake_.wait_for(lock, std::chrono::milliseconds(250));
     }
@@ -397,7 +411,7 @@ void JobService::log_progress(const store::JobRow& job, int64_t rows_done, int64
 }
 
 void JobService::run_claimed_chunk(const store::ChunkClaim& claim, const std::string& worker,
-                                   Progress* progress) {
+                                   Progress* progress, InputCursor* cursor) {
   const ServiceConfig& cfg = services_->config;
   const store::JobRow& job = claim.job;
   const store::ChunkLease lease = claim.lease(worker);
@@ -431,19 +445,27 @@ void JobService::run_claimed_chunk(const store::ChunkClaim& claim, const std::st
   ChunkOutcome outcome = ChunkOutcome::kCommitted;
   try {
     // This chunk's rows: [first_row, first_row + chunk_rows) of the input.
-    RowStream rows(services_->blobs, input->info.value("parts", nlohmann::json::array()),
-                   first_row);
+    if (cursor->rows && cursor->job_id == job.id && cursor->next_row <= first_row) {
+      cursor->rows->skip(first_row - cursor->next_row);
+    } else {
+      cursor->job_id = job.id;
+      cursor->rows = std::make_unique<RowStream>(
+          services_->blobs, input->info.value("parts", nlohmann::json::array()), first_row);
+    }
+    cursor->next_row = first_row;
     std::vector<nlohmann::json> chunk;
     nlohmann::json row;
-    while (static_cast<int64_t>(chunk.size()) < job.chunk_rows && rows.next(&row)) {
+    while (static_cast<int64_t>(chunk.size()) < job.chunk_rows && cursor->rows->next(&row)) {
       chunk.push_back(std::move(row));
     }
+    cursor->next_row += static_cast<int64_t>(chunk.size());
     if (static_cast<int64_t>(chunk.size()) != expected) {
       throw Error(ErrorCode::kInternal,
                   what + ": the input has " + std::to_string(chunk.size()) + " of its rows");
     }
     outcome = run_chunk(ChunkPlan{job, lease, *model, *run, first_row}, std::move(chunk));
   } catch (const std::exception& e) {
+    cursor->rows.reset();  // read again from the start of the next chunk
     step_failed(lease, k, what, e);
     return;
   }

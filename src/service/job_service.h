@@ -109,8 +109,9 @@ class JobService {
 
   void worker_loop(int index);
   // Runs one claimed chunk to its commit (or hands it back); false when it did not commit.
+  struct InputCursor;  // job_service.cpp: a worker thread's position in a job's input
   void run_claimed_chunk(const store::ChunkClaim& claim, const std::string& worker,
-                         Progress* progress);
+                         Progress* progress, InputCursor* cursor);
   // The job's input dataset (into `input`) and its kind's run; throws when either is gone.
   std::unique_ptr<KindRun> begin_kind_run(const store::JobRow& job, store::DatasetRow* input);
   // Runs a job's final step (claim_job): the output assembly, or the cancelled finish.
