@@ -482,7 +482,8 @@ void JobService::run_claimed_chunk(const store::ChunkClaim& claim, const std::st
   }
   progress->rows += expected;
   const int64_t now = now_ms();
-  if (now - progress->last_log_ms >= kProgressLogMs) {
+  // Every kProgressLogMs, and after the job's last chunk (by index: with one worker, its end).
+  if (now - progress->last_log_ms >= kProgressLogMs || first_row + expected >= job.total_rows) {
     progress->last_log_ms = now;
     if (std::optional<store::JobRow> fresh = services_->store->get_job(job.id)) {
       log_progress(job, fresh->rows_done, job.total_rows, *progress);

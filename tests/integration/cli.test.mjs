@@ -66,7 +66,7 @@ test("upload --text-field --wait, jobs create --follow, download in every format
 
   // The server logs the job's progress (rows, rows/s, ETA) while it runs, and at its end.
   // (spawnSync blocked this process's event loop: let the server's stderr arrive first.)
-  const progressLine = new RegExp(`job ${jobId}: 40/40 rows \\(100\\.0%\\), \\d+ rows/s, ETA 0s`);
+  const progressLine = new RegExp(`job ${jobId}: 40/40 rows \\(100\\.0%\\), \\d+ rows/s here, ETA 0s`);
   await poll(() => server.logs(), (l) => progressLine.test(l), { timeoutMs: 5000, what: "the job's progress log line" });
 
   const jobJson = JSON.parse(ok(cli(["jobs", "get", jobId])).stdout);
