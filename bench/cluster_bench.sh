@@ -110,7 +110,6 @@ import glob, json, math, re, sys
 data, n, chunk_rows, jobs = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4])
 r = json.load(open(f"{data}/result"))
 calls = ms = 0.0
-per_worker_chunks = []
 for log in sorted(glob.glob(f"{data}/worker-*.log")):
     text = open(log, encoding="utf-8", errors="replace").read()
     m = re.search(r"stopped; store calls: (.*)", text)
@@ -119,7 +118,6 @@ for log in sorted(glob.glob(f"{data}/worker-*.log")):
     for op, c, t in re.findall(r"(\w+) (\d+) calls ([\d.]+) ms", m.group(1)):
         calls += int(c)
         ms += float(t)
-    per_worker_chunks.append(len(re.findall(r"committed chunk|commit_chunk", text)))
 chunks = jobs * math.ceil(r["rows"] / jobs / chunk_rows)
 print(f"   {r['rows'] / r['secs']:8,.0f} rows/s  {r['tokens'] / r['secs']:9,.0f} tokens/s  ({r['rows']:,} rows in {r['secs']:.1f} s)")
 print(f"   per chunk ({chunks} chunks): {calls / chunks:.1f} worker store calls, {ms / chunks:.2f} ms in them "
