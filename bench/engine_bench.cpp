@@ -49,7 +49,8 @@ using ej::engine::NeuralEmbedder;
 
 // The model's GEMMs in `dtype` alone, M = rows: {GFLOP/s, tokens/s the GEMMs allow}.
 std::pair<double, double> gemm_ceiling(const NeuralEmbedder& e, ej::engine::ComputeDType dtype,
-                                       int64_t rows, int reps) {
+                                       int64_t rows, int reps,
+                                       ej::engine::Linear::Backend backend) {
   const auto& s = e.model().spec();
   const auto& blocks = e.model().arch().blocks;
   const int64_t H = s.hidden_size;
@@ -83,7 +84,7 @@ std::pair<double, double> gemm_ceiling(const NeuralEmbedder& e, ej::engine::Comp
     for (float& v : w) v = 0.02f * rnd();
     for (float& v : b) v = 0.02f * rnd();
     lins.push_back(std::make_unique<Linear>());
-    lins.back()->init(eng, w.data(), b.data(), sh.in, sh.out, sh.ep, sh.act, dtype);
+    lins.back()->init(eng, w.data(), b.data(), sh.in, sh.out, sh.ep, sh.act, dtype, backend);
     xs.emplace_back(static_cast<size_t>(rows * sh.in));
     for (size_t i = 0; i < static_cast<size_t>(rows * sh.in); ++i) xs.back().data()[i] = rnd();
     ys.emplace_back(static_cast<size_t>(rows * sh.out));
@@ -366,12 +367,21 @@ int main(int argc, char** argv) {
     nlohmann::json ceiling_json;
     if (ceiling) {
       const int64_t rows = static_cast<int64_t>(std::max(1, seq) * std::max(1, batch));
-      auto [gflops, tok_s] = gemm_ceiling(*e, options.dtype, rows, reps);
+      using Backend = ej::engine::Linear::Backend;
+      auto [gflops, tok_s] = gemm_ceiling(*e, options.dtype, rows, reps, Backend::kOneDnn);
       std::printf(
           "GEMM ceiling (%s, oneDNN alone on the model's GEMM shapes, M = %lld): %.0f "
           "GFLOP/s = %.0f tok/s\n",
           e->info().dtype.c_str(), static_cast<long long>(rows), gflops, tok_s);
-      ceiling_json = {{"rows", rows}, {"gflop_per_s", gflops}, {"tok_per_s", tok_s}};
+      // The same GEMMs on the backend the engine uses (our int8 kernel where it applies).
+      auto [own_gflops, own_tok_s] = gemm_ceiling(*e, options.dtype, rows, reps, Backend::kAuto);
+      std::printf("GEMMs alone on the engine's backend (%s, M = %lld): %.0f GFLOP/s = %.0f tok/s\n",
+                  e->info().dtype.c_str(), static_cast<long long>(rows), own_gflops, own_tok_s);
+      ceiling_json = {{"rows", rows},
+                      {"gflop_per_s", gflops},
+                      {"tok_per_s", tok_s},
+                      {"engine_backend_gflop_per_s", own_gflops},
+                      {"engine_backend_tok_per_s", own_tok_s}};
     }
     if (!json_out.empty()) {
       nlohmann::json r = {{"engine", "embedjobs"},

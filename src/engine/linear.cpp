@@ -2,6 +2,7 @@
 
 #include <omp.h>
 
+#include <cstdlib>
 #include <cstring>
 #include <vector>
 
@@ -64,12 +65,23 @@ size_t round64(size_t bytes) {
   return (bytes + 63) / 64 * 64;
 }
 
-// Bytes of the narrowed input (bf16 / s8) and of the int8 row scales for `rows` rows.
-size_t narrowed_bytes(ComputeDType d, int64_t rows, int64_t in) {
+// Bytes of the narrowed input (bf16 / s8), of the int8 row scales and (our int8 kernel) of the
+// row sums, for `rows` rows: [s8 x][f32 scales][s32 sums].
+size_t narrowed_bytes(ComputeDType d, int64_t rows, int64_t in, bool row_sums) {
   const size_t n = static_cast<size_t>(rows * in);
+  const size_t per_row = round64(static_cast<size_t>(rows) * 4);
   if (d == ComputeDType::kBF16) return round64(n * 2);
-  if (d == ComputeDType::kInt8) return round64(n) + round64(static_cast<size_t>(rows) * 4);
+  if (d == ComputeDType::kInt8) return round64(n) + per_row + (row_sums ? per_row : 0);
   return 0;
+}
+
+// EJ_ENGINE_INT8_ONEDNN=1 runs int8 GEMMs on oneDNN even where our kernel applies (A/B checks).
+bool int8_onednn_forced() {
+  static const bool forced = [] {
+    const char* v = std::getenv("EJ_ENGINE_INT8_ONEDNN");
+    return v != nullptr && v[0] == '1';
+  }();
+  return forced;
 }
 
 // Primitive descriptor for a given M (weights desc "any" lets oneDNN choose the packed layout).
@@ -128,7 +140,7 @@ bool Linear::fusable(Activation act) {
 }
 
 void Linear::init(const dnnl::engine& eng, const float* w, const float* b, int64_t in, int64_t out,
-                  Epilogue epilogue, Activation act, ComputeDType dtype) {
+                  Epilogue epilogue, Activation act, ComputeDType dtype, Backend backend) {
   eng_ = eng;
   in_ = in;
   out_ = out;
@@ -155,6 +167,11 @@ void Linear::init(const dnnl::engine& eng, const float* w, const float* b, int64
     narrow::quantize_weights_s8(w, static_cast<size_t>(out), static_cast<size_t>(in), w_s8.data(),
                                 w_scales_.data());
     w_narrow = w_s8.data();
+    own_int8_ = backend == Backend::kAuto && !int8_onednn_forced() && Int8Gemm::supported(in, out);
+    if (own_int8_) {
+      int8_gemm_.init(w_s8.data(), w_scales_.data(), b, in, out);
+      return;
+    }
   }
   // Let oneDNN pick the weight layout for a typical M, then reorder W once into it.
   memory::desc any(mdims(dtype, in, out), weights_dt(dtype), tag::any);
@@ -191,7 +208,11 @@ std::shared_ptr<const Linear::Prim> Linear::prim(int64_t rows) const {
 }
 
 size_t Linear::narrowed_bytes(int64_t rows) const {
-  return engine::narrowed_bytes(dtype_, rows, in_);
+  return engine::narrowed_bytes(dtype_, rows, in_, own_int8_);
+}
+
+size_t Linear::weight_bytes() const {
+  return own_int8_ ? int8_gemm_.bytes() : weights_desc_.get_size();
 }
 
 void Linear::narrow_input(const float* x, int64_t rows, void* narrowed) const {
@@ -201,18 +222,32 @@ void Linear::narrow_input(const float* x, int64_t rows, void* narrowed) const {
     narrow::to_bf16_rows(x, static_cast<size_t>(rows), static_cast<size_t>(in_),
                          reinterpret_cast<uint16_t*>(base), threads);
   } else if (dtype_ == ComputeDType::kInt8) {
-    narrow::quantize_rows_s8(
-        x, static_cast<size_t>(rows), static_cast<size_t>(in_), reinterpret_cast<int8_t*>(base),
-        reinterpret_cast<float*>(base + round64(static_cast<size_t>(rows * in_))), threads);
+    const size_t scales_at = round64(static_cast<size_t>(rows * in_));
+    const size_t sums_at = scales_at + round64(static_cast<size_t>(rows) * 4);
+    narrow::quantize_rows_s8(x, static_cast<size_t>(rows), static_cast<size_t>(in_),
+                             reinterpret_cast<int8_t*>(base),
+                             reinterpret_cast<float*>(base + scales_at), threads,
+                             own_int8_ ? reinterpret_cast<int32_t*>(base + sums_at) : nullptr);
   }
 }
 
 size_t Linear::scratchpad_bytes(int64_t rows) const {
-  return prim(rows)->scratch_bytes;
+  return own_int8_ ? 0 : prim(rows)->scratch_bytes;
 }
 
 void Linear::matmul(const float* x, const void* narrowed, int64_t rows, float* y,
                     void* scratchpad) const {
+  if (own_int8_) {
+    const auto* base = static_cast<const uint8_t*>(narrowed);
+    const size_t scales_at = round64(static_cast<size_t>(rows * in_));
+    const size_t sums_at = scales_at + round64(static_cast<size_t>(rows) * 4);
+    int8_gemm_.run(
+        reinterpret_cast<const int8_t*>(base), reinterpret_cast<const float*>(base + scales_at),
+        reinterpret_cast<const int32_t*>(base + sums_at), rows, y,
+        epilogue_ == Epilogue::kAccumulate,
+        epilogue_ == Epilogue::kActivation ? act_ : Activation::kIdentity, omp_get_max_threads());
+    return;
+  }
   std::shared_ptr<const Prim> pp = prim(rows);
   const Prim& p = *pp;
   auto* base = static_cast<uint8_t*>(const_cast<void*>(narrowed));

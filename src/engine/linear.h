@@ -7,8 +7,10 @@
 //         at the GEMM input; f32 accumulation and output (AVX512_BF16 / AMX-BF16 kernels).
 //   int8  W stored as s8 only, with a symmetric scale per output channel (max |w| / 127); each
 //         row of x is quantized to s8 with its own dynamic scale (max |x_row| / 127); s32
-//         accumulation, dequantized in the epilogue (output scales per channel x a per-row
-//         binary multiply), then bias, residual and activation in f32 (VNNI / AMX-INT8).
+//         accumulation, dequantized in the epilogue, then bias, residual and activation in
+//         f32. On AVX512-VNNI our own kernel (engine/int8_gemm.h) runs it, faster than oneDNN
+//         2.6 on these shapes; elsewhere (or Backend::kOneDnn) oneDNN's matmul, with output
+//         scales per channel x a per-row binary multiply (VNNI / AMX-INT8).
 // The interface is f32 in / f32 out in every mode: the layers around the GEMMs (norms, softmax,
 // attention, pooling) stay f32.
 // M (the packed token count) varies per batch: primitives are created per M (about 0.1 ms)
@@ -25,6 +27,7 @@
 
 #include "engine/aligned_buffer.h"
 #include "engine/embedder.h"
+#include "engine/int8_gemm.h"
 #include "engine/model_spec.h"
 
 namespace ej::engine {
@@ -32,12 +35,15 @@ namespace ej::engine {
 class Linear {
  public:
   enum class Epilogue { kNone, kActivation, kAccumulate };
+  // kAuto: our int8 kernel where it applies, else oneDNN; kOneDnn: always oneDNN (the
+  // benchmark's GEMM ceiling is oneDNN's).
+  enum class Backend { kAuto, kOneDnn };
 
   // w: [out, in] row-major f32 (PyTorch nn.Linear layout), b: [out] or null. Keeps W only in
   // the compute dtype (packed); w itself may be freed afterwards.
   void init(const dnnl::engine& eng, const float* w, const float* b, int64_t in, int64_t out,
             Epilogue epilogue, Activation act = Activation::kIdentity,
-            ComputeDType dtype = ComputeDType::kF32);
+            ComputeDType dtype = ComputeDType::kF32, Backend backend = Backend::kAuto);
 
   // rows >= 1; x: rows * in floats, y: rows * out floats (read too when kAccumulate).
   // scratch grows as needed; one per calling thread.
@@ -56,7 +62,7 @@ class Linear {
   int64_t out() const { return out_; }
   ComputeDType dtype() const { return dtype_; }
   // Bytes of the packed weights (the only copy of W kept).
-  size_t weight_bytes() const { return weights_desc_.get_size(); }
+  size_t weight_bytes() const;
 
   // True if the activation can be fused as a oneDNN post-op.
   static bool fusable(Activation act);
@@ -79,6 +85,8 @@ class Linear {
   Activation act_ = Activation::kIdentity;
   ComputeDType dtype_ = ComputeDType::kF32;
   bool has_bias_ = false;
+  bool own_int8_ = false;  // int8 on int8_gemm_ instead of oneDNN
+  Int8Gemm int8_gemm_;
   mutable std::mutex mu_;
   mutable std::unordered_map<int64_t, std::shared_ptr<const Prim>> cache_;
 };

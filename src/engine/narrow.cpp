@@ -55,19 +55,26 @@ float max_abs(const float* x, size_t n) {
   return m;
 }
 
-void s8_row(const float* x, size_t n, float inv, int8_t* q) {
+// Quantizes one row; returns the sum of its s8 values.
+int32_t s8_row(const float* x, size_t n, float inv, int8_t* q) {
   size_t c = 0;
+  int32_t sum = 0;
 #if defined(EJ_NARROW_AVX512)
   const __m512 vi = _mm512_set1_ps(inv);
+  __m512i vsum = _mm512_setzero_si512();
   for (; c + 16 <= n; c += 16) {
     // Nearest, ties to even (the MXCSR default), saturated to [-128, 127]; |x * inv| <= 127.
     const __m512i r = _mm512_cvtps_epi32(_mm512_mul_ps(_mm512_loadu_ps(x + c), vi));
+    vsum = _mm512_add_epi32(vsum, r);
     _mm_storeu_si128(reinterpret_cast<__m128i*>(q + c), _mm512_cvtsepi32_epi8(r));
   }
+  sum = _mm512_reduce_add_epi32(vsum);
 #endif
   for (; c < n; ++c) {
     q[c] = static_cast<int8_t>(std::clamp(std::nearbyint(x[c] * inv), -127.0f, 127.0f));
+    sum += q[c];
   }
+  return sum;
 }
 
 }  // namespace
@@ -81,15 +88,16 @@ void to_bf16_rows(const float* x, size_t rows, size_t cols, uint16_t* out, int t
 }
 
 void quantize_rows_s8(const float* x, size_t rows, size_t cols, int8_t* q, float* scale,
-                      int threads) {
+                      int threads, int32_t* row_sum) {
   const int64_t n = static_cast<int64_t>(rows);
 #pragma omp parallel for num_threads(threads) schedule(static) if (rows > 16)
   for (int64_t r = 0; r < n; ++r) {
     const float* xr = x + static_cast<size_t>(r) * cols;
     const float m = max_abs(xr, cols);
     const float s = m > 0.0f ? m / 127.0f : 1.0f;
-    s8_row(xr, cols, 1.0f / s, q + static_cast<size_t>(r) * cols);
+    const int32_t sum = s8_row(xr, cols, 1.0f / s, q + static_cast<size_t>(r) * cols);
     scale[r] = s;
+    if (row_sum != nullptr) row_sum[r] = sum;
   }
 }
 

@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "common/error.h"
+#include "engine/attention_bf16.h"
 #include "engine/kernels.h"
 #include "engine/layers/relative_bias.h"
 #include "engine/layers/rope.h"
@@ -75,6 +76,47 @@ TEST(EngineLayers, MaskedAttentionMatchesDoubleReference) {
       }
     }
   }
+}
+
+// The bf16-product kernel (bf16 / int8 modes) against the same double reference on the f32
+// inputs, within what rounding q, K, P and V to bf16 (8 significant bits) costs: scores of unit
+// variance (scale 1 / sqrt(dh)), outputs of unit scale, so a few 1e-2 at most; a wrong pairing
+// of keys or depths gives errors of order 1.
+TEST(EngineLayers, Bf16AttentionMatchesDoubleReference) {
+  if (!kernels::attention_bf16_supported(32)) GTEST_SKIP() << "no AVX512_BF16 in this build";
+  std::mt19937 rng(12);
+  std::normal_distribution<float> nd(0.0f, 1.0f);
+  double worst = 0;
+  for (size_t dh : {16u, 32u, 48u, 64u, 80u, 96u, 112u, 128u}) {
+    for (size_t len : {1u, 2u, 9u, 16u, 17u, 33u, 70u, 129u}) {
+      const size_t ld = 3 * dh + 5, ld_out = dh + 3;
+      std::vector<float> qkv(len * ld), out(len * ld_out, -1.0f);
+      for (float& x : qkv) x = nd(rng);
+      AlignedBuffer scratch(kernels::attention_scratch_floats(len, dh) + len);
+      const float scale = 1.0f / std::sqrt(static_cast<float>(dh));
+      kernels::attention_head_bf16(qkv.data(), qkv.data() + dh, qkv.data() + 2 * dh, ld, len, dh,
+                                   scale, out.data(), ld_out, scratch.data());
+      for (size_t i = 0; i < len; ++i) {
+        std::vector<double> p(len);
+        double mx = -1e300, sum = 0;
+        for (size_t j = 0; j < len; ++j) {
+          double a = 0;
+          for (size_t c = 0; c < dh; ++c) a += double(qkv[i * ld + c]) * qkv[j * ld + dh + c];
+          mx = std::max(mx, p[j] = a * scale);
+        }
+        for (double& x : p) sum += (x = std::exp(x - mx));
+        for (size_t c = 0; c < dh; ++c) {
+          double o = 0;
+          for (size_t j = 0; j < len; ++j) o += p[j] / sum * qkv[j * ld + 2 * dh + c];
+          worst = std::max(worst, std::fabs(out[i * ld_out + c] - o));
+          ASSERT_NEAR(out[i * ld_out + c], o, 4e-2)
+              << "dh " << dh << " len " << len << " row " << i;
+        }
+        EXPECT_EQ(out[i * ld_out + dh], -1.0f) << "wrote past the head";
+      }
+    }
+  }
+  std::printf("bf16 attention: worst |error| %.4f\n", worst);
 }
 
 TEST(EngineLayers, RelativeBucketsFollowTransformers) {

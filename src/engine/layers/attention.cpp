@@ -7,6 +7,7 @@
 #include <cmath>
 #include <cstring>
 
+#include "engine/attention_bf16.h"
 #include "engine/kernels.h"
 
 namespace ej::engine {
@@ -74,6 +75,8 @@ void Attention::load(WeightReader& r, const dnnl::engine& eng, const AttentionSp
   load_linear(r, eng, spec.o, prefix, q_width(), o_epilogue, Activation::kIdentity, dtype, &o_);
   q_norm_.load(r, spec.q_norm, prefix, spec.head_dim);
   k_norm_.load(r, spec.k_norm, prefix, spec.head_dim);
+  bf16_products_ = dtype != ComputeDType::kF32 &&
+                   kernels::attention_bf16_supported(static_cast<size_t>(spec.head_dim));
 }
 
 size_t Attention::scratch_floats(size_t len) const {
@@ -129,7 +132,11 @@ void Attention::forward(const float* in, float* out, const BatchContext& bc, con
     const float* k = qkv + off * W + QW + kvh * dh;
     const float* v = qkv + off * W + QW + NKV * dh + kvh * dh;
     float* o = ctx + off * QW + head * dh;
-    if (!masked) {
+    if (!masked && bf16_products_) {
+      kernels::attention_head_bf16(q, k, v, static_cast<size_t>(W), static_cast<size_t>(len),
+                                   static_cast<size_t>(dh), spec_.scale, o, static_cast<size_t>(QW),
+                                   sc);
+    } else if (!masked) {
       kernels::attention_head(q, k, v, static_cast<size_t>(W), static_cast<size_t>(len),
                               static_cast<size_t>(dh), spec_.scale, o, static_cast<size_t>(QW), sc);
     } else {

@@ -4,6 +4,8 @@
 // an additive relative position bias (by distance j - i), then the output projection (added
 // onto the residual, or written out, as the block asks). Attention itself runs per (sequence,
 // head), so no work is spent on padding and a sequence's result does not depend on its batch.
+// In the bf16 and int8 compute modes the unmasked heads take the bf16-product kernel
+// (engine/attention_bf16.h) where the build has it; fp32 and masked heads stay f32.
 // Thread-safety: immutable after load(); forward() is const (one workspace per call).
 #pragma once
 
@@ -49,6 +51,7 @@ class Attention {
   AttentionSpec spec_;
   Linear qkv_, o_;
   Norm q_norm_, k_norm_;
+  bool bf16_products_ = false;  // unmasked heads on kernels::attention_head_bf16
 };
 
 }  // namespace ej::engine
