@@ -13,8 +13,8 @@
 # (c) for each geometry and dtype, bench/engine_bench runs our engine in that dtype and the ORT
 #     peer (bench/peers/ort_peer.js, fp32) alternately on the same model, token ids ("b32 s128":
 #     32 x 128 random ids; "corpus") and threads, then times oneDNN alone on the model's GEMM
-#     shapes in that dtype (the GEMM ceiling); one process per dtype, so the peak RSS is the
-#     mode's own;
+#     shapes in that dtype (the GEMM ceiling) and on the engine's own backend (our int8 GEMM where
+#     it applies); one process per dtype, so the peak RSS is the mode's own;
 # (d) prints one table: ORT fp32 tok/s, ours per dtype, the ratio to ORT fp32 (goals: fp32 >= 1.3,
 #     bf16 >= 2, int8 >= 3), the fraction of the GEMM ceiling, peak RSS, CPU and threads.
 # Env: EJ_BUILD_DIR (default build), EJ_BENCH_WORK (default /tmp/ej_engine_bench).
@@ -87,7 +87,7 @@ for m in "${model_list[@]}"; do
     "$BIN" --model "$WORK/$m" --dtype "$d" "${corpus_arg[@]}" \
       --threads "$THREADS" --reps "$REPS" --rounds "$ROUNDS" --seq 128 --batch 32 \
       --peer-kit "$PEERS" --gemm-ceiling --json "$RES/${m}_${d}.json" > "$RES/${m}_${d}.log"
-    grep -E "^ours [bc]|^ORT|^GEMM ceiling|peak RSS" "$RES/${m}_${d}.log" | sed 's/^/   /'
+    grep -E "^ours [bc]|^ORT|^GEMM|peak RSS" "$RES/${m}_${d}.log" | sed 's/^/   /'
   done
 done
 
@@ -100,8 +100,8 @@ import json, sys
 res, models, dtypes = sys.argv[1], sys.argv[2].split(","), sys.argv[3].split(",")
 goal = {"fp32": 1.3, "bf16": 2.0, "int8": 3.0}
 print(f"{'geometry':8} {'workload':9} {'dtype':5} {'ORT fp32 tok/s':>14} {'ours tok/s':>10} "
-      f"{'ratio':>6} {'goal':>5} {'GEMM ceiling tok/s':>18} {'of ceiling':>10} {'GEMM share':>10} "
-      f"{'peak RSS':>9}")
+      f"{'ratio':>6} {'goal':>5} {'GEMM ceiling tok/s':>18} {'of ceiling':>10} "
+      f"{'our GEMMs tok/s':>15} {'GEMM share':>10} {'peak RSS':>9}")
 for m in models:
     for d in dtypes:
         j = json.load(open(f"{res}/{m}_{d}.json"))
@@ -111,6 +111,7 @@ for m in models:
             ceil = c.get("tok_per_s", 0)
             print(f"{m:8} {s['name']:9} {d:5} {ort:14.0f} {ours:10.0f} "
                   f"{(ours / ort if ort else 0):6.2f} {goal.get(d, 0):5.1f} {ceil:18.0f} "
-                  f"{(ours / ceil if ceil else 0):10.2f} {s['gemm_share']:10.2f} "
+                  f"{(ours / ceil if ceil else 0):10.2f} "
+                  f"{c.get('engine_backend_tok_per_s', 0):15.0f} {s['gemm_share']:10.2f} "
                   f"{j['peak_rss_mib']:6.0f} MiB")
 PYEOF
