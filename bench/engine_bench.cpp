@@ -373,7 +373,7 @@ int main(int argc, char** argv) {
           "GEMM ceiling (%s, oneDNN alone on the model's GEMM shapes, M = %lld): %.0f "
           "GFLOP/s = %.0f tok/s\n",
           e->info().dtype.c_str(), static_cast<long long>(rows), gflops, tok_s);
-      // The same GEMMs on the backend the engine uses (our int8 kernel where it applies).
+      // The same GEMMs on the backend the engine uses (our bf16 / int8 kernel where it applies).
       auto [own_gflops, own_tok_s] = gemm_ceiling(*e, options.dtype, rows, reps, Backend::kAuto);
       std::printf("GEMMs alone on the engine's backend (%s, M = %lld): %.0f GFLOP/s = %.0f tok/s\n",
                   e->info().dtype.c_str(), static_cast<long long>(rows), own_gflops, own_tok_s);

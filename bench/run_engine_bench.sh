@@ -13,7 +13,7 @@
 # (c) for each geometry and dtype, bench/engine_bench runs our engine in that dtype and the ORT
 #     peer (bench/peers/ort_peer.js, fp32) alternately on the same model, token ids ("b32 s128":
 #     32 x 128 random ids; "corpus") and threads, then times oneDNN alone on the model's GEMM
-#     shapes in that dtype (the GEMM ceiling) and on the engine's own backend (our int8 GEMM where
+#     shapes in that dtype (the GEMM ceiling) and on the engine's own backend (our bf16 / int8 GEMM where
 #     it applies); one process per dtype, so the peak RSS is the mode's own;
 # (d) prints one table: ORT fp32 tok/s, ours per dtype, the ratio to ORT fp32 (goals: fp32 >= 1.3,
 #     bf16 >= 2, int8 >= 3), the fraction of the GEMM ceiling, peak RSS, CPU and threads.

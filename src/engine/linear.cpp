@@ -75,10 +75,10 @@ size_t narrowed_bytes(ComputeDType d, int64_t rows, int64_t in, bool row_sums) {
   return 0;
 }
 
-// EJ_ENGINE_INT8_ONEDNN=1 runs int8 GEMMs on oneDNN even where our kernel applies (A/B checks).
-bool int8_onednn_forced() {
+// EJ_ENGINE_ONEDNN_GEMM=1 runs bf16 / int8 GEMMs on oneDNN even where our kernel applies (A/B).
+bool onednn_forced() {
   static const bool forced = [] {
-    const char* v = std::getenv("EJ_ENGINE_INT8_ONEDNN");
+    const char* v = std::getenv("EJ_ENGINE_ONEDNN_GEMM");
     return v != nullptr && v[0] == '1';
   }();
   return forced;
@@ -161,15 +161,22 @@ void Linear::init(const dnnl::engine& eng, const float* w, const float* b, int64
     w_bf16.resize(n);
     narrow::to_bf16_rows(w, static_cast<size_t>(out), static_cast<size_t>(in), w_bf16.data(), 1);
     w_narrow = w_bf16.data();
+    own_gemm_ = backend == Backend::kAuto && !onednn_forced() &&
+                NarrowGemm::supported(NarrowGemm::Kind::kBf16, in, out);
+    if (own_gemm_) {
+      own_.init_bf16(w_bf16.data(), b, in, out);
+      return;
+    }
   } else if (dtype == ComputeDType::kInt8) {
     w_s8.resize(n);
     w_scales_.resize(static_cast<size_t>(out));
     narrow::quantize_weights_s8(w, static_cast<size_t>(out), static_cast<size_t>(in), w_s8.data(),
                                 w_scales_.data());
     w_narrow = w_s8.data();
-    own_int8_ = backend == Backend::kAuto && !int8_onednn_forced() && Int8Gemm::supported(in, out);
-    if (own_int8_) {
-      int8_gemm_.init(w_s8.data(), w_scales_.data(), b, in, out);
+    own_gemm_ = backend == Backend::kAuto && !onednn_forced() &&
+                NarrowGemm::supported(NarrowGemm::Kind::kInt8, in, out);
+    if (own_gemm_) {
+      own_.init_int8(w_s8.data(), w_scales_.data(), b, in, out);
       return;
     }
   }
@@ -208,11 +215,11 @@ std::shared_ptr<const Linear::Prim> Linear::prim(int64_t rows) const {
 }
 
 size_t Linear::narrowed_bytes(int64_t rows) const {
-  return engine::narrowed_bytes(dtype_, rows, in_, own_int8_);
+  return engine::narrowed_bytes(dtype_, rows, in_, own_gemm_);
 }
 
 size_t Linear::weight_bytes() const {
-  return own_int8_ ? int8_gemm_.bytes() : weights_desc_.get_size();
+  return own_gemm_ ? own_.bytes() : weights_desc_.get_size();
 }
 
 void Linear::narrow_input(const float* x, int64_t rows, void* narrowed) const {
@@ -227,25 +234,31 @@ void Linear::narrow_input(const float* x, int64_t rows, void* narrowed) const {
     narrow::quantize_rows_s8(x, static_cast<size_t>(rows), static_cast<size_t>(in_),
                              reinterpret_cast<int8_t*>(base),
                              reinterpret_cast<float*>(base + scales_at), threads,
-                             own_int8_ ? reinterpret_cast<int32_t*>(base + sums_at) : nullptr);
+                             own_gemm_ ? reinterpret_cast<int32_t*>(base + sums_at) : nullptr);
   }
 }
 
 size_t Linear::scratchpad_bytes(int64_t rows) const {
-  return own_int8_ ? 0 : prim(rows)->scratch_bytes;
+  return own_gemm_ ? 0 : prim(rows)->scratch_bytes;
 }
 
 void Linear::matmul(const float* x, const void* narrowed, int64_t rows, float* y,
                     void* scratchpad) const {
-  if (own_int8_) {
+  if (own_gemm_) {
     const auto* base = static_cast<const uint8_t*>(narrowed);
+    const bool accumulate = epilogue_ == Epilogue::kAccumulate;
+    const Activation act = epilogue_ == Epilogue::kActivation ? act_ : Activation::kIdentity;
+    if (dtype_ == ComputeDType::kBF16) {
+      own_.run_bf16(reinterpret_cast<const uint16_t*>(base), rows, y, accumulate, act,
+                    omp_get_max_threads());
+      return;
+    }
     const size_t scales_at = round64(static_cast<size_t>(rows * in_));
     const size_t sums_at = scales_at + round64(static_cast<size_t>(rows) * 4);
-    int8_gemm_.run(
-        reinterpret_cast<const int8_t*>(base), reinterpret_cast<const float*>(base + scales_at),
-        reinterpret_cast<const int32_t*>(base + sums_at), rows, y,
-        epilogue_ == Epilogue::kAccumulate,
-        epilogue_ == Epilogue::kActivation ? act_ : Activation::kIdentity, omp_get_max_threads());
+    own_.run_int8(reinterpret_cast<const int8_t*>(base),
+                  reinterpret_cast<const float*>(base + scales_at),
+                  reinterpret_cast<const int32_t*>(base + sums_at), rows, y, accumulate, act,
+                  omp_get_max_threads());
     return;
   }
   std::shared_ptr<const Prim> pp = prim(rows);

@@ -4,13 +4,15 @@
 // Compute modes (ComputeDType, per model):
 //   fp32  f32 weights and inputs.
 //   bf16  W stored as bf16 only; x is rounded to bf16 (nearest-even) into the caller's scratch
-//         at the GEMM input; f32 accumulation and output (AVX512_BF16 / AMX-BF16 kernels).
+//         at the GEMM input; f32 accumulation and output. On AVX512_BF16 our own kernel
+//         (engine/narrow_gemm.h) runs it; elsewhere (or Backend::kOneDnn) oneDNN's matmul
+//         (AMX-BF16 / AVX512_BF16 kernels).
 //   int8  W stored as s8 only, with a symmetric scale per output channel (max |w| / 127); each
 //         row of x is quantized to s8 with its own dynamic scale (max |x_row| / 127); s32
 //         accumulation, dequantized in the epilogue, then bias, residual and activation in
-//         f32. On AVX512-VNNI our own kernel (engine/int8_gemm.h) runs it, faster than oneDNN
-//         2.6 on these shapes; elsewhere (or Backend::kOneDnn) oneDNN's matmul, with output
-//         scales per channel x a per-row binary multiply (VNNI / AMX-INT8).
+//         f32. On AVX512-VNNI our own kernel (engine/narrow_gemm.h) runs it, faster than
+//         oneDNN 2.6 on these shapes; elsewhere (or Backend::kOneDnn) oneDNN's matmul, with
+//         output scales per channel x a per-row binary multiply (VNNI / AMX-INT8).
 // The interface is f32 in / f32 out in every mode: the layers around the GEMMs (norms, softmax,
 // attention, pooling) stay f32.
 // M (the packed token count) varies per batch: primitives are created per M (about 0.1 ms)
@@ -27,15 +29,15 @@
 
 #include "engine/aligned_buffer.h"
 #include "engine/embedder.h"
-#include "engine/int8_gemm.h"
 #include "engine/model_spec.h"
+#include "engine/narrow_gemm.h"
 
 namespace ej::engine {
 
 class Linear {
  public:
   enum class Epilogue { kNone, kActivation, kAccumulate };
-  // kAuto: our int8 kernel where it applies, else oneDNN; kOneDnn: always oneDNN (the
+  // kAuto: our bf16 / int8 kernel where it applies, else oneDNN; kOneDnn: always oneDNN (the
   // benchmark's GEMM ceiling is oneDNN's).
   enum class Backend { kAuto, kOneDnn };
 
@@ -85,8 +87,8 @@ class Linear {
   Activation act_ = Activation::kIdentity;
   ComputeDType dtype_ = ComputeDType::kF32;
   bool has_bias_ = false;
-  bool own_int8_ = false;  // int8 on int8_gemm_ instead of oneDNN
-  Int8Gemm int8_gemm_;
+  bool own_gemm_ = false;  // bf16 / int8 on own_ instead of oneDNN
+  NarrowGemm own_;
   mutable std::mutex mu_;
   mutable std::unordered_map<int64_t, std::shared_ptr<const Prim>> cache_;
 };

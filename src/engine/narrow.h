@@ -28,7 +28,7 @@ void to_bf16_rows(const float* x, size_t rows, size_t cols, uint16_t* out, int t
 
 // Per row r: scale[r] = max |x[r, :]| / 127 (1 when the row is all zero), and
 // q[r, c] = round(x[r, c] / scale[r]) (nearest, ties to even) in [-127, 127]; and, when
-// row_sum is given, row_sum[r] = sum_c q[r, c] (engine/int8_gemm.h needs it).
+// row_sum is given, row_sum[r] = sum_c q[r, c] (engine/narrow_gemm.h needs it).
 void quantize_rows_s8(const float* x, size_t rows, size_t cols, int8_t* q, float* scale,
                       int threads, int32_t* row_sum = nullptr);
 

@@ -1,4 +1,4 @@
-// Vector math shared by the engine's AVX-512 kernels (kernels.cpp, int8_gemm.cpp): e^x, erf, the
+// Vector math shared by the engine's AVX-512 kernels (kernels.cpp, narrow_gemm.cpp): e^x, erf, the
 // activations on 16 floats at a time, and tail masks. Header-only (inline) so that each kernel
 // keeps them in registers inside its own loops.
 // Thread-safety: pure functions.

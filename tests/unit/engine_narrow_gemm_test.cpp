@@ -1,7 +1,8 @@
-// Int8Gemm (engine/int8_gemm.h) against a scalar reference of the same formula: s32 dot
-// products are exact, so the only difference is f32 rounding in the epilogue. Shapes cover full
-// and partial row tiles (1..13 rows, 100 rows over several chunks), every column-block width
-// (16, 32, 48, 64 and a 64 + 16 tail), depths down to 4, every epilogue, and the extreme s8
+// NarrowGemm (engine/narrow_gemm.h) against a scalar reference of the same formula. int8: s32
+// dot products are exact, so the only difference is f32 rounding in the epilogue; bf16: the
+// products of bf16 values are exact in f32, so the difference is the f32 summation order. Shapes
+// cover full and partial row tiles (1..13 rows, 100 rows over several chunks), every column-block
+// width (16, 32, 48, 64 and a 64 + 16 tail), depths down to 4, every epilogue, and the extreme s8
 // values (-127 and 127 everywhere: the u8 + 128 compensation at its largest).
 #include <gtest/gtest.h>
 
@@ -10,8 +11,8 @@
 #include <random>
 #include <vector>
 
-#include "engine/int8_gemm.h"
 #include "engine/narrow.h"
+#include "engine/narrow_gemm.h"
 
 namespace ej::engine {
 namespace {
@@ -42,10 +43,10 @@ void check(const Case& c, bool extreme, bool accumulate, Activation act, bool bi
     for (int64_t k = 0; k < c.in; ++k)
       sums[static_cast<size_t>(r)] += x[static_cast<size_t>(r * c.in + k)];
   }
-  Int8Gemm g;
-  g.init(w.data(), ws.data(), bias ? b.data() : nullptr, c.in, c.out);
+  NarrowGemm g;
+  g.init_int8(w.data(), ws.data(), bias ? b.data() : nullptr, c.in, c.out);
   std::vector<float> got = y0;
-  g.run(x.data(), rs.data(), sums.data(), c.rows, got.data(), accumulate, act, threads);
+  g.run_int8(x.data(), rs.data(), sums.data(), c.rows, got.data(), accumulate, act, threads);
   for (int64_t r = 0; r < c.rows; ++r) {
     for (int64_t n = 0; n < c.out; ++n) {
       int64_t dot = 0;
@@ -67,8 +68,11 @@ void check(const Case& c, bool extreme, bool accumulate, Activation act, bool bi
   }
 }
 
-TEST(Int8Gemm, MatchesTheScalarFormulaOnEveryTileShape) {
-  if (!Int8Gemm::supported(4, 16)) GTEST_SKIP() << "no AVX512-VNNI in this build";
+constexpr auto kInt8 = NarrowGemm::Kind::kInt8;
+constexpr auto kBf16 = NarrowGemm::Kind::kBf16;
+
+TEST(NarrowGemm, Int8MatchesTheScalarFormulaOnEveryTileShape) {
+  if (!NarrowGemm::supported(kInt8, 4, 16)) GTEST_SKIP() << "no AVX512-VNNI in this build";
   const Case cases[] = {{1, 4, 16},   {5, 36, 32},     {6, 64, 48},   {7, 128, 64},
                         {13, 96, 80}, {100, 388, 208}, {3, 1540, 16}, {49, 40, 144}};
   for (const Case& c : cases) {
@@ -80,8 +84,8 @@ TEST(Int8Gemm, MatchesTheScalarFormulaOnEveryTileShape) {
   }
 }
 
-TEST(Int8Gemm, RowSumsFromTheQuantizerCompensateExactly) {
-  if (!Int8Gemm::supported(4, 16)) GTEST_SKIP() << "no AVX512-VNNI in this build";
+TEST(NarrowGemm, Int8RowSumsFromTheQuantizerCompensateExactly) {
+  if (!NarrowGemm::supported(kInt8, 4, 16)) GTEST_SKIP() << "no AVX512-VNNI in this build";
   // The quantizer's row sums (narrow.h) are what the GEMM subtracts: a row of f32 through
   // quantize_rows_s8 then Int8Gemm equals the dequantized dot product.
   const int64_t rows = 9, in = 72, out = 32;
@@ -100,10 +104,10 @@ TEST(Int8Gemm, RowSumsFromTheQuantizerCompensateExactly) {
     for (int64_t k = 0; k < in; ++k) s += xq[static_cast<size_t>(r * in + k)];
     EXPECT_EQ(sums[static_cast<size_t>(r)], s) << "row " << r;
   }
-  Int8Gemm g;
-  g.init(wq.data(), wsc.data(), nullptr, in, out);
+  NarrowGemm g;
+  g.init_int8(wq.data(), wsc.data(), nullptr, in, out);
   std::vector<float> y(static_cast<size_t>(rows * out));
-  g.run(xq.data(), xs.data(), sums.data(), rows, y.data(), false, Activation::kIdentity, 2);
+  g.run_int8(xq.data(), xs.data(), sums.data(), rows, y.data(), false, Activation::kIdentity, 2);
   for (int64_t r = 0; r < rows; ++r) {
     for (int64_t n = 0; n < out; ++n) {
       double f32 = 0;
@@ -118,10 +122,58 @@ TEST(Int8Gemm, RowSumsFromTheQuantizerCompensateExactly) {
   }
 }
 
-TEST(Int8Gemm, UnsupportedShapesAreRefused) {
-  EXPECT_FALSE(Int8Gemm::supported(6, 16));  // depth not a multiple of 4
-  EXPECT_FALSE(Int8Gemm::supported(8, 24));  // width not a multiple of 16
-  EXPECT_FALSE(Int8Gemm::supported(0, 16));
+void check_bf16(const Case& c, bool accumulate, Activation act, bool bias, int threads) {
+  std::mt19937 rng(static_cast<unsigned>(c.rows * 17 + c.in * 3 + c.out));
+  std::normal_distribution<float> d(0.0f, 1.0f);
+  std::vector<uint16_t> x(static_cast<size_t>(c.rows * c.in)), w(static_cast<size_t>(c.out * c.in));
+  for (auto& v : x) v = narrow::f32_to_bf16(d(rng));
+  for (auto& v : w) v = narrow::f32_to_bf16(0.1f * d(rng));
+  std::vector<float> b(static_cast<size_t>(c.out)), y0(static_cast<size_t>(c.rows * c.out));
+  for (auto& v : b) v = d(rng);
+  for (auto& v : y0) v = d(rng);
+  NarrowGemm g;
+  g.init_bf16(w.data(), bias ? b.data() : nullptr, c.in, c.out);
+  std::vector<float> got = y0;
+  g.run_bf16(x.data(), c.rows, got.data(), accumulate, act, threads);
+  for (int64_t r = 0; r < c.rows; ++r) {
+    for (int64_t n = 0; n < c.out; ++n) {
+      double dot = 0, mag = 0;
+      for (int64_t k = 0; k < c.in; ++k) {
+        const double p =
+            static_cast<double>(narrow::bf16_to_f32(x[static_cast<size_t>(r * c.in + k)])) *
+            narrow::bf16_to_f32(w[static_cast<size_t>(n * c.in + k)]);
+        dot += p;
+        mag += std::fabs(p);
+      }
+      const size_t i = static_cast<size_t>(r * c.out + n);
+      double want = dot + (bias ? b[static_cast<size_t>(n)] : 0.0f);
+      if (accumulate) want += y0[i];
+      if (act == Activation::kGeluErf) want = gelu_ref(static_cast<float>(want));
+      // f32 accumulation in another order: a few ulps of the sum of |products|.
+      const double tol = 1e-6 * (mag + std::fabs(want)) + 1e-6;
+      ASSERT_NEAR(got[i], want, tol) << "rows " << c.rows << " in " << c.in << " out " << c.out
+                                     << " at " << r << "," << n << " threads " << threads;
+    }
+  }
+}
+
+TEST(NarrowGemm, Bf16MatchesTheScalarFormulaOnEveryTileShape) {
+  if (!NarrowGemm::supported(kBf16, 2, 16)) GTEST_SKIP() << "no AVX512_BF16 in this build";
+  const Case cases[] = {{1, 2, 16},   {5, 34, 32},     {6, 64, 48},   {7, 128, 64},
+                        {13, 98, 80}, {100, 386, 208}, {3, 1538, 16}, {49, 40, 144}};
+  for (const Case& c : cases) {
+    for (int threads : {1, 2, 3}) check_bf16(c, false, Activation::kIdentity, true, threads);
+    check_bf16(c, false, Activation::kIdentity, false, 2);
+    check_bf16(c, true, Activation::kIdentity, true, 2);
+    check_bf16(c, false, Activation::kGeluErf, true, 2);
+  }
+}
+
+TEST(NarrowGemm, UnsupportedShapesAreRefused) {
+  EXPECT_FALSE(NarrowGemm::supported(kInt8, 6, 16));  // depth not a multiple of 4
+  EXPECT_FALSE(NarrowGemm::supported(kBf16, 7, 16));  // depth not a multiple of 2
+  EXPECT_FALSE(NarrowGemm::supported(kInt8, 8, 24));  // width not a multiple of 16
+  EXPECT_FALSE(NarrowGemm::supported(kBf16, 0, 16));
 }
 
 }  // namespace
