@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cstring>
+#include <type_traits>
 
 #include "common/error.h"
 #include "engine/simd_math.h"
@@ -57,30 +58,46 @@ void act_tile(const TileArgs& a) {
   }
 }
 
-// One 4-byte group of x (broadcast) times one 64-byte load of the block, into acc.
+// The accumulators: s32 for int8, f32 for bf16 (a cast between the two at every step makes GCC
+// keep them in memory).
 template <NarrowGemm::Kind K>
+using Acc = std::conditional_t<K == NarrowGemm::Kind::kInt8, __m512i, __m512>;
+
+// One 4-byte group of x (broadcast) times one 64-byte load of the block, into acc.
 inline __m512i dot(__m512i acc, __m512i b, __m512i x) {
-  if constexpr (K == NarrowGemm::Kind::kInt8) {
 #if defined(EJ_NARROW_GEMM_INT8)
-    return _mm512_dpbusd_epi32(acc, b, x);
-#endif
-  } else {
-#if defined(EJ_NARROW_GEMM_BF16)
-    return _mm512_castps_si512(_mm512_dpbf16_ps(
-        _mm512_castsi512_ps(acc), reinterpret_cast<__m512bh>(b), reinterpret_cast<__m512bh>(x)));
-#endif
-  }
+  return _mm512_dpbusd_epi32(acc, b, x);
+#else
+  (void)b;
+  (void)x;
   return acc;
+#endif
+}
+inline __m512 dot(__m512 acc, __m512i b, __m512i x) {
+#if defined(EJ_NARROW_GEMM_BF16)
+  return _mm512_dpbf16_ps(acc, reinterpret_cast<__m512bh>(b), reinterpret_cast<__m512bh>(x));
+#else
+  (void)b;
+  (void)x;
+  return acc;
+#endif
+}
+
+inline void zero(__m512i* a) {
+  *a = _mm512_setzero_si512();
+}
+inline void zero(__m512* a) {
+  *a = _mm512_setzero_ps();
 }
 
 // One tile: up to 6 rows x 16 NV columns over the whole depth, then the epilogue.
 template <NarrowGemm::Kind K, int NV>
 void tile(const TileArgs& a) {
-  __m512i acc[kTileRows][NV];
+  Acc<K> acc[kTileRows][NV];
 #pragma GCC unroll 8
   for (int r = 0; r < kTileRows; ++r) {
 #pragma GCC unroll 4
-    for (int v = 0; v < NV; ++v) acc[r][v] = _mm512_setzero_si512();
+    for (int v = 0; v < NV; ++v) zero(&acc[r][v]);
   }
   const uint8_t* xr[kTileRows];
 #pragma GCC unroll 8
@@ -101,7 +118,7 @@ void tile(const TileArgs& a) {
       std::memcpy(&four, xr[r] + 4 * g, 4);
       const __m512i xv = _mm512_set1_epi32(four);
 #pragma GCC unroll 4
-      for (int v = 0; v < NV; ++v) acc[r][v] = dot<K>(acc[r][v], b[v], xv);
+      for (int v = 0; v < NV; ++v) acc[r][v] = dot(acc[r][v], b[v], xv);
     }
   }
 #pragma GCC unroll 8
@@ -117,7 +134,7 @@ void tile(const TileArgs& a) {
         f = _mm512_fmadd_ps(_mm512_mul_ps(f, _mm512_set1_ps(a.row_scale[r])),
                             _mm512_loadu_ps(a.w_scale + 16 * v), _mm512_loadu_ps(a.bias + 16 * v));
       } else {
-        f = _mm512_add_ps(_mm512_castsi512_ps(acc[r][v]), _mm512_loadu_ps(a.bias + 16 * v));
+        f = _mm512_add_ps(acc[r][v], _mm512_loadu_ps(a.bias + 16 * v));
       }
       if (a.accumulate) f = _mm512_add_ps(f, _mm512_loadu_ps(yr + 16 * v));
       _mm512_storeu_ps(yr + 16 * v, f);
