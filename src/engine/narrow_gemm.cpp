@@ -4,7 +4,6 @@
 
 #include <algorithm>
 #include <cstring>
-#include <type_traits>
 
 #include "common/error.h"
 #include "engine/simd_math.h"
@@ -61,7 +60,15 @@ void act_tile(const TileArgs& a) {
 // The accumulators: s32 for int8, f32 for bf16 (a cast between the two at every step makes GCC
 // keep them in memory).
 template <NarrowGemm::Kind K>
-using Acc = std::conditional_t<K == NarrowGemm::Kind::kInt8, __m512i, __m512>;
+struct AccOf {
+  using type = __m512;
+};
+template <>
+struct AccOf<NarrowGemm::Kind::kInt8> {
+  using type = __m512i;
+};
+template <NarrowGemm::Kind K>
+using Acc = typename AccOf<K>::type;
 
 // One 4-byte group of x (broadcast) times one 64-byte load of the block, into acc.
 inline __m512i dot(__m512i acc, __m512i b, __m512i x) {
