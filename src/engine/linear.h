@@ -4,13 +4,13 @@
 // Compute modes (ComputeDType, per model):
 //   fp32  f32 weights and inputs.
 //   bf16  W stored as bf16 only; x is rounded to bf16 (nearest-even) into the caller's scratch
-//         at the GEMM input; f32 accumulation and output. On AVX512_BF16 our own kernel
+//         at the GEMM input; f32 accumulation and output. On AVX512_BF16 (no AMX) our kernel
 //         (engine/narrow_gemm.h) runs it; elsewhere (or Backend::kOneDnn) oneDNN's matmul
 //         (AMX-BF16 / AVX512_BF16 kernels).
 //   int8  W stored as s8 only, with a symmetric scale per output channel (max |w| / 127); each
 //         row of x is quantized to s8 with its own dynamic scale (max |x_row| / 127); s32
 //         accumulation, dequantized in the epilogue, then bias, residual and activation in
-//         f32. On AVX512-VNNI our own kernel (engine/narrow_gemm.h) runs it, faster than
+//         f32. On AVX512-VNNI (no AMX) our kernel (engine/narrow_gemm.h) runs it, faster than
 //         oneDNN 2.6 on these shapes; elsewhere (or Backend::kOneDnn) oneDNN's matmul, with
 //         output scales per channel x a per-row binary multiply (VNNI / AMX-INT8).
 // The interface is f32 in / f32 out in every mode: the layers around the GEMMs (norms, softmax,

@@ -29,9 +29,10 @@ namespace ej::engine {
 class NarrowGemm {
  public:
   enum class Kind { kInt8, kBf16 };
-  // True if this build has the kernel for `kind` (AVX512-VNNI / AVX512_BF16) and the shape fits
-  // it: whole depth groups (in % 4 == 0 for int8, in % 2 == 0 for bf16) and out % 16 == 0
-  // (every real model's widths). Otherwise the caller uses oneDNN.
+  // True if this build has the kernel for `kind` (AVX512-VNNI / AVX512_BF16, and no AMX: there
+  // oneDNN's AMX kernels are faster) and the shape fits it: whole depth groups (in % 4 == 0 for
+  // int8, in % 2 == 0 for bf16) and out % 16 == 0 (every real model's widths). Otherwise the caller
+  // uses oneDNN.
   static bool supported(Kind kind, int64_t in, int64_t out);
 
   // w: [out, in] row-major s8, w_scale: [out], bias: [out] or null.
