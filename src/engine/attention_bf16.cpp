@@ -19,6 +19,7 @@ namespace {
 #if defined(EJ_ATTENTION_BF16)
 
 using simd::exp512;
+using simd::store_scaled_scores;
 using simd::tail_mask;
 
 // 16 floats -> 16 bf16 (nearest even), as 16 u16 in a 256-bit register.
@@ -58,17 +59,7 @@ inline void score_block(const uint32_t (*q2)[DH / 2], const uint32_t* kt2, size_
       for (int c = 0; c < NC; ++c) acc[r][c] = _mm512_dpbf16_ps(acc[r][c], kv[c], qb);
     }
   }
-#pragma GCC unroll 8
-  for (int c = 0; c < NC; ++c) {
-    const size_t col = 16 * static_cast<size_t>(c);
-    const __mmask16 m = col >= left ? 0 : tail_mask(left - col);
-#pragma GCC unroll 8
-    for (int r = 0; r < QR; ++r) {
-      const __m512 x = _mm512_mul_ps(acc[r][c], vscale);
-      vmax[r] = _mm512_mask_max_ps(vmax[r], m, vmax[r], x);
-      _mm512_storeu_ps(out + r * ldo + col, x);
-    }
-  }
+  store_scaled_scores<QR, NC>(acc, vscale, out, ldo, left, vmax);
 }
 
 // dh = 16 NV. Scratch (floats): kt2 [dh / 2][lp] u32 pairs of K (k[j, d], k[j, d + 1]) in the

@@ -231,17 +231,7 @@ inline void score_block(const float* const* qr, const float* kt, size_t ldk, __m
       for (int c = 0; c < NC; ++c) acc[r][c] = _mm512_fmadd_ps(qb, kv[c], acc[r][c]);
     }
   }
-#pragma GCC unroll 8
-  for (int c = 0; c < NC; ++c) {
-    const size_t col = 16 * static_cast<size_t>(c);
-    const __mmask16 m = col >= left ? 0 : tail_mask(left - col);
-#pragma GCC unroll 8
-    for (int r = 0; r < QR; ++r) {
-      const __m512 x = _mm512_mul_ps(acc[r][c], vscale);
-      vmax[r] = _mm512_mask_max_ps(vmax[r], m, vmax[r], x);
-      _mm512_storeu_ps(out + r * ldo + col, x);
-    }
-  }
+  store_scaled_scores<QR, NC>(acc, vscale, out, ldo, left, vmax);
 }
 
 // Attention of one head, dh = 16 * NV. K is transposed once per head into kt [dh, lp] (lp = len

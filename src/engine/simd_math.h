@@ -1,5 +1,6 @@
-// Vector math shared by the engine's AVX-512 kernels (kernels.cpp, narrow_gemm.cpp): e^x, erf, the
-// activations on 16 floats at a time, and tail masks. Header-only (inline) so that each kernel
+// Vector math shared by the engine's AVX-512 kernels (kernels.cpp, narrow_gemm.cpp,
+// attention_bf16.cpp): e^x, erf, the activations on 16 floats at a time, tail masks, and the
+// attention kernels' scaled-score store. Header-only (inline) so that each kernel
 // keeps them in registers inside its own loops.
 // Thread-safety: pure functions.
 #pragma once
@@ -116,6 +117,26 @@ inline __m512 act512(__m512 x, Activation act) {
       return x;
   }
   return x;
+}
+
+// Attention scores of QR query rows x 16 NC keys: out[r, 16 c + i] = scale * acc[r][c][i], and
+// each row's running max over its first `left` keys (the real ones) folded into vmax[r].
+template <int QR, int NC>
+__attribute__((always_inline)) inline void store_scaled_scores(const __m512 (&acc)[QR][NC],
+                                                               __m512 vscale, float* out,
+                                                               size_t ldo, size_t left,
+                                                               __m512* vmax) {
+#pragma GCC unroll 8
+  for (int c = 0; c < NC; ++c) {
+    const size_t col = 16 * static_cast<size_t>(c);
+    const __mmask16 m = col >= left ? 0 : tail_mask(left - col);
+#pragma GCC unroll 8
+    for (int r = 0; r < QR; ++r) {
+      const __m512 x = _mm512_mul_ps(acc[r][c], vscale);
+      vmax[r] = _mm512_mask_max_ps(vmax[r], m, vmax[r], x);
+      _mm512_storeu_ps(out + r * ldo + col, x);
+    }
+  }
 }
 
 #endif  // __AVX512F__
