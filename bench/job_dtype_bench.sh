@@ -9,7 +9,8 @@
 #      share of the job's wall time its engine was busy;
 # and prints job / engine per dtype, the server's peak RSS, the CPU and the load average.
 # Model: the MiniLM-geometry peer model (random weights, bench/peer_model.sh).
-#   ROWS (default 20000), THREADS (default 2), DTYPES (default fp32,bf16,int8)
+#   ROWS (default 20000), THREADS (default 2), DTYPES (default fp32,bf16,int8),
+#   SERVER_ARGS (extra `embedjobs serve` flags, e.g. "--chunk-rows 4000"; default none)
 #   EJ_BUILD_DIR (default build): embedjobs and bench/engine_bench are built there if missing
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
@@ -18,6 +19,7 @@ BUILD=${EJ_BUILD_DIR:-build}
 ROWS=${ROWS:-20000}
 THREADS=${THREADS:-2}
 DTYPES=${DTYPES:-fp32,bf16,int8}
+read -r -a server_args <<<"${SERVER_ARGS:-}"
 # shellcheck source=bench/peer_model.sh
 source "$ROOT/bench/peer_model.sh"
 # shellcheck source=bench/server.sh
@@ -38,7 +40,8 @@ for d in "${dtypes[@]}"; do
   echo "== $d (load average $(cut -d' ' -f1-3 /proc/loadavg))"
   "$BUILD/bench/engine_bench" --model "$MODEL" --dtype "$d" --texts "$WORK/input.jsonl" --seq 0 \
     --threads "$THREADS" --reps 1 --warmup 0 --json "$WORK/engine_$d.json" >"$WORK/engine_$d.log"
-  start_bench_server "$WORK/data-$d" --model "bench=$MODEL,dtype=$d" --threads "$THREADS" --cache-mb 0
+  start_bench_server "$WORK/data-$d" --model "bench=$MODEL,dtype=$d" --threads "$THREADS" --cache-mb 0 \
+    "${server_args[@]}"
   python3 - "$URL" "$WORK/input.jsonl" "$WORK/engine_$d.json" "$d" "$ROOT/bench" <<'PY'
 import json, sys
 sys.path.insert(0, sys.argv[5])
