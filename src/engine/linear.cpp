@@ -75,6 +75,20 @@ size_t narrowed_bytes(ComputeDType d, int64_t rows, int64_t in, bool row_sums) {
   return 0;
 }
 
+// Where the pieces of the int8 narrowed input lie in the caller's buffer (see narrowed_bytes).
+struct Int8Input {
+  int8_t* q;
+  float* scales;
+  int32_t* sums;  // only with our kernel
+};
+Int8Input int8_input(const void* narrowed, int64_t rows, int64_t in) {
+  auto* base = static_cast<uint8_t*>(const_cast<void*>(narrowed));
+  const size_t scales_at = round64(static_cast<size_t>(rows * in));
+  const size_t sums_at = scales_at + round64(static_cast<size_t>(rows) * 4);
+  return {reinterpret_cast<int8_t*>(base), reinterpret_cast<float*>(base + scales_at),
+          reinterpret_cast<int32_t*>(base + sums_at)};
+}
+
 // EJ_ENGINE_ONEDNN_GEMM=1 runs bf16 / int8 GEMMs on oneDNN even where our kernel applies (A/B).
 bool onednn_forced() {
   static const bool forced = [] {
@@ -229,12 +243,9 @@ void Linear::narrow_input(const float* x, int64_t rows, void* narrowed) const {
     narrow::to_bf16_rows(x, static_cast<size_t>(rows), static_cast<size_t>(in_),
                          reinterpret_cast<uint16_t*>(base), threads);
   } else if (dtype_ == ComputeDType::kInt8) {
-    const size_t scales_at = round64(static_cast<size_t>(rows * in_));
-    const size_t sums_at = scales_at + round64(static_cast<size_t>(rows) * 4);
-    narrow::quantize_rows_s8(x, static_cast<size_t>(rows), static_cast<size_t>(in_),
-                             reinterpret_cast<int8_t*>(base),
-                             reinterpret_cast<float*>(base + scales_at), threads,
-                             own_gemm_ ? reinterpret_cast<int32_t*>(base + sums_at) : nullptr);
+    const Int8Input in = int8_input(base, rows, in_);
+    narrow::quantize_rows_s8(x, static_cast<size_t>(rows), static_cast<size_t>(in_), in.q,
+                             in.scales, threads, own_gemm_ ? in.sums : nullptr);
   }
 }
 
@@ -253,12 +264,8 @@ void Linear::matmul(const float* x, const void* narrowed, int64_t rows, float* y
                     omp_get_max_threads());
       return;
     }
-    const size_t scales_at = round64(static_cast<size_t>(rows * in_));
-    const size_t sums_at = scales_at + round64(static_cast<size_t>(rows) * 4);
-    own_.run_int8(reinterpret_cast<const int8_t*>(base),
-                  reinterpret_cast<const float*>(base + scales_at),
-                  reinterpret_cast<const int32_t*>(base + sums_at), rows, y, accumulate, act,
-                  omp_get_max_threads());
+    const Int8Input in = int8_input(base, rows, in_);
+    own_.run_int8(in.q, in.scales, in.sums, rows, y, accumulate, act, omp_get_max_threads());
     return;
   }
   std::shared_ptr<const Prim> pp = prim(rows);
@@ -271,7 +278,7 @@ void Linear::matmul(const float* x, const void* narrowed, int64_t rows, float* y
   std::unordered_map<int, memory> args{
       {DNNL_ARG_SRC, src}, {DNNL_ARG_WEIGHTS, weights_}, {DNNL_ARG_DST, dst}};
   if (dtype_ == ComputeDType::kInt8) {
-    float* row_scales = reinterpret_cast<float*>(base + round64(static_cast<size_t>(rows * in_)));
+    float* row_scales = int8_input(base, rows, in_).scales;
     args.emplace(DNNL_ARG_ATTR_MULTIPLE_POST_OP(0) | DNNL_ARG_SRC_1,
                  memory({{1, rows, 1}, dt::f32, tag::abc}, eng_, row_scales));
     if (has_bias_) args.emplace(DNNL_ARG_ATTR_MULTIPLE_POST_OP(1) | DNNL_ARG_SRC_1, bias_);
